@@ -1,0 +1,121 @@
+package config
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"k8s.io/utils/cpuset"
+)
+
+// Stage names a sealing stage. Only these five may label a processor block.
+type Stage string
+
+const (
+	StageTreeD Stage = "tree_d"
+	StagePC1   Stage = "pc1"
+	StagePC2   Stage = "pc2"
+	StageC1    Stage = "c1"
+	StageC2    Stage = "c2"
+)
+
+// Stages lists every stage in pipeline order.
+var Stages = []Stage{StageTreeD, StagePC1, StagePC2, StageC1, StageC2}
+
+// Policy names how the lock arbiter shares a lock between stages.
+type Policy string
+
+const (
+	PolicyFair   Policy = "fair"
+	PolicyFIFO   Policy = "fifo"
+	PolicyGreedy Policy = "greedy"
+)
+
+// Config is a decoded, schema-checked config.hcl. Cross-references that need
+// the machine (cpus present, GPUs present) are checked by package plan;
+// references inside the file (plugin and lock names) are checked here.
+type Config struct {
+	// File is the path the config was read from; relative plugin paths
+	// resolve against its folder.
+	File string
+	// Source is the file's bytes, kept so diagnostics can quote lines.
+	Source []byte
+
+	SectorSize  SectorSize
+	SectorRange hcl.Range
+
+	// Confine is false when the operator opted out of cgroup confinement
+	// (`confine = false`). Default true.
+	Confine bool
+
+	Plugins    []Plugin
+	Limits     map[Stage]int
+	Stagger    map[Stage]time.Duration
+	Locks      []Lock
+	Arbiter    Arbiter
+	Processors []Processor
+	Simulation *Simulation
+}
+
+// SectorSize is one of the sizes the proofs support.
+type SectorSize struct {
+	Name  string // as written: "32GiB"
+	Bytes uint64
+}
+
+// Plugin is a plugin binary declared once and referred to by name.
+type Plugin struct {
+	Name   string
+	Path   string // absolute, resolved against the config file's folder
+	Args   []string
+	SHA256 string // lower-case hex, empty when not pinned
+	Range  hcl.Range
+}
+
+// Lock is a named counting lock.
+type Lock struct {
+	Name     string
+	Capacity int
+	Range    hcl.Range
+}
+
+// Arbiter configures lock sharing between stages.
+type Arbiter struct {
+	Policy  Policy
+	Weights map[Stage]float64 // stages not listed weigh 1
+}
+
+// Processor is one processor block: one plugin process serving one stage.
+type Processor struct {
+	ID    string // "<stage>.<n>", n counting that stage's blocks from 0
+	Stage Stage
+	// Index is n in ID.
+	Index  int
+	Plugin string // name of a Plugin
+	// CPUs is the configured cpuset; HasCPUs is false when the block gave
+	// none (then the processor may use every cpu of the machine).
+	CPUs          cpuset.CPUSet
+	HasCPUs       bool
+	NUMAPreferred *int
+	Concurrent    int // default 1
+	Locks         []string
+	Env           map[string]string
+	InheritEnv    bool // default true
+	MemoryLimit   uint64 // bytes, 0 = no limit
+	Timeout       time.Duration // 0 = none
+
+	// Ranges of the block and of individual attributes, for diagnostics.
+	Range        hcl.Range
+	CPUsRange    hcl.Range
+	NUMARange    hcl.Range
+	LocksRange   hcl.Range
+	EnvRange     hcl.Range
+	PluginRange  hcl.Range
+	ConcurRange  hcl.Range
+}
+
+// Simulation holds the inputs of `host simulate`.
+type Simulation struct {
+	SealingThreads int
+	WaitSeed       time.Duration
+	Durations      map[Stage]time.Duration
+}
