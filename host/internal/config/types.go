@@ -47,13 +47,15 @@ type Config struct {
 	// (`confine = false`). Default true.
 	Confine bool
 
-	Plugins    []Plugin
-	Limits     map[Stage]int
-	Stagger    map[Stage]time.Duration
-	Locks      []Lock
-	Arbiter    Arbiter
-	Processors []Processor
-	Simulation *Simulation
+	Plugins []Plugin
+	Limits  map[Stage]int
+	// LimitRanges holds the range of each limits entry, for diagnostics.
+	LimitRanges map[Stage]hcl.Range
+	Stagger     map[Stage]time.Duration
+	Locks       []Lock
+	Arbiter     Arbiter
+	Processors  []Processor
+	Simulation  *Simulation
 }
 
 // SectorSize is one of the sizes the proofs support.
@@ -69,6 +71,10 @@ type Plugin struct {
 	Args   []string
 	SHA256 string // lower-case hex, empty when not pinned
 	Range  hcl.Range
+
+	// PathRange and SHA256Range locate those attributes (Range when absent).
+	PathRange   hcl.Range
+	SHA256Range hcl.Range
 }
 
 // Lock is a named counting lock.
@@ -82,6 +88,8 @@ type Lock struct {
 type Arbiter struct {
 	Policy  Policy
 	Weights map[Stage]float64 // stages not listed weigh 1
+	// Range is the arbiter block's header; zero when there is no block.
+	Range hcl.Range
 }
 
 // Processor is one processor block: one plugin process serving one stage.
@@ -99,23 +107,37 @@ type Processor struct {
 	Concurrent    int // default 1
 	Locks         []string
 	Env           map[string]string
-	InheritEnv    bool // default true
-	MemoryLimit   uint64 // bytes, 0 = no limit
+	InheritEnv    bool          // default true
+	MemoryLimit   uint64        // bytes, 0 = no limit
 	Timeout       time.Duration // 0 = none
 
 	// Ranges of the block and of individual attributes, for diagnostics.
-	Range        hcl.Range
-	CPUsRange    hcl.Range
-	NUMARange    hcl.Range
-	LocksRange   hcl.Range
-	EnvRange     hcl.Range
-	PluginRange  hcl.Range
-	ConcurRange  hcl.Range
+	Range       hcl.Range
+	CPUsRange   hcl.Range
+	NUMARange   hcl.Range
+	LocksRange  hcl.Range
+	EnvRange    hcl.Range
+	PluginRange hcl.Range
+	ConcurRange hcl.Range
+	// Added after the skeleton. Like the ranges above, each is the block's
+	// header range when the attribute is absent, so it is never zero.
+	MemoryRange  hcl.Range
+	TimeoutRange hcl.Range
+	// LockRanges[i] locates Locks[i]; EnvRanges[k] locates the `K = "V"`
+	// entry of Env[k].
+	LockRanges []hcl.Range
+	EnvRanges  map[string]hcl.Range
 }
 
 // Simulation holds the inputs of `host simulate`.
 type Simulation struct {
+	// SealingThreads is the number of sectors in flight; 0 when the block
+	// does not set it (the simulator then picks its default).
 	SealingThreads int
-	WaitSeed       time.Duration
-	Durations      map[Stage]time.Duration
+	// WaitSeed defaults to DefaultWaitSeed (80m, damocles' sealcalc).
+	WaitSeed time.Duration
+	// Durations holds only the stages the block lists; the simulator takes
+	// the others from its built-in table.
+	Durations map[Stage]time.Duration
+	Range     hcl.Range
 }
