@@ -1,0 +1,39 @@
+//go:build !(cgo && ffi)
+
+package main
+
+import (
+	"context"
+
+	"github.com/filecoin-project/go-state-types/abi"
+	"github.com/ipfs/go-cid"
+)
+
+// noSealer stands in where filecoin-ffi was not built in: every call answers
+// ErrNoFFI, so the plugin still serves tree_d and says plainly why the other
+// stages cannot run.
+type noSealer struct{}
+
+func newSealer() Sealer { return noSealer{} }
+
+const builtWithFFI = false
+
+func (noSealer) SealPreCommitPhase1(context.Context, abi.RegisteredSealProof, string, string, string,
+	abi.SectorNumber, abi.ActorID, abi.SealRandomness, []abi.PieceInfo) ([]byte, error) {
+	return nil, ErrNoFFI
+}
+
+func (noSealer) SealPreCommitPhase2(context.Context, []byte, string, string) (cid.Cid, cid.Cid, error) {
+	return cid.Undef, cid.Undef, ErrNoFFI
+}
+
+func (noSealer) SealCommitPhase1(context.Context, abi.RegisteredSealProof, cid.Cid, cid.Cid, string, string,
+	abi.SectorNumber, abi.ActorID, abi.SealRandomness, abi.InteractiveSealRandomness, []abi.PieceInfo) ([]byte, error) {
+	return nil, ErrNoFFI
+}
+
+func (noSealer) SealCommitPhase2(context.Context, []byte, abi.SectorNumber, abi.ActorID) ([]byte, error) {
+	return nil, ErrNoFFI
+}
+
+func (noSealer) GPUDevices() ([]string, error) { return nil, ErrNoFFI }
