@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-main test-ffi proto bench demo clean
+.PHONY: all build test test-main test-ffi proto bench demo clean ffi
 
 all: build
 
@@ -24,3 +24,13 @@ test-ffi:
 
 clean:
 	rm -rf $(BIN)
+
+# The filecoin-ffi plugin for real sealing, on a machine where filecoin-ffi
+# was built (plugins/ffi/README.md). The committed go.mod is left untouched:
+# the replace lives in a throwaway module file.
+ffi:
+	@test -n "$(FFI_DIR)" || { echo "usage: make ffi FFI_DIR=/path/to/built/filecoin-ffi" >&2; exit 2; }
+	@test -f "$(FFI_DIR)/filcrypto.h" || { echo "$(FFI_DIR) has no filcrypto.h: run make in that filecoin-ffi checkout first (plugins/ffi/README.md)" >&2; exit 2; }
+	cd plugins/ffi && cp go.mod ffi.local.mod && cp go.sum ffi.local.sum && \
+	  $(GO) mod edit -modfile=ffi.local.mod -replace github.com/filecoin-project/filecoin-ffi=$(abspath $(FFI_DIR)) && \
+	  CGO_ENABLED=1 $(GO) build -modfile=ffi.local.mod -tags ffi -o ../../$(BIN)/plugins/ffi .
