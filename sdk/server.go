@@ -1,0 +1,237 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
+)
+
+// Plugin describes what a plugin binary serves. Set any subset of the
+// stages; a stage left nil answers the host with UNIMPLEMENTED.
+type Plugin struct {
+	// Name and Version identify the plugin in the host's logs and Info.
+	// Name is required.
+	Name    string
+	Version string
+
+	TreeD TreeDStage
+	PC1   PC1Stage
+	PC2   PC2Stage
+	C1    C1Stage
+	C2    C2Stage
+
+	// Logger overrides the logger stages get from Logger(ctx). Leave it nil
+	// in a real plugin: the default writes hclog JSON to the process's
+	// stderr, which the host re-logs at each line's own level.
+	Logger hclog.Logger
+}
+
+// Stages lists the stages p serves, in pipeline order.
+func (p Plugin) Stages() []sealv1.Stage {
+	var s []sealv1.Stage
+	if p.TreeD != nil {
+		s = append(s, sealv1.Stage_STAGE_TREE_D)
+	}
+	if p.PC1 != nil {
+		s = append(s, sealv1.Stage_STAGE_PC1)
+	}
+	if p.PC2 != nil {
+		s = append(s, sealv1.Stage_STAGE_PC2)
+	}
+	if p.C1 != nil {
+		s = append(s, sealv1.Stage_STAGE_C1)
+	}
+	if p.C2 != nil {
+		s = append(s, sealv1.Stage_STAGE_C2)
+	}
+	return s
+}
+
+func (p Plugin) validate() error {
+	if strings.TrimSpace(p.Name) == "" {
+		return errors.New("sdk.Plugin.Name is empty: set it to the plugin's name, e.g. sdk.Plugin{Name: \"my-pc2\", ...}")
+	}
+	if len(p.Stages()) == 0 {
+		return fmt.Errorf("plugin %q serves no stage: set at least one of sdk.Plugin's TreeD, PC1, PC2, C1, C2", p.Name)
+	}
+	return nil
+}
+
+// NewServer returns p's implementation of the gRPC service, for serving
+// in-process (tests, benchmarks) rather than through Serve.
+func NewServer(p Plugin) (sealv1.StagesServer, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	l := p.Logger
+	if l == nil {
+		l = pluginLogger().Named(p.Name)
+	}
+	return &server{p: p, log: l}, nil
+}
+
+type server struct {
+	sealv1.UnimplementedStagesServer
+	p   Plugin
+	log hclog.Logger
+}
+
+type loggerKey struct{}
+
+// Logger returns the logger for the stage call ctx belongs to, tagged with
+// the stage's name. Outside a stage call it returns the plugin's logger.
+func Logger(ctx context.Context) hclog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(hclog.Logger); ok {
+		return l
+	}
+	return pluginLogger()
+}
+
+func (s *server) Info(context.Context, *sealv1.InfoRequest) (*sealv1.InfoResponse, error) {
+	return &sealv1.InfoResponse{
+		Name:            s.p.Name,
+		Version:         s.p.Version,
+		Stages:          s.p.Stages(),
+		ProtocolVersion: ProtocolVersion,
+		SdkVersion:      SDKVersion,
+	}, nil
+}
+
+func (s *server) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (resp *sealv1.TreeDResponse, err error) {
+	if s.p.TreeD == nil {
+		return nil, s.unimplemented(sealv1.Stage_STAGE_TREE_D)
+	}
+	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_TREE_D, &err)
+	defer done()
+	resp, err = s.p.TreeD.TreeD(ctx, req)
+	return resp, s.finish(ctx, resp == nil, err)
+}
+
+func (s *server) PC1(ctx context.Context, req *sealv1.PC1Request) (resp *sealv1.PC1Response, err error) {
+	if s.p.PC1 == nil {
+		return nil, s.unimplemented(sealv1.Stage_STAGE_PC1)
+	}
+	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_PC1, &err)
+	defer done()
+	resp, err = s.p.PC1.PC1(ctx, req)
+	return resp, s.finish(ctx, resp == nil, err)
+}
+
+func (s *server) PC2(ctx context.Context, req *sealv1.PC2Request) (resp *sealv1.PC2Response, err error) {
+	if s.p.PC2 == nil {
+		return nil, s.unimplemented(sealv1.Stage_STAGE_PC2)
+	}
+	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_PC2, &err)
+	defer done()
+	resp, err = s.p.PC2.PC2(ctx, req)
+	return resp, s.finish(ctx, resp == nil, err)
+}
+
+func (s *server) C1(ctx context.Context, req *sealv1.C1Request) (resp *sealv1.C1Response, err error) {
+	if s.p.C1 == nil {
+		return nil, s.unimplemented(sealv1.Stage_STAGE_C1)
+	}
+	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_C1, &err)
+	defer done()
+	resp, err = s.p.C1.C1(ctx, req)
+	return resp, s.finish(ctx, resp == nil, err)
+}
+
+func (s *server) C2(ctx context.Context, req *sealv1.C2Request) (resp *sealv1.C2Response, err error) {
+	if s.p.C2 == nil {
+		return nil, s.unimplemented(sealv1.Stage_STAGE_C2)
+	}
+	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_C2, &err)
+	defer done()
+	resp, err = s.p.C2.C2(ctx, req)
+	return resp, s.finish(ctx, resp == nil, err)
+}
+
+// begin tags ctx with the stage's logger and returns a func, to be
+// deferred, that turns a panic in the stage into an error for the host:
+// one bad request should fail that request, not kill every call the
+// plugin is serving.
+func (s *server) begin(ctx context.Context, stage sealv1.Stage, errp *error) (context.Context, func()) {
+	l := s.log.With("stage", StageName(stage))
+	ctx = context.WithValue(ctx, loggerKey{}, l)
+	return ctx, func() {
+		if r := recover(); r != nil {
+			l.Error("stage panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			*errp = toStatus(ctx, &Error{Message: fmt.Sprintf("plugin %q panicked in %s: %v", s.p.Name, StageName(stage), r)})
+		}
+	}
+}
+
+func (s *server) finish(ctx context.Context, nilResp bool, err error) error {
+	if err == nil && nilResp {
+		err = &Error{Message: fmt.Sprintf("plugin %q returned neither a response nor an error (a bug in the plugin)", s.p.Name)}
+	}
+	return toStatus(ctx, err)
+}
+
+func (s *server) unimplemented(stage sealv1.Stage) error {
+	var served []string
+	for _, st := range s.p.Stages() {
+		served = append(served, StageName(st))
+	}
+	return status.Errorf(codes.Unimplemented, "plugin %q does not serve stage %s (it serves %s)",
+		s.p.Name, StageName(stage), strings.Join(served, ", "))
+}
+
+// StageName is the short lower-case name of a stage used in configuration
+// and logs: tree_d, pc1, pc2, c1, c2.
+func StageName(s sealv1.Stage) string {
+	switch s {
+	case sealv1.Stage_STAGE_TREE_D:
+		return "tree_d"
+	case sealv1.Stage_STAGE_PC1:
+		return "pc1"
+	case sealv1.Stage_STAGE_PC2:
+		return "pc2"
+	case sealv1.Stage_STAGE_C1:
+		return "c1"
+	case sealv1.Stage_STAGE_C2:
+		return "c2"
+	}
+	return s.String()
+}
+
+// toStatus encodes a stage's error for the wire. The message and retry flag
+// travel as an sealv1.Error status detail, which the host decodes back into
+// an *Error; the status code is only a hint for generic gRPC tooling.
+func toStatus(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		// Already a gRPC status (the plugin chose its own code): pass it on.
+		return err
+	}
+	detail := &sealv1.Error{Message: err.Error()}
+	code := codes.Unknown
+	var se *Error
+	switch {
+	case errors.As(err, &se):
+		detail.Message, detail.Retryable = se.Message, se.Retryable
+		if se.Retryable {
+			code = codes.Unavailable
+		}
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		code, detail.Retryable = codes.Canceled, true
+	case ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
+		code, detail.Retryable = codes.DeadlineExceeded, true
+	}
+	st, serr := status.New(code, detail.Message).WithDetails(detail)
+	if serr != nil {
+		return status.Error(code, detail.Message)
+	}
+	return st.Err()
+}
