@@ -41,8 +41,11 @@ func Load(spec string) (*Machine, error) {
 		return Live()
 	}
 	fi, err := os.Stat(spec)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("topology %s: no such file or folder; want a folder laid out like /sys or a JSON file written by `host topology -json`", spec)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("topology %s: %w", spec, err)
+		return nil, fmt.Errorf("topology: %w", err)
 	}
 	if !fi.IsDir() {
 		return FromJSON(spec)
