@@ -317,10 +317,12 @@ func (d *decoder) plugin(cfg *Config, b *hcl.Block) {
 		}
 	}
 	p := Plugin{Name: name, Range: b.DefRange, Args: []string{}, PathRange: b.DefRange}
+	written := "bin/plugins/" + name // for hints only
 	if a := c.Attributes["path"]; a != nil {
 		p.PathRange = a.Expr.Range()
 		f := attrField("path", a)
 		if s, ok := d.stringOf(f); ok {
+			written = s
 			switch {
 			case strings.TrimSpace(s) == "":
 				d.fieldErrorf(f, "Empty plugin path", "plugin %q has an empty path. Set it to the plugin binary, e.g. path = \"bin/plugins/ffi\" (relative paths resolve from this file's folder).", name)
@@ -332,7 +334,7 @@ func (d *decoder) plugin(cfg *Config, b *hcl.Block) {
 		}
 	} else {
 		ctx := b.DefRange
-		d.errorf(CodeConfig, b.Body.MissingItemRange(), &ctx, "Missing plugin path",
+		d.errorf(CodeConfig, b.DefRange, &ctx, "Missing plugin path",
 			"plugin %q does not say which binary to run. Add path = \"bin/plugins/%s\" (relative paths resolve from this file's folder).", name, name)
 	}
 	if a := c.Attributes["args"]; a != nil {
@@ -348,7 +350,7 @@ func (d *decoder) plugin(cfg *Config, b *hcl.Block) {
 				p.SHA256 = strings.ToLower(s)
 			} else {
 				d.fieldErrorf(f, "Invalid sha256",
-					"plugin %q: sha256 must be 64 hexadecimal digits, got %d characters. Take it from `sha256sum %s`.", name, len(s), displayPath(p.Path, name))
+					"plugin %q: sha256 must be 64 hexadecimal digits, got %d characters. Take it from `sha256sum %s`.", name, len(s), written)
 			}
 		}
 	}
@@ -357,12 +359,6 @@ func (d *decoder) plugin(cfg *Config, b *hcl.Block) {
 
 var sha256RE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
-func displayPath(path, name string) string {
-	if path == "" {
-		return "bin/plugins/" + name
-	}
-	return path
-}
 
 func (d *decoder) lock(cfg *Config, b *hcl.Block) {
 	c := d.content(b.Body, lockSchema)
@@ -560,7 +556,7 @@ func (d *decoder) processor(cfg *Config, b *hcl.Block, counts map[Stage]int) {
 			}
 		}
 	} else {
-		d.errorf(CodeConfig, b.Body.MissingItemRange(), &def, "Missing plugin",
+		d.errorf(CodeConfig, def, nil, "Missing plugin",
 			"%s does not say which plugin runs it. Add plugin = \"NAME\" naming a plugin block%s.", where, declaredSuffix(pluginNames(cfg)))
 	}
 
