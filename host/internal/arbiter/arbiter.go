@@ -1,0 +1,209 @@
+package arbiter
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Policy names how free lock units are handed to waiting requests.
+// The strings match config.Policy, so a config value converts directly.
+type Policy string
+
+const (
+	// Fair is start-time fair queuing between stages, charged after the
+	// hold, with weights and bounded bypass. The default.
+	Fair Policy = "fair"
+	// FIFO grants strictly in request order, head-of-line per lock.
+	FIFO Policy = "fifo"
+	// Greedy models damocles: the releaser's own queued work re-takes the
+	// lock at once, otherwise the stage with most waiters wins.
+	Greedy Policy = "greedy"
+)
+
+// Clock tells the arbiter the time. Pass RealClock for a running host and a
+// *ManualClock (or your own event loop's clock) for simulation; the arbiter
+// never sleeps or starts timers, so virtual time costs nothing.
+type Clock interface {
+	Now() time.Time
+}
+
+// RealClock reads the wall clock (with its monotonic reading).
+type RealClock struct{}
+
+// Now returns time.Now().
+func (RealClock) Now() time.Time { return time.Now() }
+
+// ManualClock is a virtual clock moved only by Set and Advance. It is safe
+// for concurrent use.
+type ManualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewManualClock returns a clock reading start.
+func NewManualClock(start time.Time) *ManualClock { return &ManualClock{t: start} }
+
+// Now returns the clock's current reading.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t. Moving it backwards is ignored by the arbiter
+// (it treats an earlier reading as "no time passed").
+func (c *ManualClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// Advance moves the clock forward by d.
+func (c *ManualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Config describes the locks and how they are shared.
+type Config struct {
+	// Policy defaults to Fair.
+	Policy Policy
+	// Locks maps a lock name to its capacity (at least 1). A request naming
+	// any other lock is refused: a typo must not silently disable locking,
+	// as it does in damocles.
+	Locks map[string]int
+	// Weights maps a stage to its weight (> 0, finite). Stages not listed
+	// weigh 1. Only Fair uses weights.
+	Weights map[string]float64
+	// BypassBound is how long (Fair) the front request in fair order may be
+	// bypassed by requests that fit while it does not, before free units of
+	// its locks are reserved for it. Zero means adaptive: twice the mean
+	// completed hold of the request's locks (no reservation delay until a
+	// hold has been observed). Negative is an error.
+	BypassBound time.Duration
+	// ReentryGrace widens "the same instant" for the Fair rule that a stage
+	// re-requesting when it releases keeps its virtual time. Zero suits a
+	// virtual clock; a real host might use a few milliseconds.
+	ReentryGrace time.Duration
+	// Clock defaults to RealClock.
+	Clock Clock
+}
+
+// RequestID names a request from Submit. IDs grow with submission order.
+type RequestID uint64
+
+// Token is a lease's fencing token. Tokens grow strictly with grant order
+// across the whole arbiter and are never reused, so a holder whose lease
+// was taken away (its plugin process died) can be told apart from the
+// current holder by comparing tokens.
+type Token uint64
+
+// Request asks for one unit of each of Locks, all at once.
+type Request struct {
+	// Stage is the stage the task runs for ("pc2"); fairness and weights
+	// are per stage.
+	Stage string
+	// Owner is the plugin process instance that will hold the lease
+	// ("pc2.0#3"); ReleaseOwner frees everything it holds or waits for.
+	Owner string
+	// Locks are lock names, each wanted once. Order does not matter.
+	// A request with no locks is granted at once.
+	Locks []string
+}
+
+// Lease is a granted request. It is a value: keep it, and give its Token
+// back to Release.
+type Lease struct {
+	Token     Token
+	Request   RequestID
+	Stage     string
+	Owner     string
+	Locks     []string // sorted
+	Requested time.Time
+	Granted   time.Time
+}
+
+// Wait is how long the lease waited between request and grant.
+func (l Lease) Wait() time.Duration { return l.Granted.Sub(l.Requested) }
+
+// Errors returned by the arbiter. Wrapped errors name the lock, request or
+// token involved; test with errors.Is.
+var (
+	ErrUnknownLock   = errors.New("unknown lock")
+	ErrBadRequest    = errors.New("bad request")
+	ErrStaleToken    = errors.New("stale or unknown lease token")
+	ErrNotWaiting    = errors.New("request is not waiting")
+	ErrOwnerReleased = errors.New("owner released while waiting")
+)
+
+// New checks cfg and returns an arbiter with every lock free.
+func New(cfg Config) (*Arbiter, error) {
+	policy := cfg.Policy
+	if policy == "" {
+		policy = Fair
+	}
+	switch policy {
+	case Fair, FIFO, Greedy:
+	default:
+		return nil, fmt.Errorf("arbiter: unknown policy %q: use %q, %q or %q", policy, Fair, FIFO, Greedy)
+	}
+	if cfg.BypassBound < 0 {
+		return nil, fmt.Errorf("arbiter: bypass bound %v is negative: use 0 for adaptive or a positive duration", cfg.BypassBound)
+	}
+	if cfg.ReentryGrace < 0 {
+		return nil, fmt.Errorf("arbiter: reentry grace %v is negative", cfg.ReentryGrace)
+	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = RealClock{}
+	}
+	names := make([]string, 0, len(cfg.Locks))
+	for name, c := range cfg.Locks {
+		if name == "" {
+			return nil, fmt.Errorf("arbiter: a lock has an empty name")
+		}
+		if c < 1 {
+			return nil, fmt.Errorf("arbiter: lock %q has capacity %d: capacity must be at least 1", name, c)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	weights := make(map[string]float64, len(cfg.Weights))
+	for stage, w := range cfg.Weights {
+		if !(w > 0) || math.IsInf(w, 0) {
+			return nil, fmt.Errorf("arbiter: stage %q has weight %v: weight must be a positive finite number", stage, w)
+		}
+		weights[stage] = w
+	}
+	now := clock.Now()
+	a := &Arbiter{
+		clock:   clock,
+		policy:  policy,
+		bypass:  cfg.BypassBound,
+		grace:   cfg.ReentryGrace,
+		weights: weights,
+		lockIdx: make(map[string]int, len(names)),
+		stages:  make(map[string]*stage),
+		waiting: make(map[RequestID]*request),
+		leases:  make(map[Token]*request),
+		start:   now,
+		last:    now,
+	}
+	for i, name := range names {
+		c := cfg.Locks[name]
+		a.locks = append(a.locks, &lock{name: name, capacity: c, free: c, hold: map[string]time.Duration{}})
+		a.lockIdx[name] = i
+		a.freeTotal += c
+	}
+	a.avail = make([]int, len(a.locks))
+	a.withheld = make([]int, len(a.locks))
+	return a, nil
+}
+
+// Policy reports the policy in force.
+func (a *Arbiter) Policy() Policy { return a.policy }
