@@ -359,7 +359,6 @@ func (d *decoder) plugin(cfg *Config, b *hcl.Block) {
 
 var sha256RE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
-
 func (d *decoder) lock(cfg *Config, b *hcl.Block) {
 	c := d.content(b.Body, lockSchema)
 	name := b.Labels[0]
