@@ -1,0 +1,731 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/sealhost/sealhost/host/internal/config"
+	"github.com/sealhost/sealhost/host/internal/topology"
+	"k8s.io/utils/cpuset"
+)
+
+// CodeEnvInvalid is an error this package adds to the stable set: a
+// rust-fil-proofs setting in a processor's env that the proofs cannot parse
+// (they panic loading their settings).
+const CodeEnvInvalid config.Code = "env-invalid"
+
+// Plan is where every processor of a config will run on a machine and what
+// is wrong with that. It is computed once by Build and only read afterwards.
+type Plan struct {
+	// ConfigFile and Machine say what was planned, as the caller named them.
+	ConfigFile string
+	Machine    string
+
+	SectorSize  string
+	SectorBytes uint64
+	// PC1TaskBytes is the memory one pc1 task needs for SectorSize.
+	PC1TaskBytes uint64
+
+	Processors []Processor
+	CPUs       []CPU
+	// Spare are the cpus in no processor's busy set.
+	Spare  cpuset.CPUSet
+	Locks  []Lock
+	GPUs   []GPU
+	Memory []Memory
+
+	// Diagnostics are the config's own (when added with
+	// AddConfigDiagnostics) and the plan's, errors first. Each carries a
+	// stable code in Extra (see config.CodeOf).
+	Diagnostics hcl.Diagnostics
+
+	src []byte
+	m   *machine
+}
+
+// Processor is one processor block placed on the machine.
+type Processor struct {
+	ID     string
+	Stage  config.Stage
+	Plugin string
+	// Key is the character that stands for the processor in the core map.
+	Key byte
+	// CPUs is the configured cpuset, or every cpu of the machine when the
+	// block gives none (Configured false). Cpus the machine lacks are
+	// dropped (and reported as cpu-not-present).
+	CPUs       cpuset.CPUSet
+	Configured bool
+	// Busy is what the processor's running tasks occupy: for pc1 with
+	// multicore SDR the cores of its units and their SMT siblings,
+	// otherwise its whole cpuset.
+	Busy          cpuset.CPUSet
+	NUMAPreferred *int
+	Concurrent    int
+	Locks         []string
+	Env           map[string]string
+	// GPUs are the indices (PCI bus order) of the machine's GPUs the
+	// processor sees: those CUDA_VISIBLE_DEVICES names, or every GPU when
+	// its env does not set it.
+	GPUs []int
+	// UsesGPU is true for stages that put work on a GPU: c2 (unless
+	// BELLMAN_NO_GPU is set) and pc2 with FIL_PROOFS_USE_GPU_TREE_BUILDER.
+	UsesGPU bool
+	// SDR is the multicore SDR model of a pc1 processor that enables it,
+	// nil otherwise.
+	SDR *SDR
+
+	cfg *config.Processor
+}
+
+// CPU is one cpu of the machine and who uses it.
+type CPU struct {
+	CPU  int
+	NUMA int
+	// L3 is the machine's L3 group index, -1 when it reports none.
+	L3 int
+	// Processors are the ids whose busy set holds the cpu.
+	Processors []string
+	Spare      bool
+}
+
+// Lock is a declared lock and the processors that hold it.
+type Lock struct {
+	Name       string
+	Capacity   int
+	Processors []string
+}
+
+// GPU is a GPU of the machine and the processors that see it.
+type GPU struct {
+	Index      int
+	NUMA       int
+	Address    string
+	Processors []string
+}
+
+// Memory is what the pc1 tasks planned on a NUMA node need against what the
+// node has.
+type Memory struct {
+	NUMA      int
+	NeedBytes uint64
+	HaveBytes uint64
+	// Needs is each pc1 processor's share of NeedBytes.
+	Needs []MemoryNeed
+}
+
+// MemoryNeed is one processor's share of a node's memory.
+type MemoryNeed struct {
+	Processor string
+	Bytes     uint64
+}
+
+// PC1TaskBytes returns the memory one pc1 task needs: twice the sector
+// (64 GiB for 32GiB sectors, 128 GiB for 64GiB; lotus budgets 56-64 GiB and
+// 112-128 GiB), which makes the small test sizes negligible.
+func PC1TaskBytes(sectorBytes uint64) uint64 { return 2 * sectorBytes }
+
+type builder struct {
+	p      *Plan
+	cfg    *config.Config
+	m      *machine
+	locks  map[string]int // name -> capacity
+	diags  hcl.Diagnostics
+	procs  []*Processor
+	byID   map[string]*Processor
+	hasGPU bool
+}
+
+// Build places cfg on machine m. cfg should be free of errors: callers show
+// the config's own errors first and plan only a config that decoded. Build
+// never fails; what is wrong becomes a diagnostic.
+func Build(cfg *config.Config, m *topology.Machine) *Plan {
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	b := &builder{
+		p: &Plan{
+			ConfigFile:  cfg.File,
+			SectorSize:  cfg.SectorSize.Name,
+			SectorBytes: cfg.SectorSize.Bytes,
+			src:         cfg.Source,
+		},
+		cfg:   cfg,
+		m:     newMachine(m),
+		locks: map[string]int{},
+		byID:  map[string]*Processor{},
+	}
+	if m != nil {
+		b.p.Machine = m.Source
+	}
+	b.p.m = b.m
+	b.p.PC1TaskBytes = PC1TaskBytes(cfg.SectorSize.Bytes)
+	for _, l := range cfg.Locks {
+		b.locks[l.Name] = l.Capacity
+	}
+	b.hasGPU = len(b.m.gpus) > 0
+	for i := range cfg.Processors {
+		b.processor(i, &cfg.Processors[i])
+	}
+	b.pairs()
+	b.limits()
+	b.memory()
+	b.cpuMap()
+	b.lockTable()
+	b.gpuTable()
+	b.p.Diagnostics = sortDiags(b.diags)
+	return b.p
+}
+
+// AddConfigDiagnostics puts the config's own diagnostics before the plan's.
+// A plan diagnostic the config already reported (same code and place) is
+// dropped, so a check both packages make is shown once.
+func (p *Plan) AddConfigDiagnostics(diags hcl.Diagnostics) {
+	type key struct {
+		code string
+		rng  string
+	}
+	seen := map[key]bool{}
+	for _, d := range diags {
+		seen[key{config.CodeOf(d), rangeString(d.Subject)}] = true
+	}
+	out := append(hcl.Diagnostics{}, diags...)
+	for _, d := range p.Diagnostics {
+		if !seen[key{config.CodeOf(d), rangeString(d.Subject)}] {
+			out = append(out, d)
+		}
+	}
+	p.Diagnostics = sortDiags(out)
+}
+
+// ConfigFailed returns a plan that holds only diags: the result of a config
+// that did not decode, so it is shown and serialised like any plan.
+func ConfigFailed(file string, src []byte, diags hcl.Diagnostics) *Plan {
+	return &Plan{ConfigFile: file, src: src, Diagnostics: sortDiags(diags), m: newMachine(nil), Spare: cpuset.New()}
+}
+
+// HasErrors reports whether any diagnostic is an error.
+func (p *Plan) HasErrors() bool { return p.Diagnostics.HasErrors() }
+
+// Counts returns the number of errors and warnings.
+func (p *Plan) Counts() (errors, warnings int) {
+	for _, d := range p.Diagnostics {
+		if d.Severity == hcl.DiagError {
+			errors++
+		} else {
+			warnings++
+		}
+	}
+	return
+}
+
+// sortDiags puts errors before warnings, keeping each group's order.
+func sortDiags(d hcl.Diagnostics) hcl.Diagnostics {
+	out := append(hcl.Diagnostics{}, d...)
+	sort.SliceStable(out, func(i, j int) bool {
+		return out[i].Severity == hcl.DiagError && out[j].Severity != hcl.DiagError
+	})
+	return out
+}
+
+func rangeString(r *hcl.Range) string {
+	if r == nil {
+		return ""
+	}
+	return r.String()
+}
+
+// at returns r, or the first of the fallbacks that is set, as a diagnostic
+// subject (nil when none is: a hand-built config has no ranges).
+func at(rs ...hcl.Range) *hcl.Range {
+	for _, r := range rs {
+		if r.Filename != "" || r.Start.Line != 0 {
+			r := r
+			return &r
+		}
+	}
+	return nil
+}
+
+func (b *builder) add(sev hcl.DiagnosticSeverity, code config.Code, subject *hcl.Range, summary, detail string, args ...any) {
+	b.diags = append(b.diags, &hcl.Diagnostic{
+		Severity: sev,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(detail, args...),
+		Subject:  subject,
+		Extra:    code,
+	})
+}
+
+const keys = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+func (b *builder) processor(i int, c *config.Processor) {
+	p := &Processor{
+		ID:            c.ID,
+		Stage:         c.Stage,
+		Plugin:        c.Plugin,
+		Key:           '#',
+		NUMAPreferred: c.NUMAPreferred,
+		Concurrent:    c.Concurrent,
+		Locks:         append([]string{}, c.Locks...),
+		Env:           map[string]string{},
+		cfg:           c,
+	}
+	if i < len(keys) {
+		p.Key = keys[i]
+	}
+	if p.Concurrent < 1 {
+		p.Concurrent = 1
+	}
+	for k, v := range c.Env {
+		p.Env[k] = v
+	}
+	b.procs = append(b.procs, p)
+	b.byID[p.ID] = p
+	cpusAt := at(c.CPUsRange, c.Range)
+
+	b.references(p)
+
+	// cpus
+	if c.HasCPUs {
+		p.Configured = true
+		if missing := c.CPUs.Difference(b.m.all); missing.Size() > 0 {
+			b.add(hcl.DiagError, config.CodeCPUNotPresent, cpusAt,
+				"Cpu not present",
+				"Processor %s's cpuset %q names cpus %s, which this machine (%s) does not have: it has cpus %s. Use only cpus the machine has (see `host topology`), or plan against the machine the config is meant for with -topology.",
+				p.ID, c.CPUs.String(), missing.String(), b.machineName(), b.m.all.String())
+		}
+		p.CPUs = c.CPUs.Intersection(b.m.all)
+	} else {
+		p.CPUs = b.m.all
+	}
+
+	// NUMA preference
+	if n := c.NUMAPreferred; n != nil {
+		if !b.m.hasNode(*n) {
+			b.add(hcl.DiagError, config.CodeNUMANotPresent, at(c.NUMARange, c.Range),
+				"NUMA node not present",
+				"Processor %s prefers NUMA node %d, which this machine (%s) does not have: its nodes are %s. Name one of those nodes, or drop numa_preferred.",
+				p.ID, *n, b.machineName(), b.nodeList())
+		} else if out := p.CPUs.Difference(b.m.nodeCPUs(*n)); out.Size() > 0 {
+			what := fmt.Sprintf("cpuset %q", c.CPUs.String())
+			if !c.HasCPUs {
+				what = "cpuset (none given, so every cpu)"
+			}
+			b.add(hcl.DiagWarning, config.CodeCPUSetNUMAMismatch, at(c.CPUsRange, c.NUMARange, c.Range),
+				"Cpuset reaches outside the preferred NUMA node",
+				"Processor %s prefers memory on NUMA node %d (cpus %s), but its %s also holds cpus %s of other nodes: threads there reach their memory across the interconnect. Keep the cpuset inside node %d, or prefer the node the cpus are on.",
+				p.ID, *n, b.m.nodeCPUs(*n).String(), what, out.String(), *n)
+		}
+	}
+
+	b.env(p)
+
+	// busy cpus
+	p.Busy = p.CPUs
+	if p.Stage == config.StagePC1 {
+		b.pc1(p)
+	}
+}
+
+func (b *builder) machineName() string {
+	if b.m.src != nil && b.m.src.Source != "" {
+		return b.m.src.Source
+	}
+	return "the machine planned on"
+}
+
+func (b *builder) nodeList() string {
+	var ids []string
+	for _, n := range b.m.nodes {
+		ids = append(ids, strconv.Itoa(n.id))
+	}
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
+}
+
+// references checks the plugin and lock names; package config checks them
+// too, and AddConfigDiagnostics keeps one of each.
+func (b *builder) references(p *Processor) {
+	c := p.cfg
+	found := false
+	for _, pl := range b.cfg.Plugins {
+		if pl.Name == c.Plugin {
+			found = true
+		}
+	}
+	if !found {
+		var names []string
+		for _, pl := range b.cfg.Plugins {
+			names = append(names, strconv.Quote(pl.Name))
+		}
+		decl := "no plugin blocks"
+		if len(names) > 0 {
+			decl = "plugin blocks " + strings.Join(names, ", ")
+		}
+		b.add(hcl.DiagError, config.CodeUnknownPlugin, at(c.PluginRange, c.Range),
+			"Unknown plugin",
+			"Processor %s uses plugin %q, but the config declares %s. Add a plugin %q block, or name a declared plugin.",
+			p.ID, c.Plugin, decl, c.Plugin)
+	}
+	for _, l := range c.Locks {
+		if _, ok := b.locks[l]; !ok {
+			b.add(hcl.DiagError, config.CodeUnknownLock, at(c.LocksRange, c.Range),
+				"Unknown lock",
+				"Processor %s holds lock %q, which no lock block declares (damocles would silently run it without a lock). Add a lock %q block, or fix the name.",
+				p.ID, l, l)
+		}
+	}
+}
+
+// obsoleteEnv are variables rust-fil-proofs no longer reads, with why.
+var obsoleteEnv = []struct{ name, why string }{
+	{"FIL_PROOFS_MAXIMIZE_CACHING", "it was removed from rust-fil-proofs in September 2020 and is ignored"},
+	{"FIL_PROOFS_USE_FIL_BLST", "it was removed from rust-fil-proofs in October 2020 and is ignored"},
+	{"FIL_PROOFS_USE_GPU_COLUMN_BUILDER", "it does nothing on its own: FIL_PROOFS_USE_GPU_TREE_BUILDER=1 moves both tree_c and tree_r_last to the GPU"},
+}
+
+func (b *builder) env(p *Processor) {
+	c := p.cfg
+	envAt := at(c.EnvRange, c.Range)
+	for _, o := range obsoleteEnv {
+		if v, ok := p.Env[o.name]; ok {
+			b.add(hcl.DiagWarning, config.CodeObsoleteEnv, envAt,
+				"Obsolete environment variable",
+				"Processor %s sets %s=%s, but %s. Remove it from env.", p.ID, o.name, v, o.why)
+		}
+	}
+
+	// GPUs seen. CUDA stops enumerating at the first entry it cannot
+	// use, so every index must exist.
+	if v, ok := p.Env["CUDA_VISIBLE_DEVICES"]; ok {
+		p.GPUs = []int{}
+		for _, tok := range strings.Split(v, ",") {
+			tok = strings.TrimSpace(tok)
+			if tok == "" {
+				continue
+			}
+			if strings.HasPrefix(tok, "GPU-") || strings.HasPrefix(tok, "MIG-") {
+				// A UUID: the topology has no UUIDs to check it against.
+				continue
+			}
+			n, err := strconv.Atoi(tok)
+			if err != nil || n < 0 || !b.m.hasGPU(n) {
+				b.add(hcl.DiagError, config.CodeGPUNotPresent, envAt,
+					"GPU not present",
+					"Processor %s sets CUDA_VISIBLE_DEVICES=%s, but the machine (%s) has no GPU %q: its GPUs are %s, in PCI bus order. CUDA ignores that entry and every one after it. Name GPUs the machine has (see `host topology`).",
+					p.ID, v, b.machineName(), tok, b.gpuList())
+				continue
+			}
+			if !containsInt(p.GPUs, n) {
+				p.GPUs = append(p.GPUs, n)
+			}
+		}
+	} else {
+		for _, g := range b.m.gpus {
+			p.GPUs = append(p.GPUs, g.Index)
+		}
+	}
+	_, noGPU := p.Env["BELLMAN_NO_GPU"]
+	switch p.Stage {
+	case config.StageC2:
+		p.UsesGPU = !noGPU
+	case config.StagePC2:
+		if v, ok := p.Env["FIL_PROOFS_USE_GPU_TREE_BUILDER"]; ok {
+			p.UsesGPU, _ = parseBoolEnv(v)
+		}
+	}
+}
+
+func (b *builder) gpuList() string {
+	if len(b.m.gpus) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, g := range b.m.gpus {
+		s = append(s, strconv.Itoa(g.Index))
+	}
+	return strings.Join(s, ", ")
+}
+
+func containsInt(s []int, n int) bool {
+	for _, x := range s {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *builder) pc1(p *Processor) {
+	c := p.cfg
+	on, producers, err := sdrSettings(p.Env)
+	if err != nil {
+		b.add(hcl.DiagError, CodeEnvInvalid, at(c.EnvRange, c.Range),
+			"Invalid rust-fil-proofs setting",
+			"Processor %s: %v. rust-fil-proofs fails to load its settings and the pc1 task panics. Fix the value in env.", p.ID, err)
+		return
+	}
+	if !on || p.CPUs.Size() == 0 {
+		return
+	}
+	cpusAt := at(c.CPUsRange, c.Range)
+	s, partial, ok := b.m.sdrModel(p.CPUs, producers, p.Concurrent)
+	if !ok {
+		var parts []string
+		var fix cpuset.CPUSet = cpuset.New()
+		for _, g := range partial {
+			parts = append(parts, fmt.Sprintf("L3 group %d (cpus %s) only in part (%s)", g.group, g.whole.String(), g.have.String()))
+			fix = fix.Union(g.whole)
+		}
+		what := "it covers " + strings.Join(parts, "; ")
+		do := fmt.Sprintf("Give it whole L3 groups: add cpus %s, or drop %s.", fix.Difference(p.CPUs).String(), p.CPUs.Intersection(fix).String())
+		if len(partial) == 0 {
+			what = "the L3 groups it covers hold different numbers of cores"
+			do = "Give it L3 groups of equal size."
+		}
+		b.add(hcl.DiagError, config.CodePC1PartialL3, cpusAt,
+			"pc1 cpuset does not cover whole L3 groups",
+			"Processor %s runs pc1 with multicore SDR on cpuset %s, but %s. rust-fil-proofs splits the cpuset into one group per L3 cache and aborts when its cores do not divide evenly among them (damocles #329, #334). %s See `host topology` for the groups.",
+			p.ID, p.CPUs.String(), what, do)
+		return
+	}
+	p.SDR = s
+	p.Busy = b.m.sdrBusy(s, p.CPUs)
+	if n := len(s.Units); p.Concurrent > n {
+		suggest := ""
+		for q := producers - 1; q >= 1; q-- {
+			if b.m.unitsFor(p.CPUs, q) >= p.Concurrent {
+				suggest = fmt.Sprintf(", or set %s=%d (units of %d cores fit %d tasks)", envProducers, q, q+1, b.m.unitsFor(p.CPUs, q))
+				break
+			}
+		}
+		lower := fmt.Sprintf("Lower concurrent to %d", n)
+		if n == 0 {
+			lower = "Give it L3 groups with more cores"
+		}
+		b.add(hcl.DiagWarning, config.CodePC1UnitsShort, at(c.ConcurRange, c.Range),
+			"More pc1 tasks than multicore SDR units",
+			"Processor %s runs %d pc1 tasks at once, but its cpuset %s holds %d units of %d cores (%d producers + 1) in %d L3 groups of %d cores: %d tasks run unbound, anywhere in the cpuset, slowing the bound ones. %s%s.",
+			p.ID, p.Concurrent, p.CPUs.String(), n, s.UnitCores, s.Producers, len(s.Groups), s.GroupCores, p.Concurrent-n, lower, suggest)
+	}
+}
+
+// exclusive reports why a and b never run tasks at the same time, or "" when
+// they can: a shared lock too small for one task of each, or a stage limit
+// of one shared by two processors of that stage.
+func (b *builder) exclusive(a, c *Processor) string {
+	for _, l := range a.Locks {
+		capacity, ok := b.locks[l]
+		if !ok || !containsStr(c.Locks, l) {
+			continue
+		}
+		if capacity < 2 {
+			return fmt.Sprintf("they share lock %q of capacity %d", l, capacity)
+		}
+	}
+	if a.Stage == c.Stage {
+		if lim, ok := b.cfg.Limits[a.Stage]; ok && lim < 2 {
+			return fmt.Sprintf("the %s limit is %d", a.Stage, lim)
+		}
+	}
+	return ""
+}
+
+func containsStr(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// pairs checks what two processors that can run at once may not share.
+func (b *builder) pairs() {
+	for i, a := range b.procs {
+		for _, c := range b.procs[i+1:] {
+			if b.exclusive(a, c) != "" {
+				continue
+			}
+			if ov := a.Busy.Intersection(c.Busy); ov.Size() > 0 {
+				b.add(hcl.DiagWarning, config.CodeCPUOverlap, at(c.cfg.CPUsRange, c.cfg.Range),
+					"Processors that can run at once share cpus",
+					"Processors %s and %s both keep cpus %s busy and nothing stops them running at the same time, so their tasks compete for those cores. Give them disjoint cpusets, or, if they must take turns, make both hold a lock of capacity 1.",
+					a.ID, c.ID, ov.String())
+			}
+			if !a.UsesGPU || !c.UsesGPU {
+				continue
+			}
+			var shared []string
+			for _, g := range a.GPUs {
+				if containsInt(c.GPUs, g) {
+					shared = append(shared, strconv.Itoa(g))
+				}
+			}
+			if len(shared) > 0 {
+				how := "both set CUDA_VISIBLE_DEVICES to include it"
+				if _, ok := a.Env["CUDA_VISIBLE_DEVICES"]; !ok {
+					how = a.ID + " sets no CUDA_VISIBLE_DEVICES and so sees every GPU"
+				} else if _, ok := c.Env["CUDA_VISIBLE_DEVICES"]; !ok {
+					how = c.ID + " sets no CUDA_VISIBLE_DEVICES and so sees every GPU"
+				}
+				b.add(hcl.DiagWarning, config.CodeGPUSharedWithoutLock, at(c.cfg.LocksRange, c.cfg.EnvRange, c.cfg.Range),
+					"Processors that can run at once share a GPU",
+					"Processors %s and %s both put work on GPU %s (%s) and share no lock of capacity 1, so a %s and a %s task can run on it together and run out of GPU memory (damocles #572). Declare a lock of capacity 1 and list it in both processors' locks, or give them different GPUs with CUDA_VISIBLE_DEVICES.",
+					a.ID, c.ID, strings.Join(shared, ","), how, a.Stage, c.Stage)
+			}
+		}
+	}
+}
+
+func (b *builder) limits() {
+	for _, st := range config.Stages {
+		lim, ok := b.cfg.Limits[st]
+		if !ok {
+			continue
+		}
+		sum := 0
+		var ids []string
+		for _, p := range b.procs {
+			if p.Stage == st {
+				sum += p.Concurrent
+				ids = append(ids, p.ID)
+			}
+		}
+		if lim > sum {
+			who := "no " + string(st) + " processor"
+			if len(ids) > 0 {
+				who = fmt.Sprintf("its processors (%s) run at most %d at once", strings.Join(ids, ", "), sum)
+			}
+			b.add(hcl.DiagWarning, config.CodeLimitUnreachable, nil,
+				"Stage limit cannot be reached",
+				"The %s limit is %d, but %s, so the limit never binds and misstates the plan's capacity. Lower limits.%s to %d, or raise the processors' concurrent.",
+				st, lim, who, st, sum)
+		}
+	}
+}
+
+// memory attributes each pc1 processor's need to its preferred node, or
+// splits it over the nodes of its cpus in proportion to their count.
+func (b *builder) memory() {
+	need := map[int][]MemoryNeed{}
+	for _, p := range b.procs {
+		if p.Stage != config.StagePC1 {
+			continue
+		}
+		total := uint64(p.Concurrent) * b.p.PC1TaskBytes
+		if n := p.NUMAPreferred; n != nil && b.m.hasNode(*n) {
+			need[*n] = append(need[*n], MemoryNeed{p.ID, total})
+			continue
+		}
+		size := uint64(p.CPUs.Size())
+		if size == 0 {
+			continue
+		}
+		var given uint64
+		var first = -1
+		for _, nd := range b.m.nodes {
+			k := uint64(nd.cpus.Intersection(p.CPUs).Size())
+			if k == 0 {
+				continue
+			}
+			if first < 0 {
+				first = nd.id
+			}
+			share := total * k / size
+			given += share
+			need[nd.id] = append(need[nd.id], MemoryNeed{p.ID, share})
+		}
+		if first >= 0 && given < total { // rounding remainder
+			s := need[first]
+			s[len(s)-1].Bytes += total - given
+		}
+	}
+	for _, nd := range b.m.nodes {
+		mem := Memory{NUMA: nd.id, HaveBytes: nd.memory, Needs: need[nd.id]}
+		var parts []string
+		for _, n := range mem.Needs {
+			mem.NeedBytes += n.Bytes
+			parts = append(parts, fmt.Sprintf("%s %s", n.Processor, humanBytes(n.Bytes)))
+		}
+		if mem.Needs == nil {
+			mem.Needs = []MemoryNeed{}
+		}
+		b.p.Memory = append(b.p.Memory, mem)
+		if mem.NeedBytes > mem.HaveBytes {
+			b.add(hcl.DiagWarning, config.CodeMemoryOvercommit, nil,
+				"NUMA node memory overcommitted",
+				"NUMA node %d has %s, but the pc1 tasks planned on it need %s (%s; %s a task for %s sectors): tasks will swap, spill to the other node, or be killed. Lower pc1 concurrent, or move pc1 to another node with numa_preferred and its cpuset.",
+				nd.id, humanBytes(mem.HaveBytes), humanBytes(mem.NeedBytes), strings.Join(parts, ", "), humanBytes(b.p.PC1TaskBytes), b.p.SectorSize)
+		}
+	}
+}
+
+func (b *builder) cpuMap() {
+	busy := cpuset.New()
+	for _, p := range b.procs {
+		busy = busy.Union(p.Busy)
+	}
+	b.p.Spare = b.m.all.Difference(busy)
+	for _, id := range b.m.all.List() {
+		c := CPU{CPU: id, NUMA: b.m.nodeOf(id), L3: b.m.cpus[id].L3, Processors: []string{}}
+		for _, p := range b.procs {
+			if p.Busy.Contains(id) {
+				c.Processors = append(c.Processors, p.ID)
+			}
+		}
+		c.Spare = len(c.Processors) == 0
+		b.p.CPUs = append(b.p.CPUs, c)
+	}
+	for _, p := range b.procs {
+		b.p.Processors = append(b.p.Processors, *p)
+	}
+}
+
+func (b *builder) lockTable() {
+	for _, l := range b.cfg.Locks {
+		lk := Lock{Name: l.Name, Capacity: l.Capacity, Processors: []string{}}
+		for _, p := range b.procs {
+			if containsStr(p.Locks, l.Name) {
+				lk.Processors = append(lk.Processors, p.ID)
+			}
+		}
+		b.p.Locks = append(b.p.Locks, lk)
+	}
+}
+
+func (b *builder) gpuTable() {
+	for _, g := range b.m.gpus {
+		gu := GPU{Index: g.Index, NUMA: g.Node, Address: g.Address, Processors: []string{}}
+		for _, p := range b.procs {
+			if p.UsesGPU && containsInt(p.GPUs, g.Index) {
+				gu.Processors = append(gu.Processors, p.ID)
+			}
+		}
+		b.p.GPUs = append(b.p.GPUs, gu)
+	}
+}
+
+// humanBytes prints n in the largest binary unit that keeps it at least 1,
+// whole numbers without decimals ("64 GiB", "1007.9 GiB", "1 TiB").
+func humanBytes(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for i < 4 && n >= 1<<(10*(i+1)) {
+		i++
+	}
+	// Stay in GiB up to 10 TiB so node sizes compare at a glance.
+	if i == 4 && n < 10<<40 {
+		i = 3
+	}
+	div := uint64(1) << (10 * i)
+	if n%div == 0 {
+		return fmt.Sprintf("%d %s", n/div, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", float64(n)/float64(div), units[i])
+}
