@@ -45,7 +45,11 @@
 // A stage that becomes active after being idle starts at max(its V, least V
 // of the active stages) so it cannot bank credit while idle; a stage that
 // re-requests at the instant it releases (within Config.ReentryGrace) keeps
-// its V. There is one V per stage across all locks, so a stage heavy on one
+// its V. Work conservation means a stage with no request waiting at the
+// instant it releases loses the lock to a waiter; to model a processor with
+// more work, submit its next request before releasing the current lease
+// (the arbiter grants it at the release if its stage is due). There is one
+// V per stage across all locks, so a stage heavy on one
 // lock yields a little on the others (dominant resource fairness).
 //
 // Fair is work-conserving: a unit is never left free while a request that
@@ -66,7 +70,9 @@
 // owner releases, its own waiting requests re-take the units first
 // (barging: a processor with more work keeps the lock). Otherwise the stage
 // with the most waiting requests wins, its newest request first (a thread
-// that just arrived beats long sleepers). Greedy still grants all locks of a
+// that just arrived beats long sleepers). Barging needs the releaser's next
+// request to be waiting when it releases, as a damocles thread already
+// blocked on the lock is. Greedy still grants all locks of a
 // request at once; it models damocles' grant order, not its hold-and-wait.
 //
 // # Why
