@@ -1,0 +1,125 @@
+package dispatch
+
+import (
+	"fmt"
+
+	"github.com/sealhost/sealhost/host/internal/arbiter"
+	"github.com/sealhost/sealhost/host/internal/config"
+)
+
+// Locker is the lock arbiter as the dispatcher drives it: non-blocking, on
+// the same clock as the Core. Every call asks for or returns all the locks
+// of one processor at once, so no task ever holds some of its locks while
+// waiting for others. ArbiterLocker adapts package arbiter to it.
+type Locker interface {
+	// TryAcquire grants locks to stage for processor owner now, or reports
+	// false leaving nothing queued. Leases are never 0.
+	TryAcquire(stage config.Stage, owner string, locks []string) (lease uint64, ok bool)
+	// Request queues a request for locks; its grant, at once or later, is
+	// reported by Granted.
+	Request(stage config.Stage, owner string, locks []string) (request uint64)
+	// Cancel withdraws a request; one already granted is released.
+	Cancel(request uint64)
+	// Release returns a lease's locks.
+	Release(lease uint64)
+	// Granted returns, oldest first, the requests granted since the last
+	// call.
+	Granted() []LockGrant
+}
+
+// LockGrant pairs a granted request with its lease.
+type LockGrant struct {
+	Request uint64
+	Lease   uint64
+}
+
+// ArbiterLocker drives an *arbiter.Arbiter through its event-driven face
+// (Submit, Release, Cancel), which reports grants as results; it keeps them
+// until the Core asks. Owners are processor ids, so the arbiter's greedy
+// policy sees a processor re-take the lock it released, as in damocles.
+type ArbiterLocker struct {
+	A       *arbiter.Arbiter
+	pending []LockGrant
+	// Err is the first error the arbiter returned. The Core only asks for
+	// locks its config declares and releases what it holds, so an error
+	// here is a bug; it is kept, not panicked on, for tests to check.
+	Err error
+}
+
+// NewArbiterLocker wraps a.
+func NewArbiterLocker(a *arbiter.Arbiter) *ArbiterLocker { return &ArbiterLocker{A: a} }
+
+func (l *ArbiterLocker) fail(err error) {
+	if err != nil && l.Err == nil {
+		l.Err = err
+	}
+}
+
+func (l *ArbiterLocker) note(leases []arbiter.Lease) {
+	for _, le := range leases {
+		l.pending = append(l.pending, LockGrant{Request: uint64(le.Request), Lease: uint64(le.Token)})
+	}
+}
+
+// take removes request id from the pending grants, returning its lease.
+func (l *ArbiterLocker) take(id uint64) (uint64, bool) {
+	for i, g := range l.pending {
+		if g.Request == id {
+			l.pending = append(l.pending[:i:i], l.pending[i+1:]...)
+			return g.Lease, true
+		}
+	}
+	return 0, false
+}
+
+// TryAcquire submits and, when the request did not fit at once, withdraws it.
+func (l *ArbiterLocker) TryAcquire(stage config.Stage, owner string, locks []string) (uint64, bool) {
+	id, leases, err := l.A.Submit(arbiter.Request{Stage: string(stage), Owner: owner, Locks: locks})
+	if err != nil {
+		l.fail(fmt.Errorf("dispatch: lock request of %s: %w", owner, err))
+		return 0, false
+	}
+	l.note(leases)
+	if lease, ok := l.take(uint64(id)); ok {
+		return lease, true
+	}
+	leases, err = l.A.Cancel(id)
+	l.fail(err)
+	l.note(leases)
+	return 0, false
+}
+
+// Request submits a request.
+func (l *ArbiterLocker) Request(stage config.Stage, owner string, locks []string) uint64 {
+	id, leases, err := l.A.Submit(arbiter.Request{Stage: string(stage), Owner: owner, Locks: locks})
+	if err != nil {
+		l.fail(fmt.Errorf("dispatch: lock request of %s: %w", owner, err))
+	}
+	l.note(leases)
+	return uint64(id)
+}
+
+// Cancel withdraws a request, releasing it if it was granted meanwhile.
+func (l *ArbiterLocker) Cancel(id uint64) {
+	if lease, ok := l.take(id); ok {
+		l.Release(lease)
+		return
+	}
+	leases, err := l.A.Cancel(arbiter.RequestID(id))
+	l.fail(err)
+	l.note(leases)
+}
+
+// Release returns a lease.
+func (l *ArbiterLocker) Release(lease uint64) {
+	leases, err := l.A.Release(arbiter.Token(lease))
+	l.fail(err)
+	l.note(leases)
+}
+
+// Granted hands over the grants collected so far.
+func (l *ArbiterLocker) Granted() []LockGrant {
+	g := l.pending
+	l.pending = nil
+	return g
+}
