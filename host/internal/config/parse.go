@@ -853,7 +853,11 @@ func (d *decoder) listOf(f field) []hcl.Expression {
 	list, diags := hcl.ExprList(f.expr)
 	if diags.HasErrors() {
 		if v, ok := d.valueOf(f); ok {
-			d.wrongType(f, v, "a list in brackets, like [\"gpu1\"]")
+			if !v.IsNull() && (v.Type().IsTupleType() || v.Type().IsListType() || v.Type().IsSetType()) {
+				d.fieldErrorf(f, "List not written out", "%s must be written out element by element, like [\"gpu1\", \"gpu2\"]; a computed list cannot be checked entry by entry.", f.name)
+			} else {
+				d.wrongType(f, v, "a list in brackets, like [\"gpu1\"]")
+			}
 		}
 		return nil
 	}
@@ -889,7 +893,11 @@ func (d *decoder) mapOf(f field) []mapEntry {
 	pairs, diags := hcl.ExprMap(f.expr)
 	if diags.HasErrors() {
 		if v, ok := d.valueOf(f); ok {
-			d.wrongType(f, v, "a map in braces, like { pc2 = 1, c2 = 1 }")
+			if !v.IsNull() && (v.Type().IsObjectType() || v.Type().IsMapType()) {
+				d.fieldErrorf(f, "Map not written out", "%s must be written out entry by entry, like { K = \"V\" }; a computed map cannot be checked entry by entry.", f.name)
+			} else {
+				d.wrongType(f, v, "a map in braces, like { K = \"V\" }")
+			}
 		}
 		return nil
 	}

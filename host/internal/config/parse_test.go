@@ -74,6 +74,8 @@ func TestParseErrors(t *testing.T) {
 		{"sector_size number", "sector_size = 32 #!\n", CodeConfig, "sector_size must be a string", 0},
 		{"variable reference", head + proc("pc1", `cpuset = var.cpus #!`), CodeConfig, "Variables not allowed", 0},
 		{"function call", head + proc("pc1", `concurrent = max(1, 2) #!`), CodeConfig, "Function calls not allowed", 0},
+		{"env computed", head + proc("pc1", `env = { for k in ["A"] : k => "1" } #!`), CodeConfig, "must be written out entry by entry", 0},
+		{"locks computed", head + proc("pc2", `locks = [for l in ["gpu1"] : l] #!`), CodeConfig, "must be written out element by element", 0},
 		{"weights as list", head + "arbiter {\n  weights = [1] #!\n}\n", CodeConfig, "weights must be a map", 0},
 
 		// Sizes.
