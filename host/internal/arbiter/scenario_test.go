@@ -192,7 +192,6 @@ func (w *world) worstWait(p *proc, half time.Time) (first, second time.Duration)
 	return first, second
 }
 
-
 // fieldFacts5 builds the scenario of field-facts §5: pc2 has three
 // processors with unlimited backlog and 12-minute holds; c2 has one
 // processor, a job every c2Every, holding c2Hold; all share "gpu".
