@@ -180,22 +180,21 @@ func Build(cfg *config.Config, m *topology.Machine) *Plan {
 }
 
 // AddConfigDiagnostics puts the config's own diagnostics before the plan's.
-// A plan diagnostic the config already reported (same code and place) is
-// dropped, so a check both packages make is shown once.
+// Package config checks plugin and lock names too; when it reported a kind
+// of reference error, the plan's reports of that kind are dropped so each
+// mistake is shown once.
 func (p *Plan) AddConfigDiagnostics(diags hcl.Diagnostics) {
-	type key struct {
-		code string
-		rng  string
-	}
-	seen := map[key]bool{}
+	seen := map[string]bool{}
 	for _, d := range diags {
-		seen[key{config.CodeOf(d), rangeString(d.Subject)}] = true
+		seen[config.CodeOf(d)] = true
 	}
 	out := append(hcl.Diagnostics{}, diags...)
 	for _, d := range p.Diagnostics {
-		if !seen[key{config.CodeOf(d), rangeString(d.Subject)}] {
-			out = append(out, d)
+		c := config.CodeOf(d)
+		if seen[c] && (c == string(config.CodeUnknownPlugin) || c == string(config.CodeUnknownLock)) {
+			continue
 		}
+		out = append(out, d)
 	}
 	p.Diagnostics = sortDiags(out)
 }
@@ -374,7 +373,7 @@ func (b *builder) references(p *Processor) {
 	}
 	for _, l := range c.Locks {
 		if _, ok := b.locks[l]; !ok {
-			b.add(hcl.DiagError, config.CodeUnknownLock, at(c.LocksRange, c.Range),
+			b.add(hcl.DiagError, config.CodeUnknownLock, within(b.cfg.Source, at(c.LocksRange, c.Range), strconv.Quote(l)),
 				"Unknown lock",
 				"Processor %s holds lock %q, which no lock block declares (damocles would silently run it without a lock). Add a lock %q block, or fix the name.",
 				p.ID, l, l)
@@ -394,7 +393,7 @@ func (b *builder) env(p *Processor) {
 	envAt := at(c.EnvRange, c.Range)
 	for _, o := range obsoleteEnv {
 		if v, ok := p.Env[o.name]; ok {
-			b.add(hcl.DiagWarning, config.CodeObsoleteEnv, envAt,
+			b.add(hcl.DiagWarning, config.CodeObsoleteEnv, within(b.cfg.Source, envAt, o.name),
 				"Obsolete environment variable",
 				"Processor %s sets %s=%s, but %s. Remove it from env.", p.ID, o.name, v, o.why)
 		}
@@ -415,7 +414,7 @@ func (b *builder) env(p *Processor) {
 			}
 			n, err := strconv.Atoi(tok)
 			if err != nil || n < 0 || !b.m.hasGPU(n) {
-				b.add(hcl.DiagError, config.CodeGPUNotPresent, envAt,
+				b.add(hcl.DiagError, config.CodeGPUNotPresent, within(b.cfg.Source, envAt, "CUDA_VISIBLE_DEVICES"),
 					"GPU not present",
 					"Processor %s sets CUDA_VISIBLE_DEVICES=%s, but the machine (%s) has no GPU %q: its GPUs are %s, in PCI bus order. CUDA ignores that entry and every one after it. Name GPUs the machine has (see `host topology`).",
 					p.ID, v, b.machineName(), tok, b.gpuList())
@@ -728,4 +727,35 @@ func humanBytes(n uint64) string {
 		return fmt.Sprintf("%d %s", n/div, units[i])
 	}
 	return fmt.Sprintf("%.1f %s", float64(n)/float64(div), units[i])
+}
+
+// Source returns the config file's bytes, for quoting lines in diagnostics.
+func (p *Plan) Source() []byte { return p.src }
+
+// within narrows r to the first occurrence of needle in the source text r
+// covers (an env key inside an env map, a lock name inside a list), so a
+// diagnostic points at the very word. It returns r unchanged when the text
+// is not at hand or does not hold needle.
+func within(src []byte, r *hcl.Range, needle string) *hcl.Range {
+	if r == nil || needle == "" || r.End.Byte > len(src) || r.Start.Byte >= r.End.Byte {
+		return r
+	}
+	i := strings.Index(string(src[r.Start.Byte:r.End.Byte]), needle)
+	if i < 0 {
+		return r
+	}
+	pos := r.Start
+	for _, ch := range string(src[r.Start.Byte : r.Start.Byte+i]) {
+		pos.Byte += len(string(ch))
+		if ch == '\n' {
+			pos.Line++
+			pos.Column = 1
+		} else {
+			pos.Column++
+		}
+	}
+	end := pos
+	end.Byte += len(needle)
+	end.Column += len([]rune(needle))
+	return &hcl.Range{Filename: r.Filename, Start: pos, End: end}
 }

@@ -330,9 +330,21 @@ func (p *Plan) writeCoreMap(t *textWriter) {
 			}
 			label := fmt.Sprintf("L3 %*s [", lw, l3Name(g.index))
 			cellW := numW + keyW
-			boxLen := len(label) + len(cpus)*(cellW+1) - 1 + 1
-			if lineLen > 0 && lineLen+2+boxLen > width-len(indent) {
+			avail := width - len(indent)
+			boxLen := len(label) + len(cpus)*(cellW+1)
+			if lineLen > 0 && lineLen+2+boxLen > avail {
 				flush()
+			}
+			// A group too wide for a line is cut into rows of equal
+			// length, so an SMT group shows one thread per core a row.
+			perRow := len(cpus)
+			if boxLen > avail {
+				fit := (avail - len(label)) / (cellW + 1)
+				if fit < 1 {
+					fit = 1
+				}
+				rows := (len(cpus) + fit - 1) / fit
+				perRow = (len(cpus) + rows - 1) / rows
 			}
 			if lineLen > 0 {
 				line.WriteString("  ")
@@ -346,7 +358,7 @@ func (p *Plan) writeCoreMap(t *textWriter) {
 			for i, c := range cpus {
 				_, styled := cell(c)
 				if i > 0 {
-					if lineLen+1+cellW+1 > width-len(indent) {
+					if i%perRow == 0 {
 						flush()
 						line.WriteString(indent + strings.Repeat(" ", start))
 						lineLen = start
@@ -395,10 +407,11 @@ func (p *Plan) writeSDR(t *textWriter) {
 			s.GroupCores, plural(len(s.Units), "unit"), plural(len(s.Tasks), "task"))
 		var items []string
 		w := 0
+		iw := len(strconv.Itoa(len(s.Tasks) - 1))
 		for _, tk := range s.Tasks {
-			it := fmt.Sprintf("%d: %s", tk.Index, tk.CPUs.String())
+			it := fmt.Sprintf("%*d: %s", iw, tk.Index, tk.CPUs.String())
 			if tk.Unit < 0 {
-				it = fmt.Sprintf("%d: unbound", tk.Index)
+				it = fmt.Sprintf("%*d: unbound", iw, tk.Index)
 			}
 			items = append(items, it)
 			if len(it) > w {
