@@ -204,4 +204,3 @@ func diffLines(want, got string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
