@@ -1,0 +1,197 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sealhost/sealhost/host/internal/arbiter"
+	"github.com/sealhost/sealhost/host/internal/config"
+)
+
+func newDispatcher(t *testing.T, spec Spec, locks map[string]int) (*Dispatcher, *arbiter.Arbiter) {
+	t.Helper()
+	var l Locker
+	var a *arbiter.Arbiter
+	if locks != nil {
+		var err error
+		a, err = arbiter.New(arbiter.Config{Locks: locks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l = NewArbiterLocker(a)
+	}
+	d, err := New(spec, l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d, a
+}
+
+// acquireAsync runs Acquire in a goroutine.
+func acquireAsync(ctx context.Context, d *Dispatcher, stage config.Stage) chan result {
+	ch := make(chan result, 1)
+	go func() {
+		a, err := d.Acquire(ctx, stage)
+		ch <- result{a, err}
+	}()
+	return ch
+}
+
+type result struct {
+	a   *Assignment
+	err error
+}
+
+// waitQueued waits until stage has n waiting tasks, so a test knows an
+// Acquire goroutine is inside.
+func waitQueued(t *testing.T, d *Dispatcher, stage config.Stage, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, w := d.Stats(stage); w == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stage %s never had %d waiting", stage, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestAcquireWaitsForRelease(t *testing.T) {
+	d, _ := newDispatcher(t, Spec{Processors: procs("c2.0:1", "c2.1:1")}, nil)
+	ctx := context.Background()
+	a1, err := d.Acquire(ctx, "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := d.Acquire(ctx, "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a1.Processor == a2.Processor {
+		t.Fatalf("both tasks on %s", a1.Processor)
+	}
+	ch := acquireAsync(ctx, d, "c2")
+	waitQueued(t, d, "c2", 1)
+	a2.Release()
+	a2.Release() // a second release does nothing
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.a.Processor != a2.Processor {
+		t.Fatalf("third task on %s, want the freed %s", r.a.Processor, a2.Processor)
+	}
+	if running, _ := d.Stats("c2"); running != 2 {
+		t.Fatalf("%d running, want 2", running)
+	}
+}
+
+func TestAcquireCancelFreesEverything(t *testing.T) {
+	d, a := newDispatcher(t, Spec{Processors: procs("pc2.0:1:gpu1", "c2.0:1:gpu1")}, map[string]int{"gpu1": 1})
+	held, err := d.Acquire(context.Background(), "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.Lease == 0 {
+		t.Fatal("a task of a processor with locks has no lease")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := acquireAsync(ctx, d, "pc2")
+	waitQueued(t, d, "pc2", 1)
+	cancel()
+	r := <-ch
+	if !errors.Is(r.err, context.Canceled) || r.a != nil {
+		t.Fatalf("cancelled Acquire returned %v, %v", r.a, r.err)
+	}
+	if _, w := d.Stats("pc2"); w != 0 {
+		t.Fatalf("%d pc2 tasks still waiting", w)
+	}
+	if st := a.Stats(); st.Locks["gpu1"].Waiting != 0 {
+		t.Fatalf("a lock request survived the cancellation: %+v", st.Locks["gpu1"])
+	}
+	held.Release()
+	if st := a.Stats(); st.Locks["gpu1"].Held != 0 {
+		t.Fatalf("gpu1 still held after release: %+v", st.Locks["gpu1"])
+	}
+	// An Acquire whose context already ended holds nothing either.
+	if _, err := d.Acquire(ctx, "pc2"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire on an ended context: %v", err)
+	}
+}
+
+func TestDropProcessorEndsAssignments(t *testing.T) {
+	d, a := newDispatcher(t, Spec{Processors: procs("pc2.0:2:gpu1", "pc2.1:1")}, map[string]int{"gpu1": 2})
+	ctx := context.Background()
+	var on0 []*Assignment
+	for i := 0; i < 3; i++ {
+		as, err := d.Acquire(ctx, "pc2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if as.Processor == "pc2.0" {
+			on0 = append(on0, as)
+		}
+	}
+	if len(on0) != 2 {
+		t.Fatalf("%d tasks on pc2.0, want 2", len(on0))
+	}
+	ch := acquireAsync(ctx, d, "pc2")
+	waitQueued(t, d, "pc2", 1)
+	n, err := d.DropProcessor("pc2.0")
+	if err != nil || n != 2 {
+		t.Fatalf("dropped %d, %v; want 2", n, err)
+	}
+	for _, as := range on0 {
+		select {
+		case <-as.Lost():
+		default:
+			t.Fatalf("%v: Lost not closed", as)
+		}
+		as.Release() // after a drop, a no-op
+	}
+	if st := a.Stats(); st.Locks["gpu1"].Held != 0 {
+		t.Fatalf("gpu1 still held by a dead processor: %+v", st.Locks["gpu1"])
+	}
+	select {
+	case r := <-ch:
+		t.Fatalf("a task started on a dead processor: %v %v", r.a, r.err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	if err := d.RestoreProcessor("pc2.0"); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-ch; r.err != nil || r.a.Processor != "pc2.0" {
+		t.Fatalf("after restore: %v %v", r.a, r.err)
+	}
+}
+
+func TestAcquireStaggerOnWallClock(t *testing.T) {
+	const gap = 40 * time.Millisecond
+	d, _ := newDispatcher(t, Spec{
+		Processors: procs("pc1.0:4"),
+		Stagger:    map[config.Stage]time.Duration{"pc1": gap},
+	}, nil)
+	ctx := context.Background()
+	start := time.Now()
+	first, err := d.Acquire(ctx, "pc1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := d.Acquire(ctx, "pc1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Since(start); got < gap {
+		t.Fatalf("second start after %v, want at least %v", got, gap)
+	}
+	if second.Waited < gap-time.Millisecond {
+		t.Fatalf("second task reports waiting %v", second.Waited)
+	}
+	first.Release()
+	second.Release()
+}
