@@ -132,7 +132,7 @@ func TestCore(t *testing.T) {
 			spec: Spec{Processors: procs("pc1.0:2", "pc1.1:2"), Limits: map[config.Stage]int{"pc1": 3}},
 			steps: []step{
 				{"submit a pc1", "a@pc1.0"}, {"submit b pc1", "b@pc1.1"}, {"submit c pc1", "c@pc1.0"},
-				{"submit d pc1", ""}, // limit 3 reached though pc1.1 has a free slot
+				{"submit d pc1", ""},     // limit 3 reached though pc1.1 has a free slot
 				{"release a", "d@pc1.0"}, // both at 1/2: config order
 			},
 		},
