@@ -178,11 +178,43 @@ func (d *decoder) addHCL(diags hcl.Diagnostics) bool {
 
 func (d *decoder) content(body hcl.Body, schema *hcl.BodySchema) *hcl.BodyContent {
 	c, diags := body.Content(schema)
+	// hcl says what is not allowed; add what is, so the fix is on screen.
+	for _, dg := range diags {
+		switch dg.Summary {
+		case "Unsupported argument":
+			dg.Detail += " " + allowed("Arguments", schemaAttrs(schema))
+		case "Unsupported block type":
+			dg.Detail += " " + allowed("Blocks", schemaBlocks(schema))
+		}
+	}
 	d.addHCL(diags)
 	if c == nil {
 		c = &hcl.BodyContent{Attributes: hcl.Attributes{}}
 	}
 	return c
+}
+
+func schemaAttrs(s *hcl.BodySchema) []string {
+	var out []string
+	for _, a := range s.Attributes {
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+func schemaBlocks(s *hcl.BodySchema) []string {
+	var out []string
+	for _, b := range s.Blocks {
+		out = append(out, b.Type)
+	}
+	return out
+}
+
+func allowed(what string, names []string) string {
+	if len(names) == 0 {
+		return what + " are not allowed here."
+	}
+	return what + " allowed here: " + strings.Join(names, ", ") + "."
 }
 
 // sortedAttrs returns attrs in file order, so diagnostics and map-building
