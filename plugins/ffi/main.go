@@ -1,3 +1,55 @@
+// Command ffi is sealhost's stage plugin for real sealing with filecoin-ffi
+// (rust-fil-proofs). tree_d is built in pure Go and always works; the other
+// stages need the binary built with `make ffi FFI_DIR=…` (see README.md) and
+// otherwise answer a clear error, never a fake result.
 package main
 
-func main() {}
+import (
+	"os"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sealhost/sealhost/sdk"
+)
+
+// version is set with -ldflags "-X main.version=…" by release builds.
+var version = "dev"
+
+func main() {
+	s := &stages{sealer: newSealer()}
+	p := sdk.Plugin{
+		Name:    "ffi",
+		Version: version,
+		TreeD:   s,
+		PC1:     s,
+		PC2:     s,
+		C1:      s,
+		C2:      s,
+	}
+	logStartup(hclog.New(&hclog.LoggerOptions{Name: "ffi", Output: os.Stderr, JSONFormat: true}), s.sealer)
+	sdk.Serve(p)
+}
+
+// logStartup records what decides this process's GPU use, so an operator
+// can tell from the host's log which device a stage ran on.
+func logStartup(log hclog.Logger, sealer Sealer) {
+	var env []any
+	for _, k := range []string{"CUDA_VISIBLE_DEVICES", "FIL_PROOFS_USE_GPU_TREE_BUILDER", "FIL_PROOFS_USE_GPU_COLUMN_BUILDER",
+		"FIL_PROOFS_USE_MULTICORE_SDR", "FIL_PROOFS_MULTICORE_SDR_PRODUCERS", "FIL_PROOFS_PARAMETER_CACHE",
+		"FIL_PROOFS_PARENT_CACHE", "BELLMAN_NO_GPU", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, strings.ToLower(k), v)
+		}
+	}
+	if !builtWithFFI {
+		log.Warn("built without filecoin-ffi: only tree_d works; see plugins/ffi/README.md", env...)
+		return
+	}
+	gpus, err := sealer.GPUDevices()
+	if err != nil {
+		log.Warn("filecoin-ffi could not list GPUs", append(env, "error", err)...)
+		return
+	}
+	log.Info("filecoin-ffi GPUs", append(env, "gpus", strings.Join(gpus, "; "))...)
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/filecoin-project/go-commp-utils/v2/zerocomm"
+	"github.com/filecoin-project/go-state-types/abi"
+	"github.com/ipfs/go-cid"
+
+	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
+)
+
+// fakeSealer records the arguments of each call, so the tests see exactly
+// what the stage logic would hand filecoin-ffi.
+type fakeSealer struct {
+	calls []call
+	err   error
+	// onCall runs inside the call, e.g. to write files into the cache.
+	onCall func()
+	commR  cid.Cid
+	commD  cid.Cid
+}
+
+type call struct {
+	name string
+	args []any
+}
+
+func (f *fakeSealer) record(name string, args ...any) {
+	f.calls = append(f.calls, call{name, args})
+	if f.onCall != nil {
+		f.onCall()
+	}
+}
+
+func (f *fakeSealer) SealPreCommitPhase1(_ context.Context, proof abi.RegisteredSealProof, cacheDir, staged, sealed string,
+	sector abi.SectorNumber, miner abi.ActorID, ticket abi.SealRandomness, pieces []abi.PieceInfo) ([]byte, error) {
+	f.record("pc1", proof, cacheDir, staged, sealed, sector, miner, ticket, pieces)
+	return []byte(`{"pc1":"out"}`), f.err
+}
+
+func (f *fakeSealer) SealPreCommitPhase2(_ context.Context, out []byte, cacheDir, sealed string) (cid.Cid, cid.Cid, error) {
+	f.record("pc2", out, cacheDir, sealed)
+	return f.commR, f.commD, f.err
+}
+
+func (f *fakeSealer) SealCommitPhase1(_ context.Context, proof abi.RegisteredSealProof, commR, commD cid.Cid, cacheDir, sealed string,
+	sector abi.SectorNumber, miner abi.ActorID, ticket abi.SealRandomness, seed abi.InteractiveSealRandomness,
+	pieces []abi.PieceInfo) ([]byte, error) {
+	f.record("c1", proof, commR, commD, cacheDir, sealed, sector, miner, ticket, seed, pieces)
+	return []byte("c1out"), f.err
+}
+
+func (f *fakeSealer) SealCommitPhase2(_ context.Context, out []byte, sector abi.SectorNumber, miner abi.ActorID) ([]byte, error) {
+	f.record("c2", out, sector, miner)
+	return make([]byte, 192), f.err
+}
+
+func (f *fakeSealer) GPUDevices() ([]string, error) { return []string{"fake"}, nil }
+
+const proof2K = abi.RegisteredSealProof_StackedDrg2KiBV1_1
+
+// sectorDirs lays out a 2KiB CC sector the way lotus does before PC1.
+type sectorDirs struct{ cache, staged, sealed string }
+
+func newSector(t *testing.T) sectorDirs {
+	t.Helper()
+	d := t.TempDir()
+	s := sectorDirs{cache: filepath.Join(d, "cache"), staged: filepath.Join(d, "staged"), sealed: filepath.Join(d, "sealed")}
+	if err := os.Mkdir(s.cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.staged, make([]byte, 2048), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.sealed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var (
+	zeroPiece2K = zerocomm.ZeroPieceCommitment(abi.PaddedPieceSize(2048).Unpadded())
+	ticket      = []byte("0123456789abcdef0123456789abcdef")
+	seed        = []byte("fedcba9876543210fedcba9876543210")
+	sector      = &sealv1.Sector{RegisteredSealProof: int64(proof2K), MinerId: 1000, SectorNumber: 42}
+)
+
+func ccPieces() []*sealv1.PieceInfo {
+	return []*sealv1.PieceInfo{{Size: 2048, PieceCid: zeroPiece2K.String()}}
+}
+
+func pc1Req(s sectorDirs) *sealv1.PC1Request {
+	return &sealv1.PC1Request{Sector: sector, CachePath: s.cache, StagedPath: s.staged, SealedPath: s.sealed, Ticket: ticket, Pieces: ccPieces()}
+}
+
+func TestPC1ArgumentMapping(t *testing.T) {
+	s := newSector(t)
+	f := &fakeSealer{}
+	resp, err := (&stages{sealer: f}).PC1(context.Background(), pc1Req(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.GetPhase1Output()) != `{"pc1":"out"}` {
+		t.Fatalf("phase1_output = %q", resp.GetPhase1Output())
+	}
+	want := []any{proof2K, s.cache, s.staged, s.sealed, abi.SectorNumber(42), abi.ActorID(1000), abi.SealRandomness(ticket),
+		[]abi.PieceInfo{{Size: 2048, PieceCID: zeroPiece2K}}}
+	if len(f.calls) != 1 || !reflect.DeepEqual(f.calls[0].args, want) {
+		t.Fatalf("filecoin-ffi got %#v\nwant %#v", f.calls, want)
+	}
+}
+
+func TestPC1Preconditions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(s sectorDirs, r *sealv1.PC1Request)
+		wants string
+	}{
+		{"unknown proof type", func(_ sectorDirs, r *sealv1.PC1Request) {
+			r.Sector = &sealv1.Sector{RegisteredSealProof: 99}
+		}, "not a known seal proof type"},
+		{"no sector", func(_ sectorDirs, r *sealv1.PC1Request) { r.Sector = nil }, "sector is missing"},
+		{"pieces short", func(_ sectorDirs, r *sealv1.PC1Request) {
+			r.Pieces = []*sealv1.PieceInfo{{Size: 1024, PieceCid: zeroPiece2K.String()}}
+		}, "pieces add up to 1024 padded bytes"},
+		{"no pieces", func(_ sectorDirs, r *sealv1.PC1Request) { r.Pieces = nil }, "pieces is empty"},
+		{"piece size not a power of two", func(_ sectorDirs, r *sealv1.PC1Request) {
+			r.Pieces = []*sealv1.PieceInfo{{Size: 2000, PieceCid: zeroPiece2K.String()}}
+		}, "pieces[0].size 2000"},
+		{"bad piece cid", func(_ sectorDirs, r *sealv1.PC1Request) { r.Pieces[0].PieceCid = "nope" }, "pieces[0].piece_cid \"nope\" is not a CID"},
+		{"short ticket", func(_ sectorDirs, r *sealv1.PC1Request) { r.Ticket = []byte{1, 2} }, "ticket has 2 bytes, want 32"},
+		{"sealed file missing", func(s sectorDirs, _ *sealv1.PC1Request) { os.Remove(s.sealed) }, "create it empty before PC1"},
+		{"sealed file not empty", func(s sectorDirs, _ *sealv1.PC1Request) { os.WriteFile(s.sealed, []byte("x"), 0o644) }, "is not empty"},
+		{"staged file missing", func(s sectorDirs, _ *sealv1.PC1Request) { os.Remove(s.staged) }, "staged_path"},
+		{"cache not fresh", func(s sectorDirs, _ *sealv1.PC1Request) {
+			os.WriteFile(filepath.Join(s.cache, "sc-02-data-layer-1.dat"), nil, 0o644)
+		}, "is not fresh: it holds sc-02-data-layer-1.dat"},
+		{"cache missing", func(s sectorDirs, _ *sealv1.PC1Request) { os.Remove(s.cache) }, "cache_path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSector(t)
+			r := pc1Req(s)
+			tc.edit(s, r)
+			f := &fakeSealer{}
+			_, err := (&stages{sealer: f}).PC1(context.Background(), r)
+			if err == nil || !strings.Contains(err.Error(), tc.wants) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.wants)
+			}
+			var se *sdk.Error
+			if !errors.As(err, &se) || se.Retryable {
+				t.Fatalf("err = %#v, want a non-retryable *sdk.Error", err)
+			}
+			if len(f.calls) != 0 {
+				t.Fatalf("filecoin-ffi was called despite a failed precondition: %v", f.calls)
+			}
+		})
+	}
+	t.Run("tree_d output allowed in cache", func(t *testing.T) {
+		s := newSector(t)
+		os.WriteFile(filepath.Join(s.cache, TreeDFile), nil, 0o644)
+		if _, err := (&stages{sealer: &fakeSealer{}}).PC1(context.Background(), pc1Req(s)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestFailedCallCleansCache(t *testing.T) {
+	s := newSector(t)
+	os.WriteFile(filepath.Join(s.cache, TreeDFile), []byte("keep"), 0o644)
+	f := &fakeSealer{err: errors.New("rust says no"), onCall: func() {
+		os.WriteFile(filepath.Join(s.cache, "sc-02-data-layer-1.dat"), []byte("partial"), 0o644)
+		os.Mkdir(filepath.Join(s.cache, "tmpdir"), 0o755)
+	}}
+	_, err := (&stages{sealer: f}).PC1(context.Background(), pc1Req(s))
+	if err == nil || !strings.Contains(err.Error(), "pc1: rust says no") {
+		t.Fatalf("err = %v", err)
+	}
+	ents, _ := os.ReadDir(s.cache)
+	if len(ents) != 1 || ents[0].Name() != TreeDFile {
+		t.Fatalf("cache after a failed PC1 holds %v, want only %s", ents, TreeDFile)
+	}
+}
+
+func TestCancelledBeforeCall(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := newSector(t)
+	f := &fakeSealer{}
+	st := &stages{sealer: f}
+	for name, run := range map[string]func() error{
+		"pc1": func() error { _, e := st.PC1(ctx, pc1Req(s)); return e },
+		"pc2": func() error {
+			_, e := st.PC2(ctx, &sealv1.PC2Request{Sector: sector, Phase1Output: []byte("x"), CachePath: s.cache, SealedPath: s.sealed})
+			return e
+		},
+		"c2": func() error { _, e := st.C2(ctx, &sealv1.C2Request{Sector: sector, Phase1Output: []byte("x")}); return e },
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := run(); !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+		})
+	}
+	if len(f.calls) != 0 {
+		t.Fatalf("filecoin-ffi called after cancellation: %v", f.calls)
+	}
+}
+
+func TestPC2C1C2Mapping(t *testing.T) {
+	s := newSector(t)
+	commR, _ := cid.Decode("bagboea4b5abcatlxechwbp7kjpjguna6r6q7ejrhe6mdp3lf34pmswn27pkkiekz")
+	f := &fakeSealer{commR: commR, commD: zeroPiece2K}
+	st := &stages{sealer: f}
+
+	pc2, err := st.PC2(context.Background(), &sealv1.PC2Request{Sector: sector, Phase1Output: []byte("p1"), CachePath: s.cache, SealedPath: s.sealed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc2.GetSealedCid() != commR.String() || pc2.GetUnsealedCid() != zeroPiece2K.String() {
+		t.Fatalf("pc2 = %v", pc2)
+	}
+	if !reflect.DeepEqual(f.calls[0].args, []any{[]byte("p1"), s.cache, s.sealed}) {
+		t.Fatalf("pc2 args %v", f.calls[0].args)
+	}
+
+	_, err = st.C1(context.Background(), &sealv1.C1Request{Sector: sector, SealedCid: pc2.GetSealedCid(), UnsealedCid: pc2.GetUnsealedCid(),
+		CachePath: s.cache, SealedPath: s.sealed, Ticket: ticket, Seed: seed, Pieces: ccPieces()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantC1 := []any{proof2K, commR, zeroPiece2K, s.cache, s.sealed, abi.SectorNumber(42), abi.ActorID(1000),
+		abi.SealRandomness(ticket), abi.InteractiveSealRandomness(seed), []abi.PieceInfo{{Size: 2048, PieceCID: zeroPiece2K}}}
+	if !reflect.DeepEqual(f.calls[1].args, wantC1) {
+		t.Fatalf("c1 args %#v\nwant %#v", f.calls[1].args, wantC1)
+	}
+
+	c2, err := st.C2(context.Background(), &sealv1.C2Request{Sector: sector, Phase1Output: []byte("c1out")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c2.GetProof()) != 192 || !reflect.DeepEqual(f.calls[2].args, []any{[]byte("c1out"), abi.SectorNumber(42), abi.ActorID(1000)}) {
+		t.Fatalf("c2 args %v", f.calls[2].args)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		run   func() error
+		wants string
+	}{
+		{"c1 bad sealed cid", func() error {
+			_, e := st.C1(context.Background(), &sealv1.C1Request{Sector: sector, SealedCid: "x", UnsealedCid: zeroPiece2K.String(), Pieces: ccPieces()})
+			return e
+		}, "sealed_cid \"x\" is not a CID"},
+		{"c1 short seed", func() error {
+			_, e := st.C1(context.Background(), &sealv1.C1Request{Sector: sector, SealedCid: commR.String(), UnsealedCid: zeroPiece2K.String(),
+				Ticket: ticket, Seed: []byte{1}, Pieces: ccPieces()})
+			return e
+		}, "seed has 1 bytes"},
+		{"pc2 empty phase1 output", func() error {
+			_, e := st.PC2(context.Background(), &sealv1.PC2Request{Sector: sector, CachePath: s.cache, SealedPath: s.sealed})
+			return e
+		}, "phase1_output is empty"},
+		{"c2 empty phase1 output", func() error {
+			_, e := st.C2(context.Background(), &sealv1.C2Request{Sector: sector})
+			return e
+		}, "phase1_output is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.run(); err == nil || !strings.Contains(err.Error(), tc.wants) {
+				t.Fatalf("err = %v, want %q", err, tc.wants)
+			}
+		})
+	}
+}
+
+func TestWithoutFFI(t *testing.T) {
+	if builtWithFFI {
+		t.Skip("built with filecoin-ffi")
+	}
+	s := newSector(t)
+	_, err := (&stages{sealer: newSealer()}).PC1(context.Background(), pc1Req(s))
+	if err == nil || !strings.Contains(err.Error(), "built without filecoin-ffi: see plugins/ffi/README.md") {
+		t.Fatalf("err = %v", err)
+	}
+	td, err := (&stages{sealer: newSealer()}).TreeD(context.Background(), &sealv1.TreeDRequest{Sector: sector, CachePath: s.cache, StagedPath: s.staged, Pieces: ccPieces()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if td.GetUnsealedCid() != zeroPiece2K.String() {
+		t.Fatalf("tree_d comm_d = %s, want %s", td.GetUnsealedCid(), zeroPiece2K)
+	}
+}
