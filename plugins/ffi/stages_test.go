@@ -201,7 +201,10 @@ func TestCancelledBeforeCall(t *testing.T) {
 			_, e := st.PC2(ctx, &sealv1.PC2Request{Sector: sector, Phase1Output: []byte("x"), CachePath: s.cache, SealedPath: s.sealed})
 			return e
 		},
-		"c2": func() error { _, e := st.C2(ctx, &sealv1.C2Request{Sector: sector, Phase1Output: []byte("x")}); return e },
+		"c2": func() error {
+			_, e := st.C2(ctx, &sealv1.C2Request{Sector: sector, Phase1Output: []byte("x")})
+			return e
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := run(); !errors.Is(err, context.Canceled) {
