@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Coder is implemented by the Extra of every diagnostic this project emits,
@@ -96,7 +97,13 @@ func withCode(diags hcl.Diagnostics, c Code) hcl.Diagnostics {
 // file's name (as given to Parse) and bytes; diagnostics about other files are
 // written without a source line.
 func WriteDiagnostics(w io.Writer, cfgFile string, src []byte, diags hcl.Diagnostics, color bool) error {
-	files := map[string]*hcl.File{cfgFile: {Bytes: src}}
+	// A parsed file lets hcl name the enclosing block ("in processor
+	// "pc2""); the parse's own diagnostics are already in diags.
+	file, _ := hclsyntax.ParseConfig(src, cfgFile, hcl.InitialPos)
+	if file == nil {
+		file = &hcl.File{Bytes: src}
+	}
+	files := map[string]*hcl.File{cfgFile: file}
 	tw := hcl.NewDiagnosticTextWriter(w, files, 78, color)
 	for _, d := range diags {
 		if d == nil {
