@@ -65,7 +65,8 @@ func jsonError(b []byte, dec *json.Decoder, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		offset = syn.Offset
+		// Offset counts the bad byte itself; point at it.
+		offset = max(syn.Offset-1, 0)
 	case errors.As(err, &typ):
 		offset = typ.Offset
 	case errors.Is(err, io.EOF):
@@ -169,7 +170,7 @@ func (m *Machine) Validate() error {
 		if n.ID < 0 || (i > 0 && n.ID <= m.Nodes[i-1].ID) {
 			return fmt.Errorf("node %d: want non-negative ids in increasing order without repeats", n.ID)
 		}
-		set, err := cpuset.Parse(n.CPUs)
+		set, err := parseCPUList(n.CPUs)
 		if err != nil {
 			return fmt.Errorf("node %d: cpus %q: want a cpu list like 0-47: %v", n.ID, n.CPUs, err)
 		}
@@ -190,7 +191,7 @@ func (m *Machine) Validate() error {
 		if !set.Contains(c.ID) {
 			return fmt.Errorf("cpu %d: says node %d, but node %d's cpus %q do not hold it", c.ID, c.Node, c.Node, set.String())
 		}
-		sib, err := cpuset.Parse(c.Siblings)
+		sib, err := parseCPUList(c.Siblings)
 		if err != nil {
 			return fmt.Errorf("cpu %d: siblings %q: want a cpu list like 0,48: %v", c.ID, c.Siblings, err)
 		}

@@ -98,7 +98,7 @@ func (m *Machine) Siblings(cpu int) cpuset.CPUSet {
 	if !ok {
 		return cpuset.New()
 	}
-	set, err := cpuset.Parse(c.Siblings)
+	set, err := parseCPUList(c.Siblings)
 	if err != nil {
 		// Validate rejects this; a hand-built machine that skipped it
 		// still gets a sane answer.

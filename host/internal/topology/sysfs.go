@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -17,7 +18,7 @@ import (
 
 // Live reads the machine this process runs on from /sys.
 func Live() (*Machine, error) {
-	m, synthetic, err := fromSysfs("/sys")
+	m, synthetic, err := fromSysfs(os.DirFS("/sys"), "/sys")
 	if err != nil {
 		return nil, err
 	}
@@ -25,8 +26,10 @@ func Live() (*Machine, error) {
 	// A kernel without NUMA support has no node folder, so the one node
 	// we made up knows no memory; /proc/meminfo does.
 	if synthetic {
-		if total, err := readMemTotal("/proc/meminfo", "MemTotal:"); err == nil {
-			m.Nodes[0].MemoryBytes = total
+		if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+			if total, err := parseMemTotal(string(b), "/proc/meminfo", "MemTotal:"); err == nil {
+				m.Nodes[0].MemoryBytes = total
+			}
 		}
 	}
 	return m, nil
@@ -76,24 +79,63 @@ func Load(spec string) (*Machine, error) {
 // folders (no GPUs). A file that is there but holds something unexpected is
 // an error naming the file and what was expected.
 func FromSysfs(root string) (*Machine, error) {
-	m, _, err := fromSysfs(root)
+	m, _, err := fromSysfs(os.DirFS(root), root)
 	return m, err
 }
 
-// sysfs reads files below root and turns bad content into errors that name
-// the file.
-type sysfs struct{ root string }
+// FromFS is FromSysfs for a tree in fsys, its root at ".", such as an
+// fstest.MapFS a test builds in memory. Errors and Machine.Source name
+// files below source.
+func FromFS(fsys fs.FS, source string) (*Machine, error) {
+	m, _, err := fromSysfs(fsys, source)
+	return m, err
+}
 
+// sysfs reads files of a sysfs-like tree and turns bad content into errors
+// that name the file.
+type sysfs struct {
+	fsys fs.FS
+	root string // what errors call the tree's root
+}
+
+// path is what errors call a file.
 func (s sysfs) path(rel ...string) string {
 	return filepath.Join(append([]string{s.root}, rel...)...)
 }
 
 func (s sysfs) read(rel ...string) (string, error) {
-	b, err := os.ReadFile(s.path(rel...))
+	b, err := fs.ReadFile(s.fsys, path.Join(rel...))
 	if err != nil {
-		return "", err
+		return "", s.fsErr(err, rel)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// fsErr renames the fs.FS-relative path in err to the one the operator
+// gave, keeping errors.Is(err, fs.ErrNotExist) working.
+func (s sysfs) fsErr(err error, rel []string) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		// One wording whether the tree is on disk or in memory.
+		return &fs.PathError{Op: "read", Path: s.path(rel...), Err: fs.ErrNotExist}
+	}
+	return &fs.PathError{Op: pe.Op, Path: s.path(rel...), Err: pe.Err}
+}
+
+func (s sysfs) readDir(rel ...string) ([]fs.DirEntry, error) {
+	ents, err := fs.ReadDir(s.fsys, path.Join(rel...))
+	if err != nil {
+		return nil, s.fsErr(err, rel)
+	}
+	return ents, nil
+}
+
+func (s sysfs) isDir(rel ...string) bool {
+	fi, err := fs.Stat(s.fsys, path.Join(rel...))
+	return err == nil && fi.IsDir()
 }
 
 func (s sysfs) int(rel ...string) (int, error) {
@@ -113,7 +155,7 @@ func (s sysfs) cpus(rel ...string) (cpuset.CPUSet, error) {
 	if err != nil {
 		return cpuset.CPUSet{}, err
 	}
-	set, err := cpuset.Parse(v)
+	set, err := parseCPUList(v)
 	if err != nil {
 		return cpuset.CPUSet{}, fmt.Errorf("%s: want a cpu list like 0-3,8, got %q", s.path(rel...), v)
 	}
@@ -138,11 +180,14 @@ var (
 	indexDirRE = regexp.MustCompile(`^index[0-9]+$`)
 )
 
+// errUncaught marks an inconsistency that only Validate found.
+const errUncaught = "the tree is inconsistent"
+
 // fromSysfs also reports whether the node list was made up because the tree
 // has no node folders.
-func fromSysfs(root string) (*Machine, bool, error) {
-	s := sysfs{root: root}
-	if !isDir(s.path("devices", "system", "cpu")) {
+func fromSysfs(fsys fs.FS, root string) (*Machine, bool, error) {
+	s := sysfs{fsys: fsys, root: root}
+	if !s.isDir("devices", "system", "cpu") {
 		return nil, false, fmt.Errorf("topology %s: not a sysfs-like tree: no folder devices/system/cpu", root)
 	}
 	online, err := s.online()
@@ -161,6 +206,9 @@ func fromSysfs(root string) (*Machine, bool, error) {
 			l3sets[id] = *l3
 		}
 	}
+	if err := s.checkSiblings(m); err != nil {
+		return nil, false, err
+	}
 	synthetic, err := s.nodes(m, online)
 	if err != nil {
 		return nil, false, err
@@ -172,10 +220,11 @@ func fromSysfs(root string) (*Machine, bool, error) {
 		return nil, false, err
 	}
 	if err := m.Validate(); err != nil {
-		// The reader's own checks should make this unreachable; if the
-		// tree is inconsistent in a way they miss, say so rather than
-		// hand the planner a machine its methods cannot trust.
-		return nil, false, err
+		// The reader's own checks should make this unreachable (the fuzz
+		// test holds it to that); if the tree is inconsistent in a way
+		// they miss, say so rather than hand the planner a machine its
+		// methods cannot trust.
+		return nil, false, fmt.Errorf("topology %s: %s: %w", root, errUncaught, err)
 	}
 	return m, synthetic, nil
 }
@@ -193,13 +242,13 @@ func (s sysfs) online() (cpuset.CPUSet, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return set, err
 	}
-	ents, err := os.ReadDir(s.path("devices", "system", "cpu"))
+	ents, err := s.readDir("devices", "system", "cpu")
 	if err != nil {
 		return set, err
 	}
 	var ids []int
 	for _, e := range ents {
-		if mm := cpuDirRE.FindStringSubmatch(e.Name()); mm != nil && isDir(s.path("devices", "system", "cpu", e.Name(), "topology")) {
+		if mm := cpuDirRE.FindStringSubmatch(e.Name()); mm != nil && s.isDir("devices", "system", "cpu", e.Name(), "topology") {
 			n, _ := strconv.Atoi(mm[1])
 			ids = append(ids, n)
 		}
@@ -231,7 +280,7 @@ func (s sysfs) cpu(id int, online cpuset.CPUSet) (CPU, *cpuset.CPUSet, error) {
 	}
 	c.Siblings = sib.Intersection(online).String()
 
-	ents, err := os.ReadDir(s.path(at("cache")...))
+	ents, err := s.readDir(at("cache")...)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil, nil
 	}
@@ -269,9 +318,33 @@ func (s sysfs) cpu(id int, online cpuset.CPUSet) (CPU, *cpuset.CPUSet, error) {
 	return c, nil, nil
 }
 
+// checkSiblings holds the cpus of a core to one story: each names the same
+// sibling list and the same (package, core id). A tree that disagrees
+// would make Cores depend on which cpu is asked.
+func (s sysfs) checkSiblings(m *Machine) error {
+	byID := map[int]CPU{}
+	for _, c := range m.CPUs {
+		byID[c.ID] = c
+	}
+	for _, c := range m.CPUs {
+		sib, _ := parseCPUList(c.Siblings)
+		for _, o := range sib.List() {
+			other := byID[o]
+			file := s.path("devices", "system", "cpu", "cpu"+strconv.Itoa(c.ID), "topology", "thread_siblings_list")
+			if other.Siblings != c.Siblings {
+				return fmt.Errorf("%s: names cpu %d a sibling, but cpu %d's own list is %q, not %q", file, o, o, other.Siblings, c.Siblings)
+			}
+			if other.Package != c.Package || other.Core != c.Core {
+				return fmt.Errorf("%s: names cpu %d a sibling, but it is on package %d core %d, not package %d core %d", file, o, other.Package, other.Core, c.Package, c.Core)
+			}
+		}
+	}
+	return nil
+}
+
 // nodes fills m.Nodes and each cpu's node.
 func (s sysfs) nodes(m *Machine, online cpuset.CPUSet) (synthetic bool, err error) {
-	ents, err := os.ReadDir(s.path("devices", "system", "node"))
+	ents, err := s.readDir("devices", "system", "node")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, err
 	}
@@ -304,7 +377,11 @@ func (s sysfs) nodes(m *Machine, online cpuset.CPUSet) (synthetic bool, err erro
 			}
 			nodeOf[c] = id
 		}
-		mem, err := readMemTotal(s.path("devices", "system", "node", dir, "meminfo"), fmt.Sprintf("Node %d MemTotal:", id))
+		b, err := s.read("devices", "system", "node", dir, "meminfo")
+		if err != nil {
+			return false, err
+		}
+		mem, err := parseMemTotal(b, s.path("devices", "system", "node", dir, "meminfo"), fmt.Sprintf("Node %d MemTotal:", id))
 		if err != nil {
 			return false, err
 		}
@@ -320,16 +397,11 @@ func (s sysfs) nodes(m *Machine, online cpuset.CPUSet) (synthetic bool, err erro
 	return false, nil
 }
 
-// readMemTotal finds the line starting with prefix ("Node 0 MemTotal:" in a
-// node's meminfo, "MemTotal:" in /proc/meminfo) and returns its kB value in
-// bytes.
-func readMemTotal(path, prefix string) (uint64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+// parseMemTotal finds the line of a meminfo file starting with prefix
+// ("Node 0 MemTotal:" in a node's meminfo, "MemTotal:" in /proc/meminfo)
+// and returns its kB value in bytes; path names the file in errors.
+func parseMemTotal(content, path, prefix string) (uint64, error) {
+	sc := bufio.NewScanner(strings.NewReader(content))
 	for line := 1; sc.Scan(); line++ {
 		rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), prefix)
 		if !ok {
@@ -372,6 +444,13 @@ func groupL3(m *Machine, sets map[int]cpuset.CPUSet) error {
 			index[c] = i
 		}
 	}
+	for _, g := range groups {
+		for _, c := range g.List() {
+			if _, ok := sets[c]; !ok {
+				return fmt.Errorf("L3 list %s names cpu %d, which reports no L3 of its own", g, c)
+			}
+		}
+	}
 	nodeOf := map[int]int{}
 	for _, c := range m.CPUs {
 		nodeOf[c.ID] = c.Node
@@ -403,7 +482,7 @@ const nvidiaVendor = 0x10de
 // and other vendors' display controllers (a BMC's) are not GPUs to us.
 func (s sysfs) gpus(m *Machine) error {
 	dir := []string{"bus", "pci", "devices"}
-	ents, err := os.ReadDir(s.path(dir...))
+	ents, err := s.readDir(dir...)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

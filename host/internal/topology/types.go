@@ -88,7 +88,7 @@ func (g *L3Group) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	set, err := cpuset.Parse(w.CPUs)
+	set, err := parseCPUList(w.CPUs)
 	if err != nil {
 		return fmt.Errorf("l3 group %d: cpus %q: %v", w.Index, w.CPUs, err)
 	}
