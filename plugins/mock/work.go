@@ -48,7 +48,8 @@ func (w *worker) do(ctx context.Context, stage string) error {
 	}
 	if w.k.Hang[stage] {
 		sdk.Logger(ctx).Warn("hanging as told (MOCK_HANG / -hang): this call will never return")
-		select {} // deliberately deaf to ctx: emulates a wedged native call
+		w.spin(nil) // a wedged call may spin too; nil never closes
+		select {}   // deliberately deaf to ctx: emulates a wedged native call
 	}
 	fail, die := w.draw()
 	stop := make(chan struct{})

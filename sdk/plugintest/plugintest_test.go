@@ -1,0 +1,180 @@
+package plugintest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
+)
+
+// The kit's own tests run its checks against the mock plugin set up to
+// misbehave, and require each check to notice. A kit whose checks cannot
+// fail would pass anything.
+
+var mockBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "plugintest")
+	if err != nil {
+		panic(err)
+	}
+	mockBin = filepath.Join(dir, "mock")
+	out, err := exec.Command("go", "build", "-o", mockBin, "github.com/sealhost/sealhost/plugins/mock").CombinedOutput()
+	if err != nil {
+		os.RemoveAll(dir)
+		os.Stderr.Write(out)
+		panic("building the mock: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var allStages = []sealv1.Stage{sealv1.Stage_STAGE_TREE_D, sealv1.Stage_STAGE_PC1, sealv1.Stage_STAGE_PC2,
+	sealv1.Stage_STAGE_C1, sealv1.Stage_STAGE_C2}
+
+func TestChecksCatchMisbehaviour(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		check func(h *harness) func(*testing.T) error
+		want  string // in the check's error
+	}{
+		{
+			name:  "undeclared stages answer",
+			cfg:   Config{Stages: []sealv1.Stage{sealv1.Stage_STAGE_C2}},
+			check: func(h *harness) func(*testing.T) error { return h.checkStages },
+			want:  "tree_d (not declared): got success, want an UNIMPLEMENTED error",
+		},
+		{
+			name:  "info lists other stages",
+			cfg:   Config{Stages: []sealv1.Stage{sealv1.Stage_STAGE_C2}},
+			check: func(h *harness) func(*testing.T) error { return h.checkHandshake },
+			want:  "stages [tree_d, pc1, pc2, c1, c2], want [c2]",
+		},
+		{
+			name:  "wrong name",
+			cfg:   Config{Stages: allStages, Name: "other"},
+			check: func(h *harness) func(*testing.T) error { return h.checkHandshake },
+			want:  `name "mock", want "other"`,
+		},
+		{
+			name:  "hang ignores cancel",
+			cfg:   Config{Stages: allStages, SlowEnv: []string{"MOCK_HANG=tree_d", "MOCK_BUSY_THREADS=1"}, CancelBound: 2e9},
+			check: func(h *harness) func(*testing.T) error { return h.checkCancel },
+			want:  "% of a cpu",
+		},
+		{
+			name:  "slow env that is not slow",
+			cfg:   Config{Stages: allStages, SlowEnv: []string{"MOCK_DURATION=0s"}},
+			check: func(h *harness) func(*testing.T) error { return h.checkCancel },
+			want:  "returned within 500ms",
+		},
+		{
+			name:  "fail env that does not fail",
+			cfg:   Config{Stages: allStages, FailEnv: []string{"MOCK_FAIL_RATE=0"}},
+			check: func(h *harness) func(*testing.T) error { return h.checkRetryable },
+			want:  "succeeded, want a retryable error",
+		},
+		{
+			name:  "output env too small",
+			cfg:   Config{Stages: allStages, LargeOutputEnv: []string{"MOCK_OUTPUT_SIZE=1MiB"}},
+			check: func(h *harness) func(*testing.T) error { return h.checkPayloadResponse },
+			want:  "want at least 67108864",
+		},
+		{
+			name:  "concurrent calls crash",
+			cfg:   Config{Stages: allStages, Env: []string{"MOCK_CRASH_RATE=1"}},
+			check: func(h *harness) func(*testing.T) error { return h.checkConcurrent },
+			want:  "concurrent tree_d calls failed",
+		},
+		{
+			name:  "stdout noise after the sdk's init is harmless",
+			cfg:   Config{Stages: allStages, StdoutNoiseEnv: []string{"MOCK_STDOUT_NOISE=1"}},
+			check: func(h *harness) func(*testing.T) error { return h.checkPluginNoise },
+			want:  "", // the sdk protects fd 1: this one must pass
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Binary = mockBin
+			h, err := newHarness(t, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tc.check(h)(t)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("check failed: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("check returned %v\nwant an error containing %q", err, tc.want)
+			}
+			t.Logf("caught: %v", err)
+		})
+	}
+}
+
+func TestSkipsSayWhy(t *testing.T) {
+	h, err := newHarness(t, Config{Binary: mockBin, Stages: []sealv1.Stage{sealv1.Stage_STAGE_TREE_D}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, fn := range map[string]func(*testing.T) error{
+		"request": h.checkPayloadRequest, "response": h.checkPayloadResponse,
+		"retryable": h.checkRetryable, "noise": h.checkPluginNoise,
+	} {
+		var s skipError
+		if err := fn(t); err == nil || !asSkip(err, &s) || len(s) < 20 {
+			t.Errorf("%s: %v, want a skip with a reason", name, err)
+		}
+	}
+}
+
+func asSkip(err error, s *skipError) bool {
+	v, ok := err.(skipError)
+	*s = v
+	return ok
+}
+
+func TestConfigMistakes(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Stages: allStages}, "set Binary"},
+		{Config{Binary: "/nonexistent/plugin", Stages: allStages}, "no such file"},
+		{Config{Binary: mockBin}, "Stages is empty"},
+		{Config{Binary: mockBin, Stages: []sealv1.Stage{0}}, "not a stage"},
+	} {
+		if _, err := newHarness(t, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("newHarness(%+v) = %v, want an error containing %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+func TestCIDs(t *testing.T) {
+	var c [32]byte
+	c[0] = 1
+	for _, tc := range []struct {
+		s           string
+		codec, hash uint64
+		want        string
+	}{
+		{zeroPiece2KiB, codecUnsealed, hashSHA254, ""},
+		{encodeCID(codecSealed, hashPoseidon, c), codecSealed, hashPoseidon, ""},
+		{zeroPiece2KiB, codecSealed, hashPoseidon, "want a sealed"},
+		{"Qm123", codecUnsealed, hashSHA254, "not a base32"},
+		{zeroPiece2KiB[:30], codecUnsealed, hashSHA254, "digest"},
+		{encodeCID(codecUnsealed, hashSHA254, [32]byte{31: 0xff}), codecUnsealed, hashSHA254, "254 bits"},
+	} {
+		err := checkCID(tc.s, tc.codec, tc.hash)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("checkCID(%q) = %v, want %q", tc.s, err, tc.want)
+		}
+	}
+}
