@@ -78,6 +78,11 @@ func TestParseErrors(t *testing.T) {
 		{"function call", head + proc("pc1", `concurrent = max(1, 2) #!`), CodeConfig, "Function calls not allowed", 0},
 		{"env computed", head + proc("pc1", `env = { for k in ["A"] : k => "1" } #!`), CodeConfig, "must be written out entry by entry", 0},
 		{"locks computed", head + proc("pc2", `locks = [for l in ["gpu1"] : l] #!`), CodeConfig, "must be written out element by element", 0},
+		{"weight as string", head + "arbiter {\n  weights = { c2 = \"2\" } #!\n}\n", CodeConfig, `weights.c2 must be a number (without quotes), not the string "2"`, 0},
+		{"memory_limit as bool", head + proc("pc1", `memory_limit = true #!`), CodeConfig, `memory_limit must be a size like "900GiB", not the bool true`, 0},
+		{"env value null", head + proc("pc1", `env = { A = null } #!`), CodeConfig, "env.A must be a string, not null", 0},
+		{"policy as number", head + "arbiter {\n  policy = 1 #!\n}\n", CodeConfig, "policy must be a string (in double quotes), not the number 1", 0},
+		{"plugin missing none declared", "sector_size = \"32GiB\"\nprocessor \"pc1\" { #!\n}\n", CodeConfig, "declare one first with a plugin block", 0},
 		{"weights as list", head + "arbiter {\n  weights = [1] #!\n}\n", CodeConfig, "weights must be a map", 0},
 
 		// Sizes.
