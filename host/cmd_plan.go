@@ -122,7 +122,8 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		err = p.WriteJSON(stdout)
 	case len(p.Processors) == 0 && p.HasErrors():
 		// The config did not decode: there is no plan to show, only why.
-		err = p.WriteDiagnostics(stderr, color)
+		colorErr, _ := wantColor(*colorMode, stderr)
+		err = config.WriteDiagnostics(stderr, p.ConfigFile, p.Source(), p.Diagnostics, colorErr)
 	default:
 		err = p.WriteText(stdout, color)
 	}

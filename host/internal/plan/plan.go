@@ -509,8 +509,8 @@ func (b *builder) pc1(p *Processor) {
 		}
 		b.add(hcl.DiagWarning, config.CodePC1UnitsShort, at(c.ConcurRange, c.Range),
 			"More pc1 tasks than multicore SDR units",
-			"Processor %s runs %d pc1 tasks at once, but its cpuset %s holds %d units of %d cores (%d producers + 1) in %d L3 groups of %d cores: %d tasks run unbound, anywhere in the cpuset, slowing the bound ones. %s%s.",
-			p.ID, p.Concurrent, p.CPUs.String(), n, s.UnitCores, s.Producers, len(s.Groups), s.GroupCores, p.Concurrent-n, lower, suggest)
+			"Processor %s runs %d pc1 tasks at once, but its cpuset %s holds %s of %d cores (%s + main) in %s of %d cores: %s without a unit, anywhere in the cpuset, slowing the bound ones. %s%s.",
+			p.ID, p.Concurrent, p.CPUs.String(), plural(n, "unit"), s.UnitCores, plural(s.Producers, "producer"), plural(len(s.Groups), "L3 group"), s.GroupCores, runs(p.Concurrent-n), lower, suggest)
 	}
 }
 
@@ -758,4 +758,11 @@ func within(src []byte, r *hcl.Range, needle string) *hcl.Range {
 	end.Byte += len(needle)
 	end.Column += len([]rune(needle))
 	return &hcl.Range{Filename: r.Filename, Start: pos, End: end}
+}
+
+func runs(n int) string {
+	if n == 1 {
+		return "1 task runs"
+	}
+	return strconv.Itoa(n) + " tasks run"
 }
