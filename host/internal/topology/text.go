@@ -38,7 +38,12 @@ func WriteText(w io.Writer, m *Machine, color bool) error {
 		smt = fmt.Sprintf("SMT on, %d threads per core", maxThreads(m, cores))
 	}
 	p.printf("%s, %s on %s (%s)\n", plural(len(m.Packages()), "package"), plural(all.Size(), "cpu"), plural(len(cores), "core"), smt)
-	p.printf("%s, %s, %s\n", plural(len(m.Nodes), "NUMA node"), plural(len(m.L3), "L3 group"), plural(len(m.GPUs), "NVIDIA GPU"))
+	l3 := plural(len(m.L3), "L3 group")
+	if n, ok := coresPerL3(m); ok {
+		// What multicore SDR sizes its units by (cores per group).
+		l3 += fmt.Sprintf(" of %s", plural(n, "core"))
+	}
+	p.printf("%s, %s, %s\n", plural(len(m.Nodes), "NUMA node"), l3, plural(len(m.GPUs), "NVIDIA GPU"))
 
 	labelWidth, listWidth := 0, 0
 	for _, g := range m.L3 {
@@ -162,6 +167,20 @@ func packagesOf(m *Machine, cpus cpuset.CPUSet) string {
 		return fmt.Sprintf("package %d", ids[0])
 	}
 	return "packages " + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(ids)), ","), "[]")
+}
+
+// coresPerL3 returns the number of cores in every L3 group, when all groups
+// have the same.
+func coresPerL3(m *Machine) (int, bool) {
+	n := -1
+	for _, g := range m.L3 {
+		c := len(m.Cores(g.CPUs))
+		if n >= 0 && c != n {
+			return 0, false
+		}
+		n = c
+	}
+	return n, n > 0
 }
 
 func maxThreads(m *Machine, cores []cpuset.CPUSet) int {
