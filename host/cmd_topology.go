@@ -4,9 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sealhost/sealhost/host/internal/topology"
 )
@@ -24,8 +21,9 @@ func runTopology(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	from := fs.String("topology", "", "read the machine from `PATH`: a folder laid out like /sys, or a JSON file written by -json (default: this machine)")
 	asJSON := fs.Bool("json", false, "write the machine as JSON, for -topology on another computer")
+	colorMode := fs.String("color", "auto", "colour the text: `auto` (on a terminal), always or never")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: host topology [-topology PATH] [-json]")
+		fmt.Fprintln(stderr, "usage: host topology [-topology PATH] [-json] [-color auto|always|never]")
 		fmt.Fprintln(stderr, "\nShows what a plan is made against: per NUMA node its memory, cpus and L3")
 		fmt.Fprintln(stderr, "groups, SMT, packages and NVIDIA GPUs in PCI bus order.")
 		fmt.Fprintln(stderr, "\nflags:")
@@ -42,6 +40,12 @@ func runTopology(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	// wantColor is shared with host plan (cmd_plan.go).
+	color, ok := wantColor(*colorMode, stdout)
+	if !ok {
+		fmt.Fprintf(stderr, "host topology: -color %q: want auto, always or never\n", *colorMode)
+		return 2
+	}
 	m, err := topology.Load(*from)
 	if err != nil {
 		fmt.Fprintf(stderr, "host topology: %v\n", err)
@@ -50,23 +54,11 @@ func runTopology(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		err = topology.WriteJSON(stdout, m)
 	} else {
-		err = topology.WriteText(stdout, m, topologyColor(stdout))
+		err = topology.WriteText(stdout, m, color)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "host topology: %v\n", err)
 		return 1
 	}
 	return 0
-}
-
-// topologyColor reports whether w is a terminal that wants colour: not when
-// piped or captured, and not when NO_COLOR is set (no-color.org) or the
-// terminal is dumb.
-func topologyColor(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"k8s.io/utils/cpuset"
 )
@@ -71,6 +72,14 @@ func jsonError(b []byte, dec *json.Decoder, err error) error {
 		offset = typ.Offset
 	case errors.Is(err, io.EOF):
 		return fmt.Errorf(": empty file, want a JSON object as written by `host topology -json`")
+	default:
+		// encoding/json reports an unknown field only by name, after
+		// its value; point at the key itself.
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if at := bytes.LastIndex(b[:min(int(offset), len(b))], []byte(name)); at >= 0 {
+				offset = int64(at)
+			}
+		}
 	}
 	line, col := 1, 1
 	for _, c := range b[:min(int(offset), len(b))] {

@@ -28,7 +28,7 @@ func TestJSONErrors(t *testing.T) {
 	}{
 		{"empty", "", []string{"empty file, want a JSON object"}},
 		{"syntax", "{\n  \"cpus\": [,]\n}", []string{":2:12:", "invalid character ','"}},
-		{"unknown field", edit(`"memory_bytes":1099511627776}`, `"memory_bytes":1099511627776,"memroy":1}`), []string{`unknown field "memroy"`}},
+		{"unknown field", edit(`"memory_bytes":1099511627776}`, `"memory_bytes":1099511627776,"memroy":1}`), []string{":101:56:", `unknown field "memroy"`}},
 		{"wrong type", edit(`{"id":0,"package":0`, `{"id":"0","package":0`), []string{":3:", "cannot unmarshal string"}},
 		{"trailing data", string(seed) + "{}", []string{"want one JSON object"}},
 		{"no cpus", `{"cpus":[],"nodes":[],"l3_groups":[],"gpus":[]}`, []string{"machine has no cpus"}},
