@@ -450,6 +450,12 @@ func (c *Core) pickNow(s *stageState) (*procState, uint64) {
 		if len(p.Locks) == 0 {
 			return p, 0
 		}
+		if p.bids > 0 {
+			// A queued request of this processor has not been granted, so
+			// its locks are not to be had now; asking again would only
+			// cost a submit and a cancel.
+			continue
+		}
 		if lease, ok := c.locks.TryAcquire(s.name, p.ID, p.Locks); ok {
 			return p, lease
 		}
