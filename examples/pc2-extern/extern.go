@@ -54,6 +54,10 @@ type Runner struct {
 	KillDelay time.Duration
 }
 
+// maxArgStrlen is Linux's MAX_ARG_STRLEN (32 pages): the longest single
+// argument or environment string execve accepts.
+const maxArgStrlen = 32 * 4096
+
 // ExitError reports a command that ran and failed. Retrying the same
 // command on the same files rarely helps, so it is not retryable.
 type ExitError struct {
@@ -101,8 +105,15 @@ func (r *Runner) Run(ctx context.Context, j Job) (PAux, error) {
 		}
 	}
 
+	env := j.Environ()
+	for _, kv := range env {
+		if len(kv) >= maxArgStrlen {
+			return PAux{}, fmt.Errorf("%s… is %d bytes: Linux refuses environment strings of %d bytes or more (MAX_ARG_STRLEN), so lotus' convention cannot pass this PC1 output of %d bytes (a real one is ~1.5 KB)",
+				kv[:20], len(kv), maxArgStrlen, len(j.PC1Out))
+		}
+	}
 	cmd := exec.CommandContext(ctx, "sh", "-c", r.Command)
-	cmd.Env = append(append([]string{}, r.Env...), j.Environ()...)
+	cmd.Env = append(append([]string{}, r.Env...), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = r.KillDelay

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/sealhost/sealhost/sdk"
@@ -21,7 +22,8 @@ func main() {
 COMMAND runs under sh -c with lotus' EXTSEAL_PC2_* variables set; it must
 write tree-r, tree-c and p_aux into $EXTSEAL_PC2_CACHE, seal
 $EXTSEAL_PC2_SEALED in place, and write comm_r (32 bytes) to
-$EXTSEAL_PC2_CACHE/comm_r. Give it as the plugin block's only argument.`)
+$EXTSEAL_PC2_CACHE/comm_r. Exit status 75 (EX_TEMPFAIL) marks a failure
+worth retrying. Give COMMAND as the plugin block's only argument.`)
 		os.Exit(2)
 	}
 	p := &pc2{run: &Runner{Command: os.Args[1], Env: os.Environ(), Log: os.Stderr}}
@@ -29,6 +31,11 @@ $EXTSEAL_PC2_CACHE/comm_r. Give it as the plugin block's only argument.`)
 }
 
 type pc2 struct{ run *Runner }
+
+// exTempFail is sysexits.h's EX_TEMPFAIL: a command exiting with it says
+// the failure is transient (the GPU busy, out of memory for now), so the
+// host may retry. Any other failure is final.
+const exTempFail = 75
 
 func (p *pc2) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, error) {
 	s := req.GetSector()
@@ -53,6 +60,10 @@ func (p *pc2) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Respo
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == exTempFail {
+			return nil, sdk.RetryableErrorf("%v (exit status %d means: try again later)", err, exTempFail)
 		}
 		return nil, sdk.Errorf("%v", err)
 	}
