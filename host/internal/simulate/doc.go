@@ -1,0 +1,49 @@
+// Package simulate predicts what a config produces by running the real
+// dispatcher (package dispatch) and lock arbiter (package arbiter) on a
+// virtual clock over the damocles sealing pipeline. It backs `host
+// simulate`.
+//
+// # Model
+//
+// Each sector passes tree_d → pc1 → pc2 → wait seed → c1 → c2. At most
+// sealing_threads sectors are in flight; when one finishes, its sealing
+// thread starts the next (after Request.Turnaround, 0 by default). Each
+// stage runs in one of three ways:
+//
+//   - processors: the stage has processor blocks. Each task goes through
+//     the dispatcher and holds a processor slot, a place under the stage
+//     limit, the stagger and its processor's locks for its duration.
+//   - in-worker: no processor, but the simulation block gives a duration.
+//     The stage runs inside the sealing thread with no limit, as c1 does in
+//     damocles-worker. Waiting for the seed is always of this kind.
+//   - skipped: neither processor nor simulation duration. The built-in
+//     table never brings in a stage without processors, so a config
+//     without a simulation block simulates exactly what it configures.
+//
+// Durations come from the simulation block, else from the built-in table
+// for the sector size (durations.go cites its sources). Without
+// sealing_threads, the simulator picks enough sectors to keep the slowest
+// stage busy (Little's law; see sealingThreads). Events at the same instant
+// happen in the order they were scheduled, and timeline points are taken
+// after everything at their minute, so a result counts everything up to and
+// including its minute. The same request always gives the same result.
+//
+// # Agreement with sealcalc
+//
+// Where the models overlap — no locks, no limits beyond concurrency, whole
+// minutes — the simulator finishes the same sectors at the same minutes as
+// damocles-worker-util's sealcalc, given sealcalc's one-minute turnaround
+// (its loop hands a finished sector's thread back after tree_d's turn).
+// sealcalc_test.go checks this against an independent reference model.
+//
+// # Output
+//
+// Result is the JSON of `host simulate -json`: finished, sectors_per_day,
+// the pipeline as simulated, a timeline of running and waiting tasks per
+// stage, per-stage done/utilization/wait quantiles (tasks still waiting at
+// the end count with the wait so far, so starvation shows), and per-lock
+// busy fraction, idle-while-waiting time (from the arbiter's own
+// measurement), share of busy time per stage and grants. WriteText and
+// WriteSVG render it; the SVG shows each lock's holders and each stage's
+// backlog over time, in hours.
+package simulate
