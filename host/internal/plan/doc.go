@@ -32,7 +32,8 @@
 //     does not set it sees every GPU — inherit_env may pass the host's value,
 //     which the plan cannot know. Only stages that put work on a GPU are
 //     checked for sharing: c2 (unless BELLMAN_NO_GPU is set) and pc2 with
-//     FIL_PROOFS_USE_GPU_TREE_BUILDER on.
+//     FIL_PROOFS_USE_GPU_TREE_BUILDER on. Tasks of one processor sharing its
+//     GPUs are not flagged: bellperson serialises them through its lock file.
 //   - Memory counts pc1 only: twice the sector size a task (64 GiB for
 //     32GiB sectors), on the numa_preferred node when that node exists, else
 //     split over the nodes of the processor's cpus in proportion to them.

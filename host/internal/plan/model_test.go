@@ -267,3 +267,25 @@ func TestTextColour(t *testing.T) {
 }
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// TestDegenerateInputs: Build never panics, even on nothing.
+func TestDegenerateInputs(t *testing.T) {
+	for name, p := range map[string]*Plan{
+		"nil config and machine": Build(nil, nil),
+		"plan B on no machine":   Build(planB(), nil),
+		"no processors":          Build(cfg("32GiB", nil, nil), seedSpec.build()),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := p.WriteText(&b, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.WriteJSON(&b); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if p := Build(planB(), nil); codes(p)[string(config.CodeCPUNotPresent)] != 6 {
+		t.Errorf("plan B on no machine: want cpu-not-present for all 6 processors, got %v", p.Diagnostics)
+	}
+}
