@@ -297,19 +297,18 @@ func (p *Plan) writeCoreMap(t *textWriter) {
 			s := num + "." + strings.Repeat(" ", keyW-1)
 			return s, t.style(num+".", ansiSpare) + strings.Repeat(" ", keyW-1)
 		}
-		var k, ks strings.Builder
+		// The whole cell takes the colour of its first user, so regions
+		// of one processor stand out; the keys say who else shares it.
+		var k strings.Builder
 		for i, pi := range u {
 			if i == keyW-1 && len(u) > keyW {
 				k.WriteByte('+')
-				ks.WriteByte('+')
 				break
 			}
-			key := string(p.Processors[pi].Key)
-			k.WriteString(key)
-			ks.WriteString(t.style(key, palette[pi%len(palette)]))
+			k.WriteByte(p.Processors[pi].Key)
 		}
 		pad := strings.Repeat(" ", keyW-k.Len())
-		return num + k.String() + pad, num + ks.String() + pad
+		return num + k.String() + pad, t.style(num+k.String(), palette[u[0]%len(palette)]) + pad
 	}
 	const indent = "    "
 	for _, nd := range p.m.nodes {
