@@ -293,8 +293,8 @@ func (b *builder) processor(i int, c *config.Processor) {
 		if missing := c.CPUs.Difference(b.m.all); missing.Size() > 0 {
 			b.add(hcl.DiagError, config.CodeCPUNotPresent, cpusAt,
 				"Cpu not present",
-				"Processor %s's cpuset %q names cpus %s, which this machine (%s) does not have: it has cpus %s. Use only cpus the machine has (see `host topology`), or plan against the machine the config is meant for with -topology.",
-				p.ID, c.CPUs.String(), missing.String(), b.machineName(), b.m.all.String())
+				"Processor %s's cpuset %q names %s %s, which this machine (%s) does not have: it has cpus %s. Use only cpus the machine has (see `host topology`), or plan against the machine the config is meant for with -topology.",
+				p.ID, c.CPUs.String(), cpuWord(missing), missing.String(), b.machineName(), orDash(b.m.all.String()))
 		}
 		p.CPUs = c.CPUs.Intersection(b.m.all)
 	} else {
@@ -765,4 +765,11 @@ func runs(n int) string {
 		return "1 task runs"
 	}
 	return strconv.Itoa(n) + " tasks run"
+}
+
+func cpuWord(s cpuset.CPUSet) string {
+	if s.Size() == 1 {
+		return "cpu"
+	}
+	return "cpus"
 }
