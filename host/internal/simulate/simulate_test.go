@@ -233,3 +233,56 @@ func BenchmarkSealcalcModel30Days(b *testing.B) {
 		sealcalcFinished(p, 30*24*60)
 	}
 }
+
+// TestStaggerAndLimits checks the simulator honours the dispatcher's stage
+// limit and stagger: pc1 limited to 5 with starts 10 minutes apart.
+func TestStaggerAndLimits(t *testing.T) {
+	cfg := &config.Config{
+		SectorSize: config.SectorSize{Name: "32GiB"},
+		Limits:     map[config.Stage]int{config.StagePC1: 5},
+		Stagger:    map[config.Stage]time.Duration{config.StagePC1: 10 * time.Minute},
+		Processors: []config.Processor{
+			{ID: "pc1.0", Stage: config.StagePC1, Concurrent: 14},
+			{ID: "pc1.1", Stage: config.StagePC1, Concurrent: 14},
+		},
+		Simulation: &config.Simulation{SealingThreads: 20, WaitSeed: time.Minute,
+			Durations: map[config.Stage]time.Duration{config.StagePC1: 100 * time.Minute}},
+	}
+	r := run(t, Request{Config: cfg, For: 4 * time.Hour, Step: 5 * time.Minute})
+	for _, p := range r.Timeline {
+		// Starts at 0, 10, 20, …: by minute m, m/10+1 have started, at most
+		// 5 at once, none finished before minute 100.
+		want := min(p.Minute/10+1, 5)
+		if p.Minute >= 100 {
+			continue
+		}
+		if got := p.Running["pc1"]; got != want {
+			t.Fatalf("minute %d: %d pc1 running, want %d", p.Minute, got, want)
+		}
+	}
+	if u := *r.Stages["pc1"].Utilization; u <= 0 || u > 1 {
+		t.Fatalf("utilization %v", u)
+	}
+}
+
+// TestPlanBWeights records what the built-in 32GiB durations mean for Plan
+// B's shared GPUs: a sector needs 12 min of pc2 and 15 of c2, so c2 needs
+// 56% of each GPU. Fair at equal weights gives it 50% while pc2 has work,
+// so sectors pile up before c2 until the sealing threads run out; weighting
+// c2 1.5 keeps its backlog to a few tasks.
+func TestPlanBWeights(t *testing.T) {
+	cfg := load(t, "../../../config.hcl")
+	cfg.Simulation = &config.Simulation{SealingThreads: 200, WaitSeed: 80 * time.Minute, Durations: map[config.Stage]time.Duration{}}
+	req := Request{Config: cfg, For: 5 * 24 * time.Hour, Step: time.Hour}
+	equal := run(t, req)
+	weighted := *cfg
+	weighted.Arbiter.Weights = map[config.Stage]float64{config.StageC2: 1.5}
+	req.Config = &weighted
+	c2heavy := run(t, req)
+	if m := maxWaiting(equal, "c2", 5*24*60); m < 50 {
+		t.Errorf("equal weights: c2 backlog peaked at %d; expected it to grow", m)
+	}
+	if m := maxWaiting(c2heavy, "c2", 5*24*60); m > 10 {
+		t.Errorf("c2 weighted 1.5: c2 backlog reached %d; expected a few tasks", m)
+	}
+}
