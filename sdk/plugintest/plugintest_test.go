@@ -1,6 +1,7 @@
 package plugintest
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,6 +176,22 @@ func TestCIDs(t *testing.T) {
 		err := checkCID(tc.s, tc.codec, tc.hash)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("checkCID(%q) = %v, want %q", tc.s, err, tc.want)
+		}
+	}
+}
+
+func TestPadJSON(t *testing.T) {
+	for _, doc := range []string{`{"comm_d":[1,2],"x":"y"}`, `{}`, ` { } `, `not json`, ``} {
+		b := padJSON([]byte(doc), 1000)
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("padJSON(%q) is not JSON: %v", doc, err)
+		}
+		if len(b) < 1000 {
+			t.Errorf("padJSON(%q) is %d bytes, want ≥ 1000", doc, len(b))
+		}
+		if strings.HasPrefix(doc, `{"comm_d"`) && (m["x"] != "y" || len(m["comm_d"].([]any)) != 2) {
+			t.Errorf("padJSON(%q) lost the document's fields: %.100s", doc, b)
 		}
 	}
 }
