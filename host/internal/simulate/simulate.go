@@ -33,6 +33,10 @@ type Request struct {
 	Turnaround time.Duration
 }
 
+// maxPoints bounds the timeline so a typo such as -for 3650d -step 1m
+// cannot exhaust memory.
+const maxPoints = 1_000_000
+
 // Mode says how the simulator runs a stage.
 type Mode string
 
@@ -238,6 +242,9 @@ func Run(req Request) (*Result, error) {
 	if req.Step <= 0 || req.Step%time.Minute != 0 {
 		return nil, fmt.Errorf("simulate: the step %s is not a positive whole number of minutes", req.Step)
 	}
+	if points := req.For / req.Step; points > maxPoints {
+		return nil, fmt.Errorf("simulate: %s in steps of %s makes %d timeline points, more than %d; take a longer step", req.For, req.Step, points, maxPoints)
+	}
 	if req.Turnaround < 0 {
 		return nil, fmt.Errorf("simulate: negative turnaround %s", req.Turnaround)
 	}
@@ -279,6 +286,15 @@ func Run(req Request) (*Result, error) {
 	s.core = core
 	if err := s.buildPipeline(); err != nil {
 		return nil, err
+	}
+	var cycle time.Duration
+	for _, st := range s.steps {
+		if st.mode != Skipped {
+			cycle += st.duration
+		}
+	}
+	if cycle+req.Turnaround == 0 {
+		return nil, fmt.Errorf("simulate: every simulated stage takes no time, so a sector would finish endlessly without time passing; give the stages durations in the simulation block")
 	}
 	threads := sealingThreads(cfg, s.steps)
 	s.res = &Result{

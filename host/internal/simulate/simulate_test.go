@@ -194,6 +194,10 @@ func TestRequestErrors(t *testing.T) {
 		{Request{Config: cfg, Step: 30 * time.Second}, "whole number of minutes"},
 		{Request{Config: cfg, For: 90 * time.Second}, "whole number of minutes"},
 		{Request{Config: cfg, Policy: "lottery"}, "unknown policy"},
+		{Request{Config: cfg, For: 3650 * 24 * time.Hour, Step: time.Minute}, "take a longer step"},
+		{Request{Config: &config.Config{SectorSize: config.SectorSize{Name: "2KiB"},
+			Processors: []config.Processor{{ID: "c2.0", Stage: config.StageC2, Concurrent: 1}},
+			Simulation: &config.Simulation{Durations: map[config.Stage]time.Duration{config.StageC2: 0}}}}, "takes no time"},
 	} {
 		if _, err := Run(tc.req); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want %q", tc.req.Policy, err, tc.want)
