@@ -224,7 +224,10 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, c.startError(r, res.err, timeout)
 	}
 	if res.err != nil {
-		c.pc.Kill()
+		// go-plugin has killed the process; its Kill also waits for the
+		// plugin's children to let go of stdout and stderr, which must
+		// not hold up the error.
+		go c.pc.Kill()
 		runMu.Lock()
 		r := run
 		runMu.Unlock()
@@ -239,7 +242,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	raw, err := res.proto.Dispense(sdk.PluginName)
 	if err != nil {
-		c.pc.Kill()
+		go c.pc.Kill()
 		return nil, &StartError{Plugin: name, Path: c.path, Reason: "does not offer the " + sdk.PluginName + " service", Err: err, Stderr: c.tail.Lines()}
 	}
 	c.stages, _ = raw.(sealv1.StagesClient)
@@ -305,10 +308,9 @@ func (c *Client) Wait(ctx context.Context) error {
 
 // Kill stops the plugin: go-plugin asks it to shut down, waits up to two
 // seconds, then kills the process. If ctx ends first, the process is
-// killed at once. Kill returns when the process has been reaped, or an
-// error saying it could not be (a child of the plugin still holding its
-// stdout or stderr keeps it from being reaped; confinement deals with
-// those). Calling Kill again waits for the first call's work.
+// killed at once. Kill returns once the process has been reaped. It does
+// not kill the plugin's own children (confinement's cgroup does that).
+// Calling Kill again waits for the first call's work.
 func (c *Client) Kill(ctx context.Context) error {
 	c.killed.Store(true)
 	c.killOnce.Do(func() {
@@ -319,6 +321,10 @@ func (c *Client) Kill(ctx context.Context) error {
 	})
 	select {
 	case <-c.killDone:
+		return nil
+	case <-c.run.exited:
+		// go-plugin's Kill may still be waiting for the plugin's children
+		// to close its stdout and stderr; the plugin itself is gone.
 		return nil
 	case <-ctx.Done():
 	}

@@ -124,6 +124,17 @@ func (c *Client) callError(ctx context.Context, stage string, err error) error {
 	if ce.Err != nil {
 		return ce
 	}
+	if ce.ctx == nil && (ce.Code == codes.Canceled || ce.Code == codes.DeadlineExceeded) {
+		// The plugin's side of the call carries our deadline and may
+		// notice it expire a hair before our own timer does.
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < time.Second {
+			select {
+			case <-ctx.Done():
+				ce.ctx = ctx.Err()
+			case <-time.After(time.Until(dl) + 100*time.Millisecond):
+			}
+		}
+	}
 	switch {
 	case ce.ctx != nil && (ce.Code == codes.Canceled || ce.Code == codes.DeadlineExceeded):
 		// Our side gave up; the request itself may be fine.
@@ -149,21 +160,33 @@ func (c *Client) callError(ctx context.Context, stage string, err error) error {
 
 func (c *Client) startError(r *procRunner, err error, timeout time.Duration) error {
 	e := &StartError{Plugin: c.name, Path: c.path, Err: err}
-	if r != nil {
+	started := r != nil && r.started.Load()
+	exitCode := -1
+	if started {
+		// Wait (briefly: a child of the plugin may hold stderr open) for
+		// the exit status and the last words on stderr.
+		bound := time.After(2 * time.Second)
 		select {
 		case <-r.exited:
 			e.Exit = r.exitStatus()
-		case <-time.After(2 * time.Second):
+			if r.state != nil {
+				exitCode = r.state.ExitCode()
+			}
+		case <-bound:
+		}
+		select {
+		case <-r.stderrDone:
+		case <-bound:
 		}
 	}
 	e.Stderr = c.tail.Lines()
-	e.Reason = diagnose(r != nil, err, e.Stderr, timeout)
+	e.Reason = diagnose(started, exitCode, err, e.Stderr, timeout)
 	return e
 }
 
 // diagnose turns go-plugin's start errors, which are written for plugin
 // developers who know go-plugin, into what an operator can act on.
-func diagnose(started bool, err error, stderr []string, timeout time.Duration) string {
+func diagnose(started bool, exitCode int, err error, stderr []string, timeout time.Duration) string {
 	msg := err.Error()
 	for _, l := range stderr {
 		if strings.Contains(l, "This binary is a plugin. These are not meant to be executed directly") {
@@ -179,8 +202,11 @@ func diagnose(started bool, err error, stderr []string, timeout time.Duration) s
 	case errors.Is(err, context.DeadlineExceeded), strings.Contains(msg, "timeout while waiting for plugin to start"):
 		return fmt.Sprintf("no handshake within the start timeout of %s (hangs at start?); the process was killed", timeout)
 	case strings.HasPrefix(msg, unrecognized):
-		line := firstLine(strings.TrimPrefix(msg, unrecognized))
+		line := strings.TrimSpace(strings.SplitN(strings.TrimPrefix(msg, unrecognized), "\n", 2)[0])
 		if line == "" {
+			if exitCode > 0 {
+				return "exited before completing the handshake"
+			}
 			return "exited without writing the go-plugin handshake (not a sealhost plugin?)"
 		}
 		return fmt.Sprintf("wrote %q on stdout where the go-plugin handshake was expected (not a sealhost plugin, or something printed to stdout before sdk.Serve)", truncate(line, 120))

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -18,12 +19,24 @@ import (
 // this one records the status and the last stderr lines so that a plugin
 // that dies can be explained, and it never adds the host's environment or
 // stdin to the command.
+//
+// It hands the child plain os.Pipe ends rather than exec's StdoutPipe, so
+// that the process is reaped (and exited closed) as soon as it exits, even
+// while a child of the plugin still holds its stdout or stderr open;
+// exec.Cmd.Wait would wait for those pipes first.
 type procRunner struct {
-	cmd    *exec.Cmd
-	stdout io.ReadCloser
-	stderr io.ReadCloser
-	tail   *tailBuffer
-	pid    int
+	cmd            *exec.Cmd
+	stdout, stderr io.ReadCloser
+	outW, errW     *os.File
+	tail           *tailBuffer
+	pid            int
+	// stderrDone is closed once the plugin's stderr has been read to EOF.
+	stderrDone chan struct{}
+	// started is set once the process exists; until then there is no exit
+	// to wait for.
+	started atomic.Bool
+	// proc is set by Start; Kill may run in another goroutine before that.
+	proc atomic.Pointer[os.Process]
 
 	exited chan struct{}
 	// Set before exited is closed.
@@ -32,50 +45,90 @@ type procRunner struct {
 }
 
 func newProcRunner(cmd *exec.Cmd, tail *tailBuffer) (*procRunner, error) {
-	stdout, err := cmd.StdoutPipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	stderr, err := cmd.StderrPipe()
+	errR, errW, err := os.Pipe()
 	if err != nil {
+		_ = outR.Close()
+		_ = outW.Close()
 		return nil, err
 	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	done := make(chan struct{})
 	return &procRunner{
-		cmd:    cmd,
-		stdout: stdout,
-		stderr: teeReadCloser{Reader: io.TeeReader(stderr, tail), Closer: stderr},
-		tail:   tail,
-		exited: make(chan struct{}),
+		cmd:        cmd,
+		stdout:     outR,
+		stderr:     &stderrReader{r: errR, tail: tail, done: done},
+		stderrDone: done,
+		outW:       outW,
+		errW:       errW,
+		tail:       tail,
+		exited:     make(chan struct{}),
 	}, nil
 }
 
-type teeReadCloser struct {
-	io.Reader
-	io.Closer
+// stderrReader copies what go-plugin reads from the plugin's stderr into
+// the tail buffer, and says when it has all been read: an error built
+// before then could miss the line explaining the failure.
+type stderrReader struct {
+	r    *os.File
+	tail *tailBuffer
+	done chan struct{}
+	once sync.Once
 }
 
+func (s *stderrReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		_, _ = s.tail.Write(p[:n])
+	}
+	if err != nil {
+		s.once.Do(func() { close(s.done) })
+	}
+	return n, err
+}
+
+func (s *stderrReader) Close() error { return s.r.Close() }
+
 func (r *procRunner) Start(context.Context) error {
-	if err := r.cmd.Start(); err != nil {
+	err := r.cmd.Start()
+	// The child has its own copies now; ours must go for EOF to come when
+	// the child's do.
+	_ = r.outW.Close()
+	_ = r.errW.Close()
+	if err != nil {
+		_ = r.stdout.Close()
+		_ = r.stderr.Close()
 		return err
 	}
 	r.pid = r.cmd.Process.Pid
+	r.proc.Store(r.cmd.Process)
+	r.started.Store(true)
+	go func() {
+		err := r.cmd.Wait()
+		r.state, r.waitErr = r.cmd.ProcessState, err
+		close(r.exited)
+	}()
 	return nil
 }
 
-// Wait is called exactly once, by go-plugin, after the process's stdout
-// and stderr have reached EOF.
+// Wait is called once, by go-plugin, after stdout and stderr have reached
+// EOF, so it is also where the read ends are closed.
 func (r *procRunner) Wait(context.Context) error {
-	err := r.cmd.Wait()
-	r.state, r.waitErr = r.cmd.ProcessState, err
-	close(r.exited)
-	return err
+	<-r.exited
+	_ = r.stdout.Close()
+	_ = r.stderr.Close()
+	return r.waitErr
 }
 
 func (r *procRunner) Kill(context.Context) error {
-	if r.cmd.Process == nil {
+	p := r.proc.Load()
+	if p == nil {
 		return nil
 	}
-	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := p.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
 	}
 	return nil
