@@ -74,3 +74,16 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpSaysProofsAreFake(t *testing.T) {
+	var out strings.Builder
+	_, err := parseKnobs([]string{"-help"}, func(string) string { return "" }, &out)
+	if err == nil {
+		t.Fatal("-help did not stop parsing")
+	}
+	for _, want := range []string{"FAKE", "proofs are FAKE", "MOCK_PC1_DURATION", "-busy-threads", "MOCK_HANG"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-help lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -60,7 +60,7 @@ func (w *worker) do(ctx context.Context, stage string) error {
 		if err != nil {
 			return sdk.RetryableErrorf("mock: cannot hold %d bytes of memory (MOCK_MEMORY): %v", w.k.Memory, err)
 		}
-		defer syscall.Munmap(mem)
+		defer unmap(mem)
 	}
 	d := w.k.Duration[stage]
 	if die {
@@ -133,6 +133,8 @@ func hold(n int64) ([]byte, error) {
 	}
 	return mem, nil
 }
+
+func unmap(mem []byte) { _ = syscall.Munmap(mem) }
 
 func crash(mode string) {
 	if mode == "kill" {
