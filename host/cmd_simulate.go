@@ -34,8 +34,9 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	policy := fs.String("policy", "", "lock sharing `POLICY` overriding the config's: fair, fifo or greedy")
 	asJSON := fs.Bool("json", false, "write the result as one JSON object")
 	svgPath := fs.String("svg", "", "also draw lock holders and stage backlogs over time to `FILE` (SVG)")
+	turnaround := fs.String("turnaround", "1m", "`TIME` a sealing thread takes between finishing a sector and starting the next; 1m is sealcalc's, so both tools agree")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: host simulate -config FILE [-topology PATH] [-for 30d] [-step 60m] [-policy fair|fifo|greedy] [-json] [-svg FILE]")
+		fmt.Fprintln(stderr, "usage: host simulate -config FILE [-topology PATH] [-for 30d] [-step 60m] [-policy fair|fifo|greedy] [-json] [-svg FILE] [-turnaround 1m]")
 		fmt.Fprintln(stderr, `
 Runs the config's dispatcher and lock arbiter on a virtual clock over the
 damocles sealing pipeline (tree_d, pc1, pc2, wait seed, c1, c2) with at most
@@ -82,6 +83,10 @@ flags:`)
 		}
 		return usageErr("-step: %v", err)
 	}
+	turn, err := config.ParseDuration(*turnaround)
+	if err != nil {
+		return usageErr("-turnaround: %v", err)
+	}
 	switch config.Policy(*policy) {
 	case "", config.PolicyFair, config.PolicyFIFO, config.PolicyGreedy:
 	default:
@@ -113,7 +118,7 @@ flags:`)
 	}
 
 	res, err := simulate.Run(simulate.Request{
-		Config: cfg, For: forDur, Step: stepDur, Policy: config.Policy(*policy),
+		Config: cfg, For: forDur, Step: stepDur, Policy: config.Policy(*policy), Turnaround: turn,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "host simulate: %s: %v\n", *cfgPath, err)

@@ -36,8 +36,8 @@ func (r *Result) lockNames() []string {
 // stage and per lock figures, then the timeline.
 func WriteText(w io.Writer, r *Result) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Simulated %s of %s sectors under policy %s with %d sealing threads.\n",
-		span(r.Minutes), r.SectorSize, r.Policy, r.SealingThreads)
+	fmt.Fprintf(&b, "Simulated %s of %s sectors under policy %s with %d sealing threads, %s min between a thread's sectors.\n",
+		span(r.Minutes), r.SectorSize, r.Policy, r.SealingThreads, trimFloat(r.TurnaroundMinutes))
 	fmt.Fprintf(&b, "Finished %d sectors: %.1f per day.\n\n", r.Finished, r.SectorsPerDay)
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

@@ -64,14 +64,16 @@ type Plan struct {
 // Result is the outcome of a simulation. Its JSON form is `host simulate
 // -json`'s output.
 type Result struct {
-	SectorSize     string  `json:"sector_size"`
-	Policy         string  `json:"policy"`
-	Minutes        int     `json:"minutes"`
-	StepMinutes    int     `json:"step_minutes"`
-	SealingThreads int     `json:"sealing_threads"`
-	Pipeline       []Plan  `json:"pipeline"`
-	Finished       int     `json:"finished"`
-	SectorsPerDay  float64 `json:"sectors_per_day"`
+	SectorSize     string `json:"sector_size"`
+	Policy         string `json:"policy"`
+	Minutes        int    `json:"minutes"`
+	StepMinutes    int    `json:"step_minutes"`
+	SealingThreads int    `json:"sealing_threads"`
+	// TurnaroundMinutes is Request.Turnaround.
+	TurnaroundMinutes float64 `json:"turnaround_minutes"`
+	Pipeline          []Plan  `json:"pipeline"`
+	Finished          int     `json:"finished"`
+	SectorsPerDay     float64 `json:"sectors_per_day"`
 
 	Timeline []Point                `json:"timeline"`
 	Stages   map[string]*StageStats `json:"stages"`
@@ -298,13 +300,14 @@ func Run(req Request) (*Result, error) {
 	}
 	threads := sealingThreads(cfg, s.steps)
 	s.res = &Result{
-		SectorSize:     cfg.SectorSize.Name,
-		Policy:         string(policy),
-		Minutes:        int(req.For / time.Minute),
-		StepMinutes:    int(req.Step / time.Minute),
-		SealingThreads: threads,
-		Stages:         map[string]*StageStats{},
-		Locks:          map[string]*LockStats{},
+		SectorSize:        cfg.SectorSize.Name,
+		Policy:            string(policy),
+		Minutes:           int(req.For / time.Minute),
+		StepMinutes:       int(req.Step / time.Minute),
+		SealingThreads:    threads,
+		TurnaroundMinutes: req.Turnaround.Minutes(),
+		Stages:            map[string]*StageStats{},
+		Locks:             map[string]*LockStats{},
 	}
 	for _, st := range s.steps {
 		s.res.Pipeline = append(s.res.Pipeline, Plan{
