@@ -56,7 +56,10 @@ func (c *Cgroup) create() error {
 		return c.spec.errorf("creating cgroup %s: %v", rel, err)
 	}
 	c.mgr = mgr
-	c.paths = mgr.GetPaths()
+	c.paths = copyMap(mgr.GetPaths()) // Destroy empties the manager's map
+	// The manager lists devices even with SkipDevices, but never creates
+	// that directory: the shim must not try to join it.
+	delete(c.paths, "devices")
 	// A leftover from an earlier plugin of this processor (same instance)
 	// must not share the cgroup with the new one.
 	if pids, _ := c.Pids(); len(pids) > 0 {
@@ -76,8 +79,12 @@ func (c *Cgroup) create() error {
 // Paths returns the cgroup's directories by controller ("" is the v2 or
 // hybrid unified directory); empty when unconfined.
 func (c *Cgroup) Paths() map[string]string {
-	out := make(map[string]string, len(c.paths))
-	for k, v := range c.paths {
+	return copyMap(c.paths)
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
 		out[k] = v
 	}
 	return out
