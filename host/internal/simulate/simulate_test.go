@@ -48,7 +48,7 @@ func encode(t testing.TB, r *Result) []byte {
 // same bytes out; maps and the arbiter's bookkeeping must not leak
 // iteration order into results.
 func TestDeterministic(t *testing.T) {
-	for _, path := range []string{"testdata/plan-b-sealcalc.hcl", "../../../config.hcl"} {
+	for _, path := range []string{"testdata/plan-b-sealcalc.hcl", "testdata/plan-b.hcl"} {
 		cfg := load(t, path)
 		for _, p := range []config.Policy{config.PolicyFair, config.PolicyFIFO, config.PolicyGreedy} {
 			t.Run(path+"/"+string(p), func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestPlanBStarvation(t *testing.T) {
 
 // TestStageModes checks how stages without processors are treated.
 func TestStageModes(t *testing.T) {
-	cfg := load(t, "../../../config.hcl")
+	cfg := load(t, "testdata/plan-b.hcl")
 	r := run(t, Request{Config: cfg, For: 24 * time.Hour})
 	modes := map[string]Mode{}
 	for _, p := range r.Pipeline {
@@ -185,7 +185,7 @@ func TestStageModes(t *testing.T) {
 }
 
 func TestRequestErrors(t *testing.T) {
-	cfg := load(t, "../../../config.hcl")
+	cfg := load(t, "testdata/plan-b.hcl")
 	for _, tc := range []struct {
 		req  Request
 		want string
@@ -205,13 +205,13 @@ func TestRequestErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkPlanB30Days simulates 30 days of the seed's Plan B (config.hcl,
+// BenchmarkPlanB30Days simulates 30 days of the seed's Plan B (a copy of config.hcl,
 // built-in durations) under fair; the target is under one second per run.
 // BenchmarkOneSecond is the baseline measured in the same run: a sleep of
 // one second, so the ratio of the two ns/op is the fraction of the target
 // used.
 func BenchmarkPlanB30Days(b *testing.B) {
-	cfg := load(b, "../../../config.hcl")
+	cfg := load(b, "testdata/plan-b.hcl")
 	req := Request{Config: cfg, For: 30 * 24 * time.Hour, Step: time.Hour}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -275,7 +275,7 @@ func TestStaggerAndLimits(t *testing.T) {
 // so sectors pile up before c2 until the sealing threads run out; weighting
 // c2 1.5 keeps its backlog to a few tasks.
 func TestPlanBWeights(t *testing.T) {
-	cfg := load(t, "../../../config.hcl")
+	cfg := load(t, "testdata/plan-b.hcl")
 	cfg.Simulation = &config.Simulation{SealingThreads: 200, WaitSeed: 80 * time.Minute, Durations: map[config.Stage]time.Duration{}}
 	req := Request{Config: cfg, For: 5 * 24 * time.Hour, Step: time.Hour}
 	equal := run(t, req)
