@@ -209,7 +209,7 @@ func (h *harness) checkPayloadRequest(t *testing.T) error {
 		return fmt.Errorf("%s with a %d MiB request: %v\nwant: the request delivered (a response or the plugin's own error); the plugin's gRPC server must accept messages up to %d MiB (sdk.Serve sets this)",
 			stageName(stage), PayloadSize>>20, err, sdk.MaxMessageSize>>20)
 	}
-	t.Logf("%s: %d MiB request in %v (%.0f MB/s), plugin answered %v", stageName(stage), PayloadSize>>20, d.Round(time.Millisecond),
+	t.Logf("%s: %d MiB request answered in %v (%.0f MB/s, the plugin's own work included): %v", stageName(stage), PayloadSize>>20, d.Round(time.Millisecond),
 		float64(PayloadSize)/d.Seconds()/1e6, or(err, "success"))
 	return nil
 }
@@ -258,15 +258,15 @@ func (h *harness) checkPayloadResponse(t *testing.T) error {
 	if err != nil {
 		return err
 	}
-	// C1 needs PC2's CIDs: take them from the plugin when it can give them.
-	for _, s := range pipeline[:slices.Index(pipeline, stage)] {
-		if h.declared[s] {
-			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-			resp, err := call(ctx, c, s, in)
-			cancel()
-			if err == nil {
-				feed(resp, in)
-			}
+	// C1 needs PC2's CIDs: take them from the plugin when it can give
+	// them (PC2 fed the placeholder PC1 output, to keep this check's
+	// traffic to the one large message).
+	if stage == sealv1.Stage_STAGE_C1 && h.declared[sealv1.Stage_STAGE_PC2] {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		resp, err := c.PC2(ctx, in.PC2)
+		cancel()
+		if err == nil {
+			feed(resp, in)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
@@ -287,7 +287,7 @@ func (h *harness) checkPayloadResponse(t *testing.T) error {
 	if n < PayloadSize {
 		return fmt.Errorf("%s with LargeOutputEnv %q answered %d bytes, want at least %d", stageName(stage), h.cfg.LargeOutputEnv, n, PayloadSize)
 	}
-	t.Logf("%s: %d MiB response in %v (%.0f MB/s)", stageName(stage), n>>20, d.Round(time.Millisecond), float64(n)/d.Seconds()/1e6)
+	t.Logf("%s: %d MiB response in %v (%.0f MB/s, the plugin's own work included)", stageName(stage), n>>20, d.Round(time.Millisecond), float64(n)/d.Seconds()/1e6)
 	return nil
 }
 
