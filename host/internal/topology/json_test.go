@@ -2,6 +2,7 @@ package topology
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -104,6 +105,9 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		for _, c := range m.CPUs {
 			_ = m.Cores(m.Siblings(c.ID))
+		}
+		if err := WriteText(io.Discard, m, true); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -31,7 +31,7 @@ func (m *Machine) CPU(id int) (CPU, bool) {
 
 // L3Groups returns the L3 cache groups, ordered by their lowest cpu; a
 // group's Index is its position. It is empty when the machine reports no
-// L3. The slice is a copy; the cpusets are shared and must not be changed.
+// L3. The slice is a copy (cpuset.CPUSet itself is immutable).
 func (m *Machine) L3Groups() []L3Group {
 	return append([]L3Group(nil), m.L3...)
 }
