@@ -25,6 +25,12 @@ test-ffi:
 clean:
 	rm -rf $(BIN)
 
+# Regenerates the plugin protocol's Go code (sdk/proto/*/*.pb.go) with
+# pinned protoc plugins; protoc itself: apt-get install -y protobuf-compiler.
+# sdk/proto/sealv1's TestGeneratedCodeIsFresh fails when this was forgotten.
+proto:
+	sh sdk/proto/generate.sh
+
 # The filecoin-ffi plugin for real sealing, on a machine where filecoin-ffi
 # was built (plugins/ffi/README.md). The committed go.mod is left untouched:
 # the replace lives in a throwaway module file.
