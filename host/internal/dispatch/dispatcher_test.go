@@ -195,3 +195,44 @@ func TestAcquireStaggerOnWallClock(t *testing.T) {
 	first.Release()
 	second.Release()
 }
+
+func TestFromConfig(t *testing.T) {
+	cfg := &config.Config{
+		Locks:   []config.Lock{{Name: "gpu1", Capacity: 1}},
+		Arbiter: config.Arbiter{Policy: config.PolicyFIFO, Weights: map[config.Stage]float64{config.StageC2: 2}},
+		Limits:  map[config.Stage]int{config.StagePC2: 1},
+		Processors: []config.Processor{
+			{ID: "pc2.0", Stage: config.StagePC2, Concurrent: 1, Locks: []string{"gpu1"}},
+			{ID: "c2.0", Stage: config.StageC2, Concurrent: 1, Locks: []string{"gpu1"}},
+		},
+	}
+	d, a, err := FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if a == nil || a.Policy() != arbiter.FIFO {
+		t.Fatalf("arbiter %v: want one with the config's fifo policy", a)
+	}
+	held, err := d.Acquire(context.Background(), "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := d.Acquire(ctx, "pc2"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("pc2 while c2 holds the shared lock: %v", err)
+	}
+	held.Release()
+	got, err := d.Acquire(context.Background(), "pc2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Processor != "pc2.0" || got.Lease <= held.Lease {
+		t.Fatalf("after release: %v (lease %d, previous %d)", got, got.Lease, held.Lease)
+	}
+	got.Release()
+	if st := a.Stats(); st.Stages["c2"].Weight != 2 {
+		t.Fatalf("c2 weight %v, want the config's 2", st.Stages["c2"].Weight)
+	}
+}

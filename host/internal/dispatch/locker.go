@@ -123,3 +123,41 @@ func (l *ArbiterLocker) Granted() []LockGrant {
 	l.pending = nil
 	return g
 }
+
+// ArbiterConfig is the arbiter's share of a config: its locks, the arbiter
+// block's policy (policy, when not empty, overrides it) and weights, on
+// clock.
+func ArbiterConfig(cfg *config.Config, policy config.Policy, clock Clock) arbiter.Config {
+	if policy == "" {
+		policy = cfg.Arbiter.Policy
+	}
+	ac := arbiter.Config{Policy: arbiter.Policy(policy), Locks: map[string]int{}, Weights: map[string]float64{}, Clock: clock}
+	for _, l := range cfg.Locks {
+		ac.Locks[l.Name] = max(l.Capacity, 1)
+	}
+	for st, w := range cfg.Arbiter.Weights {
+		ac.Weights[string(st)] = w
+	}
+	return ac
+}
+
+// FromConfig builds the real host's dispatcher for cfg on the wall clock,
+// with an arbiter for its locks (nil when it declares none; keep it for
+// its Stats).
+func FromConfig(cfg *config.Config) (*Dispatcher, *arbiter.Arbiter, error) {
+	var l Locker
+	var a *arbiter.Arbiter
+	if len(cfg.Locks) > 0 {
+		var err error
+		a, err = arbiter.New(ArbiterConfig(cfg, "", arbiter.RealClock{}))
+		if err != nil {
+			return nil, nil, err
+		}
+		l = NewArbiterLocker(a)
+	}
+	d, err := New(SpecFromConfig(cfg), l, WallClock)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, a, nil
+}

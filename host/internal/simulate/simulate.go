@@ -563,17 +563,7 @@ func (s *sim) newLocker(policy config.Policy) error {
 	if len(cfg.Locks) == 0 {
 		return nil
 	}
-	locks := map[string]int{}
-	for _, l := range cfg.Locks {
-		locks[l.Name] = max(l.Capacity, 1)
-	}
-	weights := map[string]float64{}
-	for st, w := range cfg.Arbiter.Weights {
-		weights[string(st)] = w
-	}
-	a, err := arbiter.New(arbiter.Config{
-		Policy: arbiter.Policy(policy), Locks: locks, Weights: weights, Clock: s.clock,
-	})
+	a, err := arbiter.New(dispatch.ArbiterConfig(cfg, policy, s.clock))
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
 	}
