@@ -37,4 +37,6 @@
 //
 // Locks come through the Locker interface; ArbiterLocker adapts package
 // arbiter's event-driven face to it, with processor ids as lease owners.
+// FromConfig builds a Dispatcher and its arbiter from a config for the real
+// host; SpecFromConfig and ArbiterConfig give the parts for other clocks.
 package dispatch

@@ -7,7 +7,8 @@
 //
 // Each sector passes tree_d → pc1 → pc2 → wait seed → c1 → c2. At most
 // sealing_threads sectors are in flight; when one finishes, its sealing
-// thread starts the next (after Request.Turnaround, 0 by default). Each
+// thread starts the next after Request.Turnaround (`host simulate` passes
+// one minute, sealcalc's, unless told otherwise with -turnaround). Each
 // stage runs in one of three ways:
 //
 //   - processors: the stage has processor blocks. Each task goes through
