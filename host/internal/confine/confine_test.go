@@ -428,6 +428,9 @@ func TestHostSIGKILL(t *testing.T) {
 	var plugin int
 	var inst string
 	fmt.Sscan(waitFile(t, dir, "host"), &plugin, &inst)
+	m := newManager(t, false)
+	// Even when the test fails, the dead host's cgroup must go.
+	t.Cleanup(func() { m.CleanStale() })
 	if gone(plugin) {
 		t.Fatalf("plugin %d is not running", plugin)
 	}
@@ -442,7 +445,6 @@ func TestHostSIGKILL(t *testing.T) {
 	}
 	t.Logf("plugin gone %v after its host's SIGKILL", time.Since(killed))
 
-	m := newManager(t, false)
 	found, err := m.CleanStale()
 	if err != nil {
 		t.Fatal(err)
@@ -455,6 +457,9 @@ func TestHostSIGKILL(t *testing.T) {
 	}
 	if !ok {
 		t.Errorf("CleanStale = %v, want %s with nothing left to kill", found, inst)
+	}
+	if _, err := os.Stat(tempBase(filepath.Base(inst))); err == nil {
+		t.Errorf("the dead host's temporary directory %s survived CleanStale", tempBase(filepath.Base(inst)))
 	}
 }
 

@@ -46,7 +46,14 @@ func leftovers() []string {
 	for _, dir := range root.GetPaths() {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
-			if e.IsDir() && (strings.HasPrefix(e.Name(), testInstancePrefix) || e.Name() == fmt.Sprintf(".probe-%d", os.Getpid())) {
+			if !e.IsDir() {
+				continue
+			}
+			// Ours, or left by a test host that died; not those of a
+			// test binary running beside us.
+			_, pid, start, ok := parseInstanceDir(e.Name())
+			if e.Name() == fmt.Sprintf(".probe-%d", os.Getpid()) ||
+				ok && strings.HasPrefix(e.Name(), testInstancePrefix) && (pid == os.Getpid() || !alive(pid, start)) {
 				left = append(left, filepath.Join(dir, e.Name()))
 			}
 		}

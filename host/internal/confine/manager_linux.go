@@ -67,16 +67,19 @@ func NewManager(instance string, log hclog.Logger, unconfined bool) (*Manager, e
 	if err != nil {
 		return nil, fmt.Errorf("reading this host's start time: %w", err)
 	}
+	name := fmt.Sprintf("%s@%d.%d", instance, os.Getpid(), start)
 	m := &Manager{
 		instance:   instance,
 		log:        log.Named("confine"),
 		unconfined: unconfined,
 		exe:        exe,
-		dir:        filepath.Join(Root, fmt.Sprintf("%s@%d.%d", instance, os.Getpid(), start)),
+		dir:        filepath.Join(Root, name),
+		tmp:        tempBase(name),
 		groups:     map[string]*Cgroup{},
 	}
-	m.tmp, err = os.MkdirTemp("", "sealhost-"+instance+"-")
-	if err != nil {
+	// Mkdir, not MkdirAll: the name is predictable, so an existing one
+	// is not ours to use.
+	if err := os.Mkdir(m.tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the processors' temporary directories: %w", err)
 	}
 	if unconfined {
@@ -335,6 +338,14 @@ func effective(dir string) (cpus, mems cpuset.CPUSet, err error) {
 	}
 	mems, err = read("cpuset.effective_mems", "cpuset.mems.effective")
 	return
+}
+
+// tempBase is the folder holding a host instance's processor TMPDIRs. It
+// is named like the instance's cgroup so that CleanStale can find it, and
+// kept short: go-plugin puts the plugin's Unix socket in TMPDIR and socket
+// paths are limited to 108 bytes.
+func tempBase(name string) string {
+	return filepath.Join(os.TempDir(), "sealhost-"+name)
 }
 
 // onlineSet reads a sysfs cpu or node list.

@@ -121,6 +121,9 @@ func removeStale(rel, instance string, pid int, m *Manager) (*Stale, error) {
 	if err := mgr.Destroy(); err != nil {
 		return st, fmt.Errorf("removing stale cgroup %s: %w", rel, err)
 	}
+	if err := os.RemoveAll(tempBase(filepath.Base(rel))); err != nil {
+		return st, fmt.Errorf("removing the stale host's temporary directories: %w", err)
+	}
 	return st, nil
 }
 
@@ -131,7 +134,7 @@ func parseInstanceDir(name string) (instance string, pid int, start uint64, ok b
 		return "", 0, 0, false
 	}
 	p, s, found := strings.Cut(name[at+1:], ".")
-	if !found {
+	if !found || !canonical(p) || !canonical(s) {
 		return "", 0, 0, false
 	}
 	pid, err := strconv.Atoi(p)
@@ -143,6 +146,20 @@ func parseInstanceDir(name string) (instance string, pid int, start uint64, ok b
 		return "", 0, 0, false
 	}
 	return name[:at], pid, start, true
+}
+
+// canonical reports whether s is a number as NewManager prints it: digits,
+// no sign, no leading zero.
+func canonical(s string) bool {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // alive reports whether the process that made a cgroup still runs: same
