@@ -352,7 +352,7 @@ func (h *harness) checkCancel(t *testing.T) error {
 				why = append(why, fmt.Sprintf("processes it started are still running: %s", strings.Join(alive, "; ")))
 			}
 			if busy {
-				why = append(why, fmt.Sprintf("it still burns %.0f%% of a cpu", now.cpu*100))
+				why = append(why, fmt.Sprintf("%d of its threads still run (%.0f%% of a cpu)", now.running, now.cpu*100))
 			}
 			return fmt.Errorf("%s: %v after cancel, %s\nwant: the stage returns when ctx is done and stops what it started (kill child processes, stop threads)",
 				stageName(stage), h.cfg.CancelBound, strings.Join(why, " and "))

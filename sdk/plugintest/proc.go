@@ -10,12 +10,13 @@ import (
 )
 
 // A snapshot is what /proc shows of a plugin's activity: the processes it
-// started (children, grandchildren) and the cpu it burns. On systems
-// without /proc it is empty, and the cancellation check then only sees
-// the host's side.
+// started (children, grandchildren), its threads that keep running, and
+// the cpu it burns. On systems without /proc it is empty, and the
+// cancellation check then only sees the host's side.
 type snapshot struct {
-	desc map[int]procID // descendants of the plugin
-	cpu  float64        // cpus' worth of time the plugin used while sampled
+	desc    map[int]procID // descendants of the plugin
+	running int            // threads found runnable in nearly every sample
+	cpu     float64        // cpus' worth of time used while sampled
 }
 
 // procID tells a process from a later one reusing its pid.
@@ -27,15 +28,34 @@ type procID struct {
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-// busyCPU is the share of a cpu above which a plugin counts as working.
-// An idle Go program with gRPC serving uses far less.
-const busyCPU = 0.3
+// Sampling: a thread that spins is runnable (state R) in every sample
+// however loaded the machine is, while the threads of an idle Go program
+// sleep in futex or epoll waits and are seen runnable only now and then.
+// Thread states, unlike cpu shares, do not depend on what else runs.
+const (
+	samples      = 10
+	sampleGap    = 30 * time.Millisecond
+	runningRatio = 0.8
+)
 
 func observe(pid int) snapshot {
 	s := snapshot{desc: descendants(pid)}
 	t0, ok0 := cpuTicks(pid)
 	w0 := time.Now()
-	time.Sleep(300 * time.Millisecond)
+	seen := map[string]int{}
+	for i := range samples {
+		if i > 0 {
+			time.Sleep(sampleGap)
+		}
+		for _, tid := range runnableThreads(pid) {
+			seen[tid]++
+		}
+	}
+	for _, n := range seen {
+		if float64(n) >= runningRatio*samples {
+			s.running++
+		}
+	}
 	t1, ok1 := cpuTicks(pid)
 	if ok0 && ok1 {
 		s.cpu = float64(t1-t0) / clockTicks / time.Since(w0).Seconds()
@@ -43,7 +63,27 @@ func observe(pid int) snapshot {
 	return s
 }
 
-func (s snapshot) busy() bool { return s.cpu > busyCPU }
+func (s snapshot) busy() bool { return s.running > 0 }
+
+// runnableThreads lists the plugin's threads in state R.
+func runnableThreads(pid int) []string {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && strings.HasPrefix(string(b[i+1:]), " R") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
 
 // stillAlive lists the processes of before that are still running.
 func (s snapshot) stillAlive(before snapshot) []string {
