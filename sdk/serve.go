@@ -57,12 +57,24 @@ func handshake() plugin.HandshakeConfig {
 	}
 }
 
+const (
+	flowWindow = 64 << 20
+	ioBuffer   = 1 << 20
+)
+
 // newGRPCServer raises the message limits go-plugin's default server
 // leaves at gRPC's 4 MiB, which a C1 output alone exceeds.
 func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
 	return grpc.NewServer(append(opts,
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
+		// Stage payloads are tens of MB over a local socket: a fixed large
+		// window and buffers beat gRPC's 64 KiB start and its
+		// bandwidth-delay probing (the host's client does the same).
+		grpc.InitialWindowSize(flowWindow),
+		grpc.InitialConnWindowSize(flowWindow),
+		grpc.ReadBufferSize(ioBuffer),
+		grpc.WriteBufferSize(ioBuffer),
 		grpc.ChainUnaryInterceptor(deadlineInterceptor),
 	)...)
 }

@@ -57,6 +57,10 @@ func helperCmd(t testing.TB, mode string, env ...string) *exec.Cmd {
 // a test can check the host's deadline reached the plugin.
 var cancelSeen atomic.Int64
 
+// payload is echoC2's reusable response buffer (benchmarks call it from
+// one goroutine at a time).
+var payload []byte
+
 func runHelper(mode string) {
 	switch mode {
 	case "all":
@@ -146,9 +150,24 @@ func allStages(name string) sdk.Plugin {
 
 // echoC2 returns its input as the proof, or with an empty input the number
 // of calls that saw their ctx end.
+//
+// For the payload benchmarks, sector 2000 answers an empty proof whatever
+// the input, and sector 2001 answers a proof as long as the 8-byte
+// big-endian number in phase1_output, from a buffer kept between calls so
+// that what is measured is the transport, not the allocator.
 func echoC2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
 	if err := behave(ctx, req.GetSector()); err != nil {
 		return nil, err
+	}
+	switch req.GetSector().GetSectorNumber() {
+	case 2000:
+		return &sealv1.C2Response{}, nil
+	case 2001:
+		n := int(binary.BigEndian.Uint64(req.GetPhase1Output()))
+		if len(payload) < n {
+			payload = bytes.Repeat([]byte{0xa5}, n)
+		}
+		return &sealv1.C2Response{Proof: payload[:n]}, nil
 	}
 	if len(req.GetPhase1Output()) == 0 {
 		return &sealv1.C2Response{Proof: binary.BigEndian.AppendUint64(nil, uint64(cancelSeen.Load()))}, nil
