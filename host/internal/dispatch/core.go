@@ -137,6 +137,7 @@ type Core struct {
 	nextID TaskID
 
 	pumping bool
+	scratch []*procState
 }
 
 // NewCore checks spec and returns a core driving locks. onStart is called,
@@ -387,27 +388,37 @@ func (c *Core) mayStart(s *stageState, now time.Time) bool {
 // candidates lists the stage's processors that have a free slot, least
 // loaded first (by the fraction of slots in use, then by running tasks,
 // then in config order), so load spreads and a freed processor is used at
-// once whichever it is.
-func candidates(s *stageState) []*procState {
-	var out []*procState
+// once whichever it is. The result lives in c.scratch until the next call.
+func (c *Core) candidates(s *stageState) []*procState {
+	out := c.scratch[:0]
 	for _, p := range s.procs {
-		if p.free() > 0 {
-			out = append(out, p)
+		if p.free() <= 0 {
+			continue
 		}
+		// Insertion sort: a stage has a handful of processors, and this
+		// runs on every dispatch, so no allocation and no reflection.
+		i := len(out)
+		out = append(out, p)
+		for i > 0 && lessLoaded(p, out[i-1]) {
+			out[i] = out[i-1]
+			i--
+		}
+		out[i] = p
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		// Compare running/concurrent without division.
-		l, r := len(a.running)*b.Concurrent, len(b.running)*a.Concurrent
-		if l != r {
-			return l < r
-		}
-		if len(a.running) != len(b.running) {
-			return len(a.running) < len(b.running)
-		}
-		return a.index < b.index
-	})
+	c.scratch = out
 	return out
+}
+
+func lessLoaded(a, b *procState) bool {
+	// Compare running/concurrent without division.
+	l, r := len(a.running)*b.Concurrent, len(b.running)*a.Concurrent
+	if l != r {
+		return l < r
+	}
+	if len(a.running) != len(b.running) {
+		return len(a.running) < len(b.running)
+	}
+	return a.index < b.index
 }
 
 // pump starts every task that can start now and keeps the arbiter's queue
@@ -446,7 +457,7 @@ func (c *Core) pump() {
 // instant, with the lease on its locks: one without locks, or one whose
 // locks the arbiter grants without queueing.
 func (c *Core) pickNow(s *stageState) (*procState, uint64) {
-	for _, p := range candidates(s) {
+	for _, p := range c.candidates(s) {
 		if len(p.Locks) == 0 {
 			return p, 0
 		}

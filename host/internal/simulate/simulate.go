@@ -1,7 +1,6 @@
 package simulate
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 	"sort"
@@ -141,11 +140,12 @@ type event struct {
 	task dispatch.TaskID
 }
 
+// eventQueue is a binary min-heap of events, typed so pushing an event
+// does not box it.
 type eventQueue []event
 
-func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(i, j int) bool {
-	a, b := q[i], q[j]
+func (q eventQueue) less(i, j int) bool {
+	a, b := &q[i], &q[j]
 	if a.at != b.at {
 		return a.at < b.at
 	}
@@ -154,13 +154,42 @@ func (q eventQueue) Less(i, j int) bool {
 	}
 	return a.seq < b.seq
 }
-func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
+
+func (q *eventQueue) push(e event) {
+	*q = append(*q, e)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func (q *eventQueue) pop() event {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h.less(l, m) {
+			m = l
+		}
+		if r < len(h) && h.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
+	return top
 }
 
 type sector struct {
@@ -353,7 +382,7 @@ func Run(req Request) (*Result, error) {
 func (s *sim) push(e event) {
 	s.seq++
 	e.seq = s.seq
-	heap.Push(&s.queue, e)
+	s.queue.push(e)
 }
 
 // buildPipeline decides each stage's mode and duration: processors and a
@@ -462,8 +491,8 @@ func sealingThreads(cfg *config.Config, steps []*step) int {
 }
 
 func (s *sim) loop() {
-	for s.queue.Len() > 0 {
-		e := heap.Pop(&s.queue).(event)
+	for len(s.queue) > 0 {
+		e := s.queue.pop()
 		if e.at > s.req.For {
 			break
 		}
