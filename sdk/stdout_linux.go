@@ -16,9 +16,11 @@ var (
 // early as a library can: package init runs before main, so even output
 // printed before Serve is called cannot reach the handshake channel.
 // Started any other way (the host imports this package too), nothing
-// changes.
+// changes — nor in the host's confinement shim, which carries the cookie to
+// the plugin it execs: moving fd 1 there would hand the plugin a stdout that
+// leads to stderr, and the close-on-exec copy would be gone.
 func init() {
-	if os.Getenv(MagicCookieKey) == MagicCookieValue {
+	if os.Getenv(MagicCookieKey) == MagicCookieValue && os.Getenv(ShimEnv) == "" {
 		protectStdout()
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
+
+	"github.com/sealhost/sealhost/sdk"
 )
 
 // ShimCommand is the hidden host subcommand (os.Args[1]) that runs RunShim.
@@ -23,7 +25,7 @@ const ShimCommand = "confine-shim"
 
 // shimEnv carries the shimSpec from host to shim. The shim removes it
 // before exec, so the plugin never sees it.
-const shimEnv = "SEALHOST_CONFINE_SHIM"
+const shimEnv = sdk.ShimEnv
 
 // shimSpec is what the shim needs beyond its argv.
 type shimSpec struct {

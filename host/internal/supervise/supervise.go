@@ -1,0 +1,526 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/sealhost/sealhost/host/internal/confine"
+	"github.com/sealhost/sealhost/internal/pluginclient"
+	"github.com/sealhost/sealhost/sdk"
+)
+
+// State is where a processor is in its life.
+type State string
+
+const (
+	Starting State = "starting" // plugin being launched
+	Running  State = "running"  // plugin up, taking tasks
+	Backoff  State = "backoff"  // plugin died; waiting to restart
+	Failed   State = "failed"   // crash loop: no more restarts
+	Stopped  State = "stopped"  // Stop was called
+)
+
+// Backoff bounds restarts.
+type BackoffPolicy struct {
+	// Initial is the wait after the first failure, doubled after each
+	// further one up to Max.
+	Initial, Max time.Duration
+	// Stable is how long an instance must run before its exit no longer
+	// counts as part of a crash loop.
+	Stable time.Duration
+	// MaxFailures is how many consecutive failures (failed starts, or exits
+	// before Stable) mark the processor Failed.
+	MaxFailures int
+}
+
+// DefaultBackoff restarts after 0.5 s, 1 s, 2 s … up to 30 s and gives up
+// after 5 failures in a row.
+var DefaultBackoff = BackoffPolicy{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Stable: time.Minute, MaxFailures: 5}
+
+// Config describes one processor.
+type Config struct {
+	// ID is the processor id ("pc2.0") and Stage its stage.
+	ID, Stage string
+	// Spec is what to run and how to confine it.
+	Spec confine.Spec
+	// Timeout limits one task; 0 means none.
+	Timeout time.Duration
+	// CancelGrace is how long a plugin has, after a task's deadline, to
+	// give up before it is killed. Default 10 s.
+	CancelGrace time.Duration
+	// StartTimeout bounds one start (handshake and health check). Default
+	// pluginclient.DefaultStartTimeout.
+	StartTimeout time.Duration
+	// HealthInterval is how often the plugin's health service is checked
+	// (default 2 s); HealthFailures consecutive failures (default 3) mean
+	// the plugin hangs and it is killed.
+	HealthInterval time.Duration
+	HealthFailures int
+	Backoff        BackoffPolicy
+	Logger         hclog.Logger
+	// OnExit is called once for each plugin instance after its process is
+	// gone, with the instance's owner name; the host releases the
+	// instance's lock leases there. It must not block for long.
+	OnExit func(owner string)
+}
+
+// DeadlineMetadata is the gRPC metadata key that carries a task's deadline
+// (Unix nanoseconds) to the plugin. The client's own context runs longer,
+// by the cancel grace, so that a plugin that honours the deadline answers
+// and one that ignores it can be told apart and killed.
+const DeadlineMetadata = sdk.DeadlineMetadata
+
+// Status is a processor as `host status` shows it.
+type Status struct {
+	ID, Stage string
+	State     State
+	// Owner names the current (or last) plugin instance: "pc2.0#3".
+	Owner    string
+	Pid      int
+	Cgroup   string
+	Restarts int
+	// LastError is why the last instance ended or failed to start.
+	LastError string
+	InFlight  int
+	// Since is when State was entered.
+	Since time.Time
+	// Confined is false when the processor runs without a cgroup.
+	Confined bool
+}
+
+// instance is one plugin process.
+type instance struct {
+	owner  string
+	client *pluginclient.Client
+	dead   chan struct{} // closed once the process is gone
+	err    error         // why it died; set before dead is closed
+	kill   chan string   // asks the watcher to kill it, with the reason
+}
+
+// Processor supervises one plugin process. Its methods are safe for
+// concurrent use.
+type Processor struct {
+	cfg Config
+	cg  *confine.Cgroup
+	log hclog.Logger
+
+	mu       sync.Mutex
+	state    State
+	since    time.Time
+	cur      *instance
+	ready    chan struct{} // closed when cur is running or the processor ended
+	n        int           // instances started
+	restarts int
+	lastErr  error
+	inFlight int
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+// Start prepares the processor's cgroup — refusing, before anything runs, a
+// cpuset or NUMA node the host cannot give or a plugin whose digest does not
+// match — and starts supervising its plugin in the background.
+func Start(m *confine.Manager, cfg Config) (*Processor, error) {
+	if cfg.CancelGrace <= 0 {
+		cfg.CancelGrace = 10 * time.Second
+	}
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = 2 * time.Second
+	}
+	if cfg.HealthFailures <= 0 {
+		cfg.HealthFailures = 3
+	}
+	if cfg.Backoff == (BackoffPolicy{}) {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Spec.ProcessorID == "" {
+		cfg.Spec.ProcessorID = cfg.ID
+	}
+	cg, err := m.Prepare(cfg.Spec)
+	if err != nil {
+		return nil, err
+	}
+	p := &Processor{
+		cfg:   cfg,
+		cg:    cg,
+		log:   cfg.Logger.Named(cfg.ID),
+		state: Starting,
+		since: time.Now(),
+		ready: make(chan struct{}),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go p.loop()
+	return p, nil
+}
+
+// ErrStopped is returned by Do once the processor is stopping.
+var ErrStopped = errors.New("processor stopped")
+
+// FailedError is returned by Do when the processor gave up restarting.
+type FailedError struct {
+	ID     string
+	Reason error
+}
+
+func (e *FailedError) Error() string {
+	return fmt.Sprintf("processor %s has failed and takes no tasks: %v", e.ID, e.Reason)
+}
+
+func (e *FailedError) Unwrap() error { return e.Reason }
+
+// DiedError is a task's error when its plugin died during the task.
+type DiedError struct {
+	ID    string
+	Owner string
+	Cause error // the *pluginclient.ExitError, or why the host killed it
+}
+
+func (e *DiedError) Error() string {
+	return fmt.Sprintf("processor %s: plugin %s died during the task: %v", e.ID, e.Owner, e.Cause)
+}
+
+func (e *DiedError) Unwrap() error { return e.Cause }
+
+// TimeoutError is a task's error when it ran past the processor's timeout.
+type TimeoutError struct {
+	ID      string
+	Timeout time.Duration
+	// Killed is true when the plugin did not give up within the grace
+	// period and was killed (and will be restarted).
+	Killed bool
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Killed {
+		return fmt.Sprintf("processor %s: task exceeded its timeout of %s and the plugin ignored cancellation: plugin killed, it will be restarted", e.ID, e.Timeout)
+	}
+	return fmt.Sprintf("processor %s: task exceeded its timeout of %s and was cancelled", e.ID, e.Timeout)
+}
+
+func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+// Do runs one task on the plugin: it waits for a running instance (or ctx,
+// or the processor failing), then calls f with the plugin's client and a
+// context that carries the task deadline. It returns f's error, a
+// *DiedError when the plugin died meanwhile (at once, without waiting for
+// f), or a *TimeoutError.
+//
+// Do does not limit concurrency: the caller (the dispatcher) hands a
+// processor no more than its `concurrent` tasks.
+func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *pluginclient.Client) error) error {
+	inst, err := p.waitInstance(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.inFlight++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+	}()
+
+	callCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var deadline time.Time
+	if p.cfg.Timeout > 0 {
+		deadline = time.Now().Add(p.cfg.Timeout)
+		var c2 context.CancelFunc
+		callCtx, c2 = context.WithDeadline(callCtx, deadline.Add(p.cfg.CancelGrace))
+		defer c2()
+		callCtx = metadata.AppendToOutgoingContext(callCtx, DeadlineMetadata, strconv.FormatInt(deadline.UnixNano(), 10))
+	}
+
+	res := make(chan error, 1)
+	go func() { res <- f(callCtx, inst.client) }()
+	select {
+	case err := <-res:
+		switch {
+		case err == nil:
+			return nil
+		case isDead(inst):
+			return &DiedError{ID: p.cfg.ID, Owner: inst.owner, Cause: inst.err}
+		case !deadline.IsZero() && ctx.Err() == nil && !time.Now().Before(deadline):
+			if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
+				// The grace ran out too: the plugin never answered.
+				p.killInstance(inst, fmt.Sprintf("task exceeded timeout %s and the plugin ignored cancellation for %s", p.cfg.Timeout, p.cfg.CancelGrace))
+				return &TimeoutError{ID: p.cfg.ID, Timeout: p.cfg.Timeout, Killed: true}
+			}
+			return &TimeoutError{ID: p.cfg.ID, Timeout: p.cfg.Timeout}
+		}
+		return err
+	case <-inst.dead:
+		return &DiedError{ID: p.cfg.ID, Owner: inst.owner, Cause: inst.err}
+	}
+}
+
+func isDead(inst *instance) bool {
+	select {
+	case <-inst.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitInstance returns the running instance, waiting through starts and
+// backoff.
+func (p *Processor) waitInstance(ctx context.Context) (*instance, error) {
+	for {
+		p.mu.Lock()
+		state, cur, ready, lastErr := p.state, p.cur, p.ready, p.lastErr
+		p.mu.Unlock()
+		switch state {
+		case Running:
+			if !isDead(cur) {
+				return cur, nil
+			}
+		case Failed:
+			return nil, &FailedError{ID: p.cfg.ID, Reason: lastErr}
+		case Stopped:
+			return nil, ErrStopped
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Status reports the processor's state.
+func (p *Processor) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Status{
+		ID:       p.cfg.ID,
+		Stage:    p.cfg.Stage,
+		State:    p.state,
+		Restarts: p.restarts,
+		InFlight: p.inFlight,
+		Since:    p.since,
+		Cgroup:   cgroupPath(p.cg),
+		Confined: cgroupPath(p.cg) != "",
+	}
+	if p.cur != nil {
+		s.Owner = p.cur.owner
+		if p.state == Running {
+			s.Pid = p.cur.client.Pid()
+		}
+	}
+	if p.lastErr != nil {
+		s.LastError = p.lastErr.Error()
+	}
+	return s
+}
+
+// WaitRunning waits until the plugin is up (or has failed, or ctx ends).
+func (p *Processor) WaitRunning(ctx context.Context) error {
+	_, err := p.waitInstance(ctx)
+	return err
+}
+
+// Stop stops supervising: the plugin is asked to shut down (it has until ctx
+// ends), then everything left in its cgroup is killed and the cgroup
+// removed. In-flight tasks fail.
+func (p *Processor) Stop(ctx context.Context) error {
+	p.stopOnce.Do(func() { close(p.stop) })
+	p.mu.Lock()
+	cur := p.cur
+	p.mu.Unlock()
+	if cur != nil && !isDead(cur) {
+		if err := cur.client.Kill(ctx); err != nil {
+			p.log.Warn("plugin did not stop cleanly", "error", err)
+		}
+	}
+	<-p.done
+	return p.cg.Destroy()
+}
+
+// killInstance asks the watcher to kill inst (not its successor).
+func (p *Processor) killInstance(inst *instance, reason string) {
+	select {
+	case inst.kill <- reason:
+	case <-inst.dead:
+	}
+}
+
+func (p *Processor) setState(s State, cur *instance, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.state, p.since = s, time.Now()
+	if cur != nil {
+		p.cur = cur
+	}
+	if err != nil {
+		p.lastErr = err
+	}
+	close(p.ready)
+	p.ready = make(chan struct{})
+}
+
+func (p *Processor) stopping() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// loop starts, watches and restarts the plugin until Stop or a crash loop.
+func (p *Processor) loop() {
+	defer close(p.done)
+	failures := 0
+	for {
+		if p.stopping() {
+			p.setState(Stopped, nil, nil)
+			return
+		}
+		p.mu.Lock()
+		p.n++
+		owner := fmt.Sprintf("%s#%d", p.cfg.ID, p.n)
+		p.mu.Unlock()
+		p.setState(Starting, nil, nil)
+
+		started := time.Now()
+		err := p.runInstance(owner)
+		if p.stopping() {
+			p.setState(Stopped, nil, nil)
+			return
+		}
+		if time.Since(started) >= p.cfg.Backoff.Stable {
+			failures = 0
+		}
+		failures++
+		p.mu.Lock()
+		p.restarts++
+		p.mu.Unlock()
+		if failures >= p.cfg.Backoff.MaxFailures {
+			reason := fmt.Errorf("crash loop: %d failures in a row, giving up; last: %w", failures, err)
+			p.log.Error("processor failed", "error", reason)
+			p.setState(Failed, nil, reason)
+			return
+		}
+		wait := p.cfg.Backoff.Initial << (failures - 1)
+		if wait > p.cfg.Backoff.Max || wait <= 0 {
+			wait = p.cfg.Backoff.Max
+		}
+		p.log.Warn("plugin ended; restarting after backoff", "error", err, "backoff", wait, "failures", failures)
+		p.setState(Backoff, nil, err)
+		select {
+		case <-time.After(wait):
+		case <-p.stop:
+		}
+	}
+}
+
+// runInstance starts one plugin process and returns why it ended.
+func (p *Processor) runInstance(owner string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-p.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	c, err := pluginclient.Start(ctx, pluginclient.Config{
+		Name:         p.cfg.ID,
+		Cmd:          p.cg.Command(),
+		Logger:       p.log,
+		StartTimeout: p.cfg.StartTimeout,
+	})
+	if err != nil {
+		// Children the shim or plugin forked before failing stay in the
+		// cgroup: clear it for the next attempt.
+		p.killCgroup()
+		if p.cfg.OnExit != nil {
+			p.cfg.OnExit(owner)
+		}
+		return err
+	}
+	inst := &instance{owner: owner, client: c, dead: make(chan struct{}), kill: make(chan string)}
+	p.log.Info("plugin running", "owner", owner, "pid", c.Pid())
+	p.setState(Running, inst, nil)
+
+	cause := p.watch(inst)
+
+	// Make sure the process and everything it started is gone before
+	// anyone is told: a restarted plugin must not meet its predecessor.
+	killCtx, kc := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = c.Kill(killCtx)
+	kc()
+	p.killCgroup()
+	inst.err = cause
+	close(inst.dead)
+	if p.cfg.OnExit != nil {
+		p.cfg.OnExit(owner)
+	}
+	return cause
+}
+
+// watch returns when the instance's process exits, stops answering health
+// checks, is to be killed, or the processor stops.
+func (p *Processor) watch(inst *instance) error {
+	t := time.NewTicker(p.cfg.HealthInterval)
+	defer t.Stop()
+	misses := 0
+	for {
+		select {
+		case <-inst.client.Exited():
+			return inst.client.ExitError()
+		case reason := <-inst.kill:
+			p.log.Warn("killing plugin", "owner", inst.owner, "reason", reason)
+			return errors.New(reason)
+		case <-p.stop:
+			return ErrStopped
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), p.cfg.HealthInterval)
+			err := inst.client.Ping(ctx)
+			cancel()
+			if err == nil {
+				misses = 0
+				continue
+			}
+			misses++
+			if misses >= p.cfg.HealthFailures {
+				return fmt.Errorf("plugin stopped answering health checks (%d in a row): %w", misses, err)
+			}
+		}
+	}
+}
+
+func (p *Processor) killCgroup() {
+	if err := p.cg.Kill(); err != nil {
+		p.log.Warn("could not empty the processor's cgroup", "error", err)
+	}
+}
+
+// cgroupPath names the processor's cgroup for operators: its cpuset
+// directory (the controller that matters most), else any, else "".
+func cgroupPath(cg *confine.Cgroup) string {
+	paths := cg.Paths()
+	if p, ok := paths["cpuset"]; ok {
+		return p
+	}
+	for _, p := range paths {
+		return p
+	}
+	return ""
+}

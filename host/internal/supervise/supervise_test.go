@@ -1,0 +1,302 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"k8s.io/utils/cpuset"
+
+	"github.com/sealhost/sealhost/host/internal/confine"
+	"github.com/sealhost/sealhost/internal/pluginclient"
+	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
+)
+
+// The test binary doubles as the confinement shim and as the plugin: real
+// processes, real cgroups, real gRPC.
+const pluginEnv = "SUPERVISE_TEST_PLUGIN"
+
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == confine.ShimCommand {
+		os.Exit(confine.RunShim(os.Args[2:]))
+	}
+	if mode := os.Getenv(pluginEnv); mode != "" {
+		os.Exit(runPlugin(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// runPlugin serves C2, whose phase1_output says what to do:
+// "ok", "sleep:D" (honours ctx), "hang:D" (ignores ctx), "stop" (SIGSTOPs
+// itself), "status" (returns its /proc/self/status).
+func runPlugin(mode string) int {
+	if mode == "crash" {
+		fmt.Fprintln(os.Stderr, "test plugin crashing at start as asked")
+		return 3
+	}
+	sdk.Serve(sdk.Plugin{Name: "supervise-test", Version: "1", C2: sdk.C2Func(
+		func(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
+			cmd, arg, _ := strings.Cut(string(req.GetPhase1Output()), ":")
+			switch cmd {
+			case "sleep":
+				d, _ := time.ParseDuration(arg)
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			case "hang":
+				d, _ := time.ParseDuration(arg)
+				time.Sleep(d)
+			case "stop":
+				syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+			case "status":
+				b, err := os.ReadFile("/proc/self/status")
+				return &sealv1.C2Response{Proof: b}, err
+			}
+			return &sealv1.C2Response{Proof: []byte("proof")}, nil
+		})})
+	return 0
+}
+
+type exits struct {
+	mu     sync.Mutex
+	owners []string
+}
+
+func (e *exits) add(o string) { e.mu.Lock(); e.owners = append(e.owners, o); e.mu.Unlock() }
+func (e *exits) list() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.owners...)
+}
+
+func newManager(t *testing.T) *confine.Manager {
+	t.Helper()
+	unconfined := false
+	if err := confine.Available(); err != nil {
+		t.Logf("cgroups unavailable (%v): running unconfined", err)
+		unconfined = true
+	}
+	m, err := confine.NewManager(fmt.Sprintf("supervisetest-%d", os.Getpid()), hclog.NewNullLogger(), unconfined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("closing the confinement manager: %v", err)
+		}
+	})
+	return m
+}
+
+func startProc(t *testing.T, mode string, edit func(*Config)) (*Processor, *exits) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := &exits{}
+	cfg := Config{
+		ID:    "c2.0",
+		Stage: "c2",
+		Spec: confine.Spec{
+			Plugin:     exe,
+			CPUs:       cpuset.New(0),
+			Env:        map[string]string{pluginEnv: mode},
+			InheritEnv: false,
+		},
+		Backoff:        BackoffPolicy{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond, Stable: time.Minute, MaxFailures: 3},
+		HealthInterval: 200 * time.Millisecond,
+		StartTimeout:   20 * time.Second,
+		OnExit:         ex.add,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := Start(newManager(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.WaitRunning(ctx); err != nil && mode != "crash" {
+		t.Fatalf("plugin did not come up: %v", err)
+	}
+	return p, ex
+}
+
+func c2(ctx context.Context, p *Processor, what string) ([]byte, error) {
+	var out []byte
+	err := p.Do(ctx, func(ctx context.Context, c *pluginclient.Client) error {
+		r, err := c.C2(ctx, &sealv1.C2Request{Phase1Output: []byte(what)})
+		if r != nil {
+			out = r.GetProof()
+		}
+		return err
+	})
+	return out, err
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestTaskRunsConfined(t *testing.T) {
+	p, _ := startProc(t, "ok", nil)
+	out, err := c2(context.Background(), p, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "Cpus_allowed_list:\t0\n") {
+		t.Fatalf("plugin's status does not show cpuset 0:\n%s", out)
+	}
+	st := p.Status()
+	if st.State != Running || st.Owner != "c2.0#1" || st.Pid == 0 {
+		t.Fatalf("status = %+v", st)
+	}
+}
+
+func TestKilledPluginFailsTaskAndRestarts(t *testing.T) {
+	p, ex := startProc(t, "ok", nil)
+	first := p.Status()
+
+	errc := make(chan error, 1)
+	go func() { _, err := c2(context.Background(), p, "sleep:60s"); errc <- err }()
+	waitFor(t, "the task to start", func() bool { return p.Status().InFlight == 1 })
+
+	killed := time.Now()
+	if err := syscall.Kill(first.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the task did not fail after its plugin was killed")
+	}
+	if took := time.Since(killed); took > time.Second {
+		t.Errorf("the task failed %s after the kill, want within 1s", took)
+	}
+	var died *DiedError
+	if !errors.As(err, &died) || died.Owner != "c2.0#1" || !strings.Contains(err.Error(), "killed by signal") {
+		t.Fatalf("err = %v, want a DiedError naming c2.0#1 and the signal", err)
+	}
+	waitFor(t, "the plugin to come back", func() bool {
+		s := p.Status()
+		return s.State == Running && s.Owner == "c2.0#2"
+	})
+	if got := ex.list(); len(got) != 1 || got[0] != "c2.0#1" {
+		t.Fatalf("OnExit calls = %v, want [c2.0#1]", got)
+	}
+	if s := p.Status(); s.Restarts != 1 || !strings.Contains(s.LastError, "killed by signal") {
+		t.Fatalf("status after restart = %+v", s)
+	}
+	if _, err := c2(context.Background(), p, "ok"); err != nil {
+		t.Fatalf("the restarted plugin does not take tasks: %v", err)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	t.Run("honoured", func(t *testing.T) {
+		p, _ := startProc(t, "ok", func(c *Config) { c.Timeout = 300 * time.Millisecond; c.CancelGrace = 5 * time.Second })
+		start := time.Now()
+		_, err := c2(context.Background(), p, "sleep:60s")
+		var te *TimeoutError
+		if !errors.As(err, &te) || te.Killed {
+			t.Fatalf("err = %v, want a TimeoutError without kill", err)
+		}
+		if took := time.Since(start); took > 4*time.Second {
+			t.Fatalf("a plugin honouring its deadline took %s to answer", took)
+		}
+		if s := p.Status(); s.Owner != "c2.0#1" || s.State != Running {
+			t.Fatalf("plugin was restarted although it honoured the deadline: %+v", s)
+		}
+	})
+	t.Run("ignored", func(t *testing.T) {
+		p, ex := startProc(t, "ok", func(c *Config) { c.Timeout = 200 * time.Millisecond; c.CancelGrace = 300 * time.Millisecond })
+		_, err := c2(context.Background(), p, "hang:60s")
+		var te *TimeoutError
+		if !errors.As(err, &te) || !te.Killed || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want a TimeoutError with the plugin killed", err)
+		}
+		waitFor(t, "the restart", func() bool { s := p.Status(); return s.State == Running && s.Owner == "c2.0#2" })
+		if got := ex.list(); len(got) != 1 {
+			t.Fatalf("OnExit calls = %v", got)
+		}
+		if s := p.Status(); !strings.Contains(s.LastError, "ignored cancellation") {
+			t.Fatalf("last error = %q", s.LastError)
+		}
+	})
+}
+
+func TestHungPluginIsRestarted(t *testing.T) {
+	p, _ := startProc(t, "ok", func(c *Config) { c.HealthInterval = 100 * time.Millisecond; c.HealthFailures = 2 })
+	_, err := c2(context.Background(), p, "stop")
+	var died *DiedError
+	if !errors.As(err, &died) || !strings.Contains(err.Error(), "health checks") {
+		t.Fatalf("err = %v, want a DiedError about health checks", err)
+	}
+	waitFor(t, "the restart", func() bool { s := p.Status(); return s.State == Running && s.Owner == "c2.0#2" })
+}
+
+func TestCrashLoopMarksFailed(t *testing.T) {
+	p, ex := startProc(t, "crash", nil)
+	waitFor(t, "the processor to fail", func() bool { return p.Status().State == Failed })
+	s := p.Status()
+	if !strings.Contains(s.LastError, "crash loop: 3 failures") || !strings.Contains(s.LastError, "crashing at start") {
+		t.Fatalf("last error = %q, want the crash loop and the plugin's stderr", s.LastError)
+	}
+	_, err := c2(context.Background(), p, "ok")
+	var fe *FailedError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v, want FailedError", err)
+	}
+	if got := ex.list(); len(got) != 3 {
+		t.Fatalf("OnExit calls = %v, want 3", got)
+	}
+}
+
+func TestStopLeavesNothing(t *testing.T) {
+	p, _ := startProc(t, "ok", nil)
+	pid := p.Status().Pid
+	cg := p.Status().Cgroup
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Fatalf("plugin pid %d still alive after Stop", pid)
+	}
+	if cg != "" {
+		if _, err := os.Stat(cg); !os.IsNotExist(err) {
+			t.Fatalf("cgroup %s still there after Stop (err %v)", cg, err)
+		}
+	}
+	if _, err := c2(context.Background(), p, "ok"); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Do after Stop = %v, want ErrStopped", err)
+	}
+}
