@@ -1,0 +1,426 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+
+	"github.com/sealhost/sealhost/host/internal/arbiter"
+	"github.com/sealhost/sealhost/host/internal/config"
+	"github.com/sealhost/sealhost/host/internal/confine"
+	"github.com/sealhost/sealhost/host/internal/dispatch"
+	"github.com/sealhost/sealhost/host/internal/supervise"
+	"github.com/sealhost/sealhost/sdk/client"
+	"github.com/sealhost/sealhost/sdk/proto/taskv1"
+)
+
+// DefaultInstance names a host started without -name.
+const DefaultInstance = "sealhost"
+
+// DefaultGrace is how long Shutdown lets running tasks finish by default.
+const DefaultGrace = 30 * time.Second
+
+// Options says how to run a host. Only Config is required.
+type Options struct {
+	// Config is the decoded config; the caller has refused it already if
+	// its plan has errors.
+	Config *config.Config
+	// Instance names the host: its cgroup parent and default socket.
+	// Letters, digits, '_', '.', '-'. Default DefaultInstance.
+	Instance string
+	// Socket is the task API's unix socket. Default
+	// client.DefaultSocket(Instance).
+	Socket string
+	// SocketGroup, when set, makes the socket 0660 owned by this group
+	// (name or numeric gid) instead of 0600.
+	SocketGroup string
+	// MetricsAddr, when set, serves Prometheus metrics at
+	// http://MetricsAddr/metrics. Use "127.0.0.1:0" for any free port;
+	// Host.MetricsAddr says which.
+	MetricsAddr string
+	// Unconfined runs plugins without cgroups even when the config asks
+	// for confinement (the -unconfined flag). With Config.Confine false the
+	// host runs unconfined too.
+	Unconfined bool
+	// Logger receives the host's logs. Default: a null logger.
+	Logger hclog.Logger
+
+	// Supervision knobs; zero values take package supervise's defaults.
+	// Tests shorten them.
+	Backoff        supervise.BackoffPolicy
+	HealthInterval time.Duration
+	CancelGrace    time.Duration
+	StartTimeout   time.Duration
+}
+
+// Host is a running host. Its methods are safe for concurrent use.
+type Host struct {
+	opts     Options
+	cfg      *config.Config
+	log      hclog.Logger
+	started  time.Time
+	confined bool
+
+	mgr    *confine.Manager
+	disp   *dispatch.Dispatcher
+	arb    *arbiter.Arbiter
+	procs  map[string]*proc
+	order  []string // processor ids in config order
+	stages map[config.Stage][]string
+	m      *metrics
+
+	srv     *grpc.Server
+	lis     net.Listener
+	socket  string
+	httpSrv *http.Server
+	httpLis net.Listener
+
+	// ctx ends when the host stops for good; background goroutines watch it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	draining bool
+	// refuse is closed when draining starts: waiting calls give up.
+	refuse chan struct{}
+	// abort is closed when the grace period ends: running tasks are
+	// cancelled.
+	abort   chan struct{}
+	tasks   map[uint64]*task
+	nextID  uint64
+	stats   map[config.Stage]*counts
+	running sync.WaitGroup // calls between admission and answer
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+	done         chan struct{}
+}
+
+// proc is one processor and what the host keeps about it.
+type proc struct {
+	cfg config.Processor
+	sp  *supervise.Processor
+
+	mu  sync.Mutex
+	gen int // bumped on every plugin exit, so a late restore is ignored
+
+	done, failed int64 // under Host.mu
+}
+
+// counts are a stage's finished tasks.
+type counts struct{ done, failed int64 }
+
+// task is one call, waiting or running.
+type task struct {
+	id        uint64
+	stage     config.Stage
+	sector    sectorRef
+	requested time.Time
+	started   time.Time // zero while waiting
+	processor string
+	waited    time.Duration
+}
+
+// Start runs a host: it cleans stale cgroups, starts every processor,
+// and serves the task API. On error nothing is left running.
+func Start(opts Options) (h *Host, err error) {
+	if opts.Config == nil {
+		return nil, errors.New("daemon: no config")
+	}
+	if opts.Instance == "" {
+		opts.Instance = DefaultInstance
+	}
+	if opts.Socket == "" {
+		opts.Socket = client.DefaultSocket(opts.Instance)
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	cfg := opts.Config
+	unconfined := opts.Unconfined || !cfg.Confine
+	h = &Host{
+		opts:     opts,
+		cfg:      cfg,
+		log:      opts.Logger,
+		started:  time.Now(),
+		confined: !unconfined,
+		procs:    map[string]*proc{},
+		stages:   map[config.Stage][]string{},
+		refuse:   make(chan struct{}),
+		abort:    make(chan struct{}),
+		tasks:    map[uint64]*task{},
+		stats:    map[config.Stage]*counts{},
+		done:     make(chan struct{}),
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			h.teardown(context.Background())
+		}
+	}()
+
+	if !unconfined {
+		if err := confine.Available(); err != nil {
+			return nil, fmt.Errorf("%w (or start with -unconfined)", err)
+		}
+	}
+	h.mgr, err = confine.NewManager(opts.Instance, h.log, unconfined)
+	if err != nil {
+		return nil, err
+	}
+	if unconfined {
+		h.log.Warn("UNCONFINED: this host runs its plugins without cgroups; `host status` says so too")
+	} else {
+		stale, err := h.mgr.CleanStale()
+		if err != nil {
+			h.log.Warn("could not clean cgroups of dead hosts", "error", err)
+		}
+		if len(stale) == 0 {
+			h.log.Info("no stale cgroups found")
+		}
+		for _, s := range stale {
+			h.log.Warn("cleaned stale cgroup of a dead host", "cgroup", s.Cgroup, "host_pid", s.OwnerPID, "processors", s.Processors, "killed", s.Killed)
+		}
+	}
+
+	h.disp, h.arb, err = dispatch.FromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.m = newMetrics(h)
+
+	// Listen before any plugin starts: a second host on the same socket
+	// is refused before it touches anything.
+	h.lis, err = listen(opts.Socket, opts.SocketGroup)
+	if err != nil {
+		return nil, err
+	}
+	h.socket = opts.Socket
+
+	plugins := map[string]config.Plugin{}
+	for _, p := range cfg.Plugins {
+		plugins[p.Name] = p
+	}
+	for _, pc := range cfg.Processors {
+		pl := plugins[pc.Plugin]
+		p := &proc{cfg: pc}
+		id := pc.ID
+		spec := confine.Spec{
+			ProcessorID:   id,
+			Where:         fmt.Sprintf("%s:%d", pc.Range.Filename, pc.Range.Start.Line),
+			NUMAPreferred: pc.NUMAPreferred,
+			MemoryLimit:   pc.MemoryLimit,
+			Plugin:        pl.Path,
+			Args:          pl.Args,
+			SHA256:        pl.SHA256,
+			Env:           pc.Env,
+			InheritEnv:    pc.InheritEnv,
+		}
+		if pc.HasCPUs {
+			spec.CPUs = pc.CPUs
+		}
+		p.sp, err = supervise.Start(h.mgr, supervise.Config{
+			ID:             id,
+			Stage:          string(pc.Stage),
+			Spec:           spec,
+			Timeout:        pc.Timeout,
+			CancelGrace:    opts.CancelGrace,
+			StartTimeout:   opts.StartTimeout,
+			HealthInterval: opts.HealthInterval,
+			Backoff:        opts.Backoff,
+			Logger:         h.log,
+			OnExit:         func(owner string) { h.pluginExited(p, owner) },
+		})
+		if err != nil {
+			return nil, err
+		}
+		h.procs[id] = p
+		h.order = append(h.order, id)
+		h.stages[pc.Stage] = append(h.stages[pc.Stage], id)
+	}
+
+	h.srv = grpc.NewServer(grpc.MaxRecvMsgSize(client.MaxMessageSize), grpc.MaxSendMsgSize(client.MaxMessageSize))
+	taskv1.RegisterTasksServer(h.srv, &service{h: h})
+	go func() {
+		if err := h.srv.Serve(h.lis); err != nil {
+			h.log.Error("task API stopped serving", "error", err)
+		}
+	}()
+
+	if opts.MetricsAddr != "" {
+		if err := h.serveMetrics(opts.MetricsAddr); err != nil {
+			return nil, err
+		}
+	}
+	h.log.Info("host running", "instance", opts.Instance, "socket", h.socket, "processors", len(h.order), "confined", h.confined, "metrics", h.MetricsAddr())
+	return h, nil
+}
+
+// Socket is the path of the task API's socket.
+func (h *Host) Socket() string { return h.socket }
+
+// MetricsAddr is the address metrics are served on, "" when they are not.
+func (h *Host) MetricsAddr() string {
+	if h.httpLis == nil {
+		return ""
+	}
+	return h.httpLis.Addr().String()
+}
+
+// Confined reports whether plugins run in cgroups.
+func (h *Host) Confined() bool { return h.confined }
+
+// WaitRunning waits until every processor's plugin is up, or one has
+// failed for good (its error), or ctx ends.
+func (h *Host) WaitRunning(ctx context.Context) error {
+	for _, id := range h.order {
+		if err := h.procs[id].sp.WaitRunning(ctx); err != nil {
+			return fmt.Errorf("processor %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Done is closed when Shutdown has finished.
+func (h *Host) Done() <-chan struct{} { return h.done }
+
+// pluginExited runs from supervise once an instance's process is gone: its
+// tasks have failed already; the dispatcher drops the processor, which
+// frees their slots and locks, until a new instance runs.
+func (h *Host) pluginExited(p *proc, owner string) {
+	p.mu.Lock()
+	p.gen++
+	gen := p.gen
+	p.mu.Unlock()
+	n, err := h.disp.DropProcessor(p.cfg.ID)
+	if err != nil {
+		h.log.Debug("dropping processor", "processor", p.cfg.ID, "error", err)
+	}
+	h.log.Info("plugin gone; processor out of service until it is back", "processor", p.cfg.ID, "owner", owner, "tasks_dropped", n)
+	go func() {
+		if err := p.sp.WaitRunning(h.ctx); err != nil {
+			return // failed for good, stopped, or the host is ending
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.gen != gen {
+			return // died again meanwhile: that exit's goroutine restores
+		}
+		if err := h.disp.RestoreProcessor(p.cfg.ID); err != nil {
+			h.log.Debug("restoring processor", "processor", p.cfg.ID, "error", err)
+			return
+		}
+		h.log.Info("processor back in service", "processor", p.cfg.ID, "owner", p.sp.Status().Owner)
+	}()
+}
+
+// Shutdown drains the host: calls still waiting and new ones are refused,
+// running tasks have grace to finish and are then cancelled; then the
+// server stops, every plugin is stopped and its cgroup removed. ctx bounds
+// the stopping of plugins after that. Calling it again waits for the first
+// call and returns its result.
+func (h *Host) Shutdown(ctx context.Context, grace time.Duration) error {
+	h.shutdownOnce.Do(func() {
+		h.mu.Lock()
+		h.draining = true
+		running := 0
+		for _, t := range h.tasks {
+			if !t.started.IsZero() {
+				running++
+			}
+		}
+		close(h.refuse)
+		h.mu.Unlock()
+		h.log.Info("draining: refusing new tasks, letting running ones finish", "running", running, "grace", grace)
+
+		finished := make(chan struct{})
+		go func() { h.running.Wait(); close(finished) }()
+		select {
+		case <-finished:
+		case <-time.After(grace):
+			h.log.Warn("grace period over: cancelling running tasks", "grace", grace)
+			close(h.abort)
+			select {
+			case <-finished:
+			case <-ctx.Done():
+			}
+		case <-ctx.Done():
+			close(h.abort)
+		}
+		h.shutdownErr = h.teardown(ctx)
+		h.log.Info("host stopped")
+		close(h.done)
+	})
+	<-h.done
+	return h.shutdownErr
+}
+
+// teardown stops serving and removes every trace of the host. It copes
+// with a Start that failed half way.
+func (h *Host) teardown(ctx context.Context) error {
+	var errs []error
+	if h.srv != nil {
+		stopped := make(chan struct{})
+		go func() { h.srv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			h.srv.Stop()
+		}
+	} else if h.lis != nil {
+		h.lis.Close()
+	}
+	if h.httpSrv != nil {
+		h.httpSrv.Close()
+	}
+	h.cancel()
+	ids := make([]string, 0, len(h.procs))
+	for id := range h.procs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var wg sync.WaitGroup
+	errc := make(chan error, len(ids))
+	for _, id := range ids {
+		p := h.procs[id]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := p.sp.Stop(sctx); err != nil {
+				errc <- fmt.Errorf("stopping processor %s: %w", id, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	if h.mgr != nil {
+		if err := h.mgr.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if h.disp != nil {
+		h.disp.Close()
+	}
+	if h.socket != "" {
+		// The listener unlinks it on close; a socket a failed Start made
+		// must not stay either.
+		if err := os.Remove(h.socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

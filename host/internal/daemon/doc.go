@@ -1,0 +1,45 @@
+// Package daemon is the run-time of `host run`: it turns a checked config
+// into running, confined, supervised processors and serves the task API
+// (package sdk/proto/taskv1) on a unix socket.
+//
+// Data flows one way. The caller loads the config and refuses it when the
+// plan has errors (host/cmd_run.go); Start then cleans cgroups left by a
+// host that died, prepares one cgroup per processor and starts its plugin
+// through package supervise, builds the dispatcher and lock arbiter
+// (package dispatch), and listens.
+//
+// # One task
+//
+// A stage call waits in the dispatcher until a processor of its stage has a
+// free slot, the stage is under its limit and stagger, and the processor's
+// locks are granted; it then runs through supervise.Processor.Do and
+// releases everything when it ends. The caller going away (its context)
+// frees its place whether it was waiting or running. When a plugin dies,
+// supervise fails its in-flight tasks at once and calls OnExit; the host
+// then drops the processor from the dispatcher, which frees its locks, and
+// puts it back once a new instance runs. Each call gets exactly one
+// answer: the plugin's response, or a gRPC status with a sealv1.Error
+// detail (message, retryable) and a code that says who failed (see
+// taskStatus).
+//
+// # Shutdown
+//
+// Shutdown drains: new calls and calls still waiting are refused
+// (Unavailable, retryable), running tasks get the grace period to finish,
+// then are cancelled; the server stops, every processor is stopped, its
+// cgroup emptied and removed, the socket unlinked. A host that is
+// SIGKILLed instead leaves its plugins to their parent-death signal and its
+// cgroups to the next start's cleanup.
+//
+// # The socket
+//
+// The socket is created mode 0600 (the umask is narrowed while it is
+// made, so there is no window where it is wider), or 0660 with
+// Options.SocketGroup. A live host already answering on the path is an
+// error; a dead one's leftover socket file is replaced.
+//
+// # Metrics
+//
+// With Options.MetricsAddr the host serves Prometheus metrics at /metrics
+// from its own registry (see metrics.go for the names).
+package daemon

@@ -1,0 +1,191 @@
+package daemon
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sealhost/sealhost/host/internal/supervise"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Metric names. Task durations are the run on the plugin; waits are from
+// the call's arrival to its processor and locks being granted.
+//
+//	sealhost_tasks_started_total{stage,processor}
+//	sealhost_tasks_finished_total{stage,processor}        succeeded
+//	sealhost_tasks_failed_total{stage,processor,reason}   reason: plugin_error, plugin_died, timeout, cancelled, other
+//	sealhost_task_duration_seconds{stage,processor}       histogram
+//	sealhost_task_wait_seconds{stage}                     histogram, every task
+//	sealhost_lock_wait_seconds{stage}                     histogram, tasks on processors with locks
+//	sealhost_lock_hold_seconds{stage}                     histogram, tasks on processors with locks
+//	sealhost_tasks_waiting{stage}                         gauge: queue length
+//	sealhost_tasks_running{stage}                         gauge
+//	sealhost_plugin_restarts_total{processor}
+//	sealhost_processor_state{processor,state}             1 for the current state, 0 for the others
+//	sealhost_processor_confined{processor}                1 when the plugin runs in a cgroup
+type metrics struct {
+	reg      *prometheus.Registry
+	started  *prometheus.CounterVec
+	finished *prometheus.CounterVec
+	failed   *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	wait     *prometheus.HistogramVec
+	lockWait *prometheus.HistogramVec
+	lockHold *prometheus.HistogramVec
+	waiting  *prometheus.GaugeVec
+	running  *prometheus.GaugeVec
+}
+
+// Sealing stages run from seconds (tree_d of small sectors, the mock) to
+// hours (pc1 of 64 GiB).
+var durationBuckets = prometheus.ExponentialBuckets(0.01, 4, 12) // 10 ms … ~14 h
+
+func newMetrics(h *Host) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		started: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealhost_tasks_started_total", Help: "Tasks that got a processor and started.",
+		}, []string{"stage", "processor"}),
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealhost_tasks_finished_total", Help: "Tasks that finished successfully.",
+		}, []string{"stage", "processor"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealhost_tasks_failed_total", Help: "Tasks that started and failed, by reason.",
+		}, []string{"stage", "processor", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sealhost_task_duration_seconds", Help: "Run time of tasks on their processor.", Buckets: durationBuckets,
+		}, []string{"stage", "processor"}),
+		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sealhost_task_wait_seconds", Help: "Time from a task's arrival until it got a processor (and its locks).", Buckets: durationBuckets,
+		}, []string{"stage"}),
+		lockWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sealhost_lock_wait_seconds", Help: "Wait of tasks whose processor takes locks, until processor and locks were granted.", Buckets: durationBuckets,
+		}, []string{"stage"}),
+		lockHold: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sealhost_lock_hold_seconds", Help: "How long tasks held their processor's locks.", Buckets: durationBuckets,
+		}, []string{"stage"}),
+		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sealhost_tasks_waiting", Help: "Tasks waiting for a processor, per stage.",
+		}, []string{"stage"}),
+		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sealhost_tasks_running", Help: "Tasks running, per stage.",
+		}, []string{"stage"}),
+	}
+	m.reg.MustRegister(m.started, m.finished, m.failed, m.duration, m.wait, m.lockWait, m.lockHold, m.waiting, m.running,
+		&procCollector{h: h},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, p := range h.cfg.Processors {
+		// Zero series exist from the start, so rate() and alerts see them.
+		m.waiting.WithLabelValues(string(p.Stage))
+		m.running.WithLabelValues(string(p.Stage))
+		m.started.WithLabelValues(string(p.Stage), p.ID)
+		m.finished.WithLabelValues(string(p.Stage), p.ID)
+	}
+	return m
+}
+
+func (m *metrics) taskStarted(t *task, locks bool) {
+	stage := string(t.stage)
+	m.started.WithLabelValues(stage, t.processor).Inc()
+	m.running.WithLabelValues(stage).Inc()
+	m.wait.WithLabelValues(stage).Observe(t.waited.Seconds())
+	if locks {
+		m.lockWait.WithLabelValues(stage).Observe(t.waited.Seconds())
+	}
+}
+
+func (m *metrics) taskEnded(t *task, ran time.Duration, locks bool, err error) {
+	stage := string(t.stage)
+	m.running.WithLabelValues(stage).Dec()
+	m.duration.WithLabelValues(stage, t.processor).Observe(ran.Seconds())
+	if locks {
+		m.lockHold.WithLabelValues(stage).Observe(ran.Seconds())
+	}
+	if err == nil {
+		m.finished.WithLabelValues(stage, t.processor).Inc()
+		return
+	}
+	m.failed.WithLabelValues(stage, t.processor, failReason(err)).Inc()
+}
+
+func failReason(err error) string {
+	var (
+		died    *supervise.DiedError
+		timeout *supervise.TimeoutError
+	)
+	switch {
+	case errors.As(err, &died):
+		return "plugin_died"
+	case errors.As(err, &timeout):
+		return "timeout"
+	}
+	switch status.Code(err) {
+	case codes.Canceled:
+		return "cancelled"
+	}
+	if isCtxErr(err) {
+		return "cancelled"
+	}
+	return "plugin_error"
+}
+
+// procCollector reads processor state at scrape time, so it is never
+// stale.
+type procCollector struct{ h *Host }
+
+var (
+	stateDesc = prometheus.NewDesc("sealhost_processor_state", "1 for the processor's current state.", []string{"processor", "state"}, nil)
+	restDesc  = prometheus.NewDesc("sealhost_plugin_restarts_total", "Plugin restarts of a processor.", []string{"processor"}, nil)
+	confDesc  = prometheus.NewDesc("sealhost_processor_confined", "1 when the processor's plugin runs in a cgroup.", []string{"processor"}, nil)
+	states    = []supervise.State{supervise.Starting, supervise.Running, supervise.Backoff, supervise.Failed, supervise.Stopped}
+)
+
+func (c *procCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- stateDesc
+	ch <- restDesc
+	ch <- confDesc
+}
+
+func (c *procCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, id := range c.h.order {
+		s := c.h.procs[id].sp.Status()
+		for _, st := range states {
+			v := 0.0
+			if s.State == st {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(stateDesc, prometheus.GaugeValue, v, id, string(st))
+		}
+		ch <- prometheus.MustNewConstMetric(restDesc, prometheus.CounterValue, float64(s.Restarts), id)
+		conf := 0.0
+		if s.Confined {
+			conf = 1
+		}
+		ch <- prometheus.MustNewConstMetric(confDesc, prometheus.GaugeValue, conf, id)
+	}
+}
+
+// serveMetrics listens on addr and serves /metrics.
+func (h *Host) serveMetrics(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(h.m.reg, promhttp.HandlerOpts{Registry: h.m.reg}))
+	h.httpLis = l
+	h.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := h.httpSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("metrics server stopped", "error", err)
+		}
+	}()
+	return nil
+}

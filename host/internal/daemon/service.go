@@ -1,0 +1,256 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/sealhost/sealhost/host/internal/config"
+	"github.com/sealhost/sealhost/host/internal/supervise"
+	"github.com/sealhost/sealhost/internal/pluginclient"
+	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/client"
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
+	"github.com/sealhost/sealhost/sdk/proto/taskv1"
+)
+
+// service is the gRPC face of a Host.
+type service struct {
+	taskv1.UnimplementedTasksServer
+	h *Host
+}
+
+// sectorRef is the sector a task works on, for status.
+type sectorRef = *sealv1.Sector
+
+func (s *service) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.TreeDResponse, error) {
+	var resp *sealv1.TreeDResponse
+	err := s.h.run(ctx, config.StageTreeD, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
+		resp, err = c.TreeD(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+func (s *service) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Response, error) {
+	var resp *sealv1.PC1Response
+	err := s.h.run(ctx, config.StagePC1, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
+		resp, err = c.PC1(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+func (s *service) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, error) {
+	var resp *sealv1.PC2Response
+	err := s.h.run(ctx, config.StagePC2, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
+		resp, err = c.PC2(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+func (s *service) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Response, error) {
+	var resp *sealv1.C1Response
+	err := s.h.run(ctx, config.StageC1, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
+		resp, err = c.C1(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+func (s *service) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
+	var resp *sealv1.C2Response
+	err := s.h.run(ctx, config.StageC2, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
+		resp, err = c.C2(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+func (s *service) Status(ctx context.Context, _ *taskv1.StatusRequest) (*taskv1.StatusResponse, error) {
+	return s.h.Status(), nil
+}
+
+// run is one task's whole life: admission, the wait for a processor and
+// its locks, the run, the release. Exactly one of f's outcome or an error
+// status comes back.
+func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Sector, f func(context.Context, *pluginclient.Client) error) error {
+	ids := h.stages[stage]
+	if len(ids) == 0 {
+		return statusError(codes.Unimplemented, false, "no processor of this host serves %s: add a processor %q block to %s", stage, stage, h.cfg.File)
+	}
+	if allFailed(h, ids) {
+		return statusError(codes.FailedPrecondition, false, "every %s processor has failed (crash loop); see `host status` for why", stage)
+	}
+
+	h.mu.Lock()
+	if h.draining {
+		h.mu.Unlock()
+		return statusError(codes.Unavailable, true, "host is shutting down and takes no new tasks")
+	}
+	h.nextID++
+	t := &task{id: h.nextID, stage: stage, sector: sector, requested: time.Now()}
+	h.tasks[t.id] = t
+	h.running.Add(1)
+	h.mu.Unlock()
+	h.m.waiting.WithLabelValues(string(stage)).Inc()
+	defer func() {
+		h.mu.Lock()
+		delete(h.tasks, t.id)
+		h.mu.Unlock()
+		h.running.Done()
+	}()
+
+	// Waiting ends with the caller, or when draining starts.
+	waitCtx, cancelWait := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-h.refuse:
+			cancelWait()
+		case <-waitCtx.Done():
+		}
+	}()
+	a, err := h.disp.Acquire(waitCtx, stage)
+	cancelWait()
+	h.m.waiting.WithLabelValues(string(stage)).Dec()
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return status.FromContextError(ctx.Err()).Err()
+		case isClosed(h.refuse):
+			return statusError(codes.Unavailable, true, "host is shutting down; the task was still waiting for a %s processor and did not start", stage)
+		}
+		return statusError(codes.Internal, true, "waiting for a %s processor: %v", stage, err)
+	}
+	defer a.Release()
+	p := h.procs[a.Processor]
+
+	h.mu.Lock()
+	t.started, t.processor, t.waited = time.Now(), a.Processor, a.Waited
+	h.mu.Unlock()
+	_ = grpc.SetHeader(ctx, metadata.Pairs(
+		client.HeaderTask, strconv.FormatUint(t.id, 10),
+		client.HeaderProcessor, a.Processor,
+		client.HeaderWaited, a.Waited.String(),
+	))
+	h.m.taskStarted(t, len(p.cfg.Locks) > 0)
+
+	// The run ends with the caller, or when the drain's grace is over.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-h.abort:
+			cancelRun()
+		case <-runCtx.Done():
+		}
+	}()
+	err = p.sp.Do(runCtx, f)
+	ran := time.Since(t.started)
+
+	h.mu.Lock()
+	if err == nil {
+		p.done++
+		h.countsFor(stage).done++
+	} else {
+		p.failed++
+		h.countsFor(stage).failed++
+	}
+	h.mu.Unlock()
+	h.m.taskEnded(t, ran, len(p.cfg.Locks) > 0, err)
+	if err != nil {
+		st := h.taskStatus(ctx, a.Processor, err)
+		h.log.Debug("task failed", "task", t.id, "stage", stage, "processor", a.Processor, "error", err)
+		return st
+	}
+	return nil
+}
+
+func (h *Host) countsFor(stage config.Stage) *counts {
+	c := h.stats[stage]
+	if c == nil {
+		c = &counts{}
+		h.stats[stage] = c
+	}
+	return c
+}
+
+func allFailed(h *Host, ids []string) bool {
+	for _, id := range ids {
+		if h.procs[id].sp.Status().State != supervise.Failed {
+			return false
+		}
+	}
+	return true
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// taskStatus turns a failed run into the caller's status. The code says
+// who failed: Aborted the plugin process (died or was killed),
+// DeadlineExceeded the processor's task timeout, Canceled the caller or the
+// drain, FailedPrecondition a processor in a crash loop, and otherwise the
+// plugin's own answer, whose message and retry flag pass through.
+func (h *Host) taskStatus(ctx context.Context, processor string, err error) error {
+	var (
+		died    *supervise.DiedError
+		timeout *supervise.TimeoutError
+		failed  *supervise.FailedError
+		sdkErr  *sdk.Error
+		call    *pluginclient.CallError
+	)
+	switch {
+	case errors.As(err, &died):
+		return statusError(codes.Aborted, true, "%v", died)
+	case errors.As(err, &timeout):
+		return statusError(codes.DeadlineExceeded, false, "%v", timeout)
+	case errors.As(err, &failed):
+		return statusError(codes.FailedPrecondition, false, "%v", failed)
+	case errors.Is(err, supervise.ErrStopped):
+		return statusError(codes.Unavailable, true, "processor %s is stopping (host shutting down)", processor)
+	case ctx.Err() != nil:
+		return status.FromContextError(ctx.Err()).Err()
+	case isClosed(h.abort):
+		return statusError(codes.Unavailable, true, "host shut down: the task on %s was cancelled after the drain's grace period", processor)
+	case errors.As(err, &call) && call.Err != nil:
+		code := call.Code
+		if code == codes.OK {
+			code = codes.Unknown
+		}
+		return statusError(code, call.Err.Retryable, "processor %s: %s", processor, call.Err.Message)
+	case errors.As(err, &sdkErr):
+		return statusError(codes.Unknown, sdkErr.Retryable, "processor %s: %s", processor, sdkErr.Message)
+	}
+	return statusError(codes.Unknown, false, "processor %s: %v", processor, err)
+}
+
+// statusError is a gRPC status carrying the plugin protocol's Error
+// detail, so clients read message and retry flag the same way whether the
+// plugin or the host failed.
+func statusError(code codes.Code, retryable bool, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	st, err := status.New(code, msg).WithDetails(&sealv1.Error{Message: msg, Retryable: retryable})
+	if err != nil {
+		return status.Error(code, msg)
+	}
+	return st.Err()
+}
+
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// umaskMu serialises the umask change around socket creation: the umask
+// is process-wide.
+var umaskMu sync.Mutex
+
+// listen creates the task API's socket, owner-only (0600) or, with group,
+// 0660 for that group. An existing socket with a live host behind it is an
+// error; a dead one's file is replaced.
+func listen(path, group string) (net.Listener, error) {
+	if len(path) > 107 {
+		return nil, fmt.Errorf("socket path %s is %d bytes; a unix socket path may have at most 107: choose a shorter -socket", path, len(path))
+	}
+	gid := -1
+	if group != "" {
+		g, err := lookupGroup(group)
+		if err != nil {
+			return nil, err
+		}
+		gid = g
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("socket folder: %w", err)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close()
+			return nil, fmt.Errorf("socket %s: another host is listening there; stop it, or give this one another -name or -socket", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing the stale socket %s: %w", path, err)
+		}
+	}
+	umaskMu.Lock()
+	old := syscall.Umask(0o177)
+	l, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	umaskMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	if gid >= 0 {
+		if err := os.Chown(path, -1, gid); err == nil {
+			err = os.Chmod(path, 0o660)
+		}
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("socket %s: giving it to group %s: %w", path, group, err)
+		}
+	}
+	return l, nil
+}
+
+func lookupGroup(name string) (int, error) {
+	if n, err := strconv.Atoi(name); err == nil {
+		return n, nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		var unknown user.UnknownGroupError
+		if errors.As(err, &unknown) {
+			return 0, fmt.Errorf("-socket-group %s: no such group", name)
+		}
+		return 0, fmt.Errorf("-socket-group %s: %w", name, err)
+	}
+	return strconv.Atoi(g.Gid)
+}
