@@ -87,6 +87,9 @@ func NewManager(instance string, log hclog.Logger, unconfined bool) (*Manager, e
 		m.cpus, err = onlineSet("/sys/devices/system/cpu/online")
 		if err == nil {
 			m.mems, err = onlineSet("/sys/devices/system/node/online")
+			if errors.Is(err, os.ErrNotExist) { // a kernel without NUMA
+				m.mems, err = cpuset.New(0), nil
+			}
 		}
 		if err != nil {
 			os.RemoveAll(m.tmp)
@@ -230,6 +233,17 @@ func (m *Manager) Prepare(spec Spec) (*Cgroup, error) {
 		}
 	}
 	m.groups[spec.ProcessorID] = c
+	numa := "none"
+	if spec.NUMAPreferred != nil {
+		numa = fmt.Sprint(*spec.NUMAPreferred)
+	}
+	if m.unconfined {
+		m.log.Warn("processor UNCONFINED: cpuset applied as cpu affinity only, memory limit ignored",
+			"processor", spec.ProcessorID, "cpus", cpus.String(), "numa_preferred", numa)
+	} else {
+		m.log.Info("processor cgroup ready", "processor", spec.ProcessorID, "cgroup", filepath.Join(m.dir, spec.ProcessorID),
+			"cpus", cpus.String(), "mems", m.mems.String(), "numa_preferred", numa, "memory_limit", spec.MemoryLimit, "tmpdir", tmpdir)
+	}
 	return c, nil
 }
 
