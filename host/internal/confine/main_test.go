@@ -101,6 +101,8 @@ func helper(mode string, args []string) int {
 		select {}
 	case "sleep":
 		select {}
+	case "exit":
+		return 0
 	case "host": // a host that starts a confined plugin, then waits to be SIGKILLed
 		m, err := NewManager(testInstancePrefix+"-host", hclog.NewNullLogger(), false)
 		if err != nil {
