@@ -33,6 +33,7 @@ type Dispatcher struct {
 	timer   *time.Timer
 	wakeAt  time.Time
 	closed  bool
+	ready   []*Assignment // started by the current core call, not yet woken
 }
 
 // Assignment is a task's hold on a processor. Release it exactly once when
@@ -70,6 +71,7 @@ func (a *Assignment) Release() {
 	a.ended = true
 	delete(d.pending, a.Task)
 	d.core.Release(a.Task)
+	d.wake()
 	d.rearm()
 }
 
@@ -99,7 +101,18 @@ func (d *Dispatcher) started(s Start) {
 	}
 	a.Stage, a.Processor, a.Lease = s.Stage, s.Processor, s.Lease
 	a.Waited = s.Started.Sub(s.Requested)
-	close(a.started)
+	d.ready = append(d.ready, a)
+}
+
+// wake tells the assignments started by the last core call. It runs after
+// the call returns, so a caller can first finish what must be seen before
+// any new holder runs (DropProcessor closes Lost channels first: nobody is
+// handed a freed processor or lock while its old holder still looks alive).
+func (d *Dispatcher) wake() {
+	for _, a := range d.ready {
+		close(a.started)
+	}
+	d.ready = d.ready[:0]
 }
 
 // Acquire waits until a processor of stage can take a task and returns the
@@ -124,6 +137,7 @@ func (d *Dispatcher) Acquire(ctx context.Context, stage config.Stage) (*Assignme
 		a = &Assignment{Task: id, Stage: stage, d: d, started: make(chan struct{}), lost: make(chan struct{})}
 		d.pending[id] = a
 	}
+	d.wake()
 	d.rearm()
 	d.mu.Unlock()
 
@@ -141,6 +155,7 @@ func (d *Dispatcher) Acquire(ctx context.Context, stage config.Stage) (*Assignme
 		a.ended = true
 		delete(d.pending, id)
 		d.core.Cancel(id)
+		d.wake()
 		d.rearm()
 		return nil, ctx.Err()
 	}
@@ -163,6 +178,7 @@ func (d *Dispatcher) DropProcessor(id string) (int, error) {
 			delete(d.pending, tid)
 		}
 	}
+	d.wake()
 	d.rearm()
 	return len(dropped), nil
 }
@@ -173,6 +189,7 @@ func (d *Dispatcher) RestoreProcessor(id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err := d.core.RestoreProcessor(id)
+	d.wake()
 	d.rearm()
 	return err
 }
@@ -214,6 +231,7 @@ func (d *Dispatcher) rearm() {
 		defer d.mu.Unlock()
 		d.timer = nil
 		d.core.Tick()
+		d.wake()
 		d.rearm()
 	})
 }

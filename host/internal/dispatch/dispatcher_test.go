@@ -3,6 +3,8 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -235,4 +237,128 @@ func TestFromConfig(t *testing.T) {
 	if st := a.Stats(); st.Stages["c2"].Weight != 2 {
 		t.Fatalf("c2 weight %v, want the config's 2", st.Stages["c2"].Weight)
 	}
+}
+
+// TestAcquireConcurrent hammers the blocking face from many goroutines —
+// acquiring, holding briefly, releasing, giving up on deadlines — while
+// processors die and come back, and checks from the holders' side that no
+// processor ever has more holders than its concurrency, no two holders of
+// a capacity-1 lock overlap, and everything is free at the end. Run it
+// with -race.
+func TestAcquireConcurrent(t *testing.T) {
+	spec := Spec{
+		Processors: procs("pc2.0:1:gpu1", "pc2.1:1:gpu2", "c2.0:1:gpu1", "c2.1:1:gpu2", "pc1.0:3", "pc1.1:2"),
+		Limits:     map[config.Stage]int{"pc1": 4},
+	}
+	d, a := newDispatcher(t, spec, map[string]int{"gpu1": 1, "gpu2": 1})
+	// Holders as the tasks see them. An assignment whose Lost is closed no
+	// longer counts: its plugin died and what it held was freed, and the
+	// dispatcher closes Lost before handing anything freed to anyone else.
+	var mu sync.Mutex
+	live := map[*Assignment]bool{}
+	conc := map[string]int{}
+	locksOf := map[string][]string{}
+	for _, p := range spec.Processors {
+		conc[p.ID] = p.Concurrent
+		locksOf[p.ID] = p.Locks
+	}
+	lost := func(as *Assignment) bool {
+		select {
+		case <-as.Lost():
+			return true
+		default:
+			return false
+		}
+	}
+	check := func(as *Assignment) {
+		procN, lockN := 0, map[string]int{}
+		for h := range live {
+			if lost(h) {
+				continue
+			}
+			if h.Processor == as.Processor {
+				procN++
+			}
+			for _, l := range locksOf[h.Processor] {
+				lockN[l]++
+			}
+		}
+		if procN > conc[as.Processor] {
+			t.Errorf("%s has %d holders", as.Processor, procN)
+		}
+		for l, n := range lockN {
+			if n > 1 {
+				t.Errorf("lock %s has %d holders", l, n)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	var granted, gaveUp atomic.Int64
+	for g := 0; g < 24; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			stage := []config.Stage{"pc1", "pc2", "c2"}[g%3]
+			for i := 0; i < 40; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+i%5)*time.Millisecond)
+				as, err := d.Acquire(ctx, stage)
+				cancel()
+				if err != nil {
+					gaveUp.Add(1)
+					continue
+				}
+				granted.Add(1)
+				mu.Lock()
+				live[as] = true
+				check(as)
+				mu.Unlock()
+				select {
+				case <-as.Lost():
+				case <-time.After(200 * time.Microsecond):
+				}
+				mu.Lock()
+				delete(live, as)
+				mu.Unlock()
+				as.Release()
+			}
+		}(g)
+	}
+	stop := make(chan struct{})
+	var killer sync.WaitGroup
+	killer.Add(1)
+	go func() {
+		defer killer.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(3 * time.Millisecond):
+			}
+			p := spec.Processors[i%len(spec.Processors)].ID
+			if _, err := d.DropProcessor(p); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(time.Millisecond)
+			if err := d.RestoreProcessor(p); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	killer.Wait()
+	if granted.Load() == 0 {
+		t.Fatal("nothing was ever granted")
+	}
+	for _, st := range []config.Stage{"pc1", "pc2", "c2"} {
+		if r, w := d.Stats(st); r != 0 || w != 0 {
+			t.Fatalf("%s: %d running, %d waiting at the end", st, r, w)
+		}
+	}
+	for name, l := range a.Stats().Locks {
+		if l.Held != 0 || l.Waiting != 0 {
+			t.Fatalf("lock %s: %d held, %d waiting at the end", name, l.Held, l.Waiting)
+		}
+	}
+	t.Logf("%d granted, %d gave up", granted.Load(), gaveUp.Load())
 }
