@@ -56,7 +56,8 @@ type Assignment struct {
 }
 
 // Lost is closed when the assignment's processor is dropped while the task
-// holds it; the holder should stop and not Release (which is then a no-op).
+// holds it, before anything it held is handed to another task; the holder
+// should stop (Release is then a no-op).
 func (a *Assignment) Lost() <-chan struct{} { return a.lost }
 
 // Release frees the processor slot, the stage limit and the locks the task
