@@ -252,6 +252,13 @@ type sim struct {
 
 	finished int
 	res      *Result
+	err      error // the first internal error; stops the run
+}
+
+func (s *sim) fail(err error) {
+	if err != nil && s.err == nil {
+		s.err = err
+	}
 }
 
 // Run simulates req. It is deterministic: the same request gives the same
@@ -375,6 +382,12 @@ func Run(req Request) (*Result, error) {
 		s.push(event{at: m, kind: evSample})
 	}
 	s.loop()
+	if s.locker != nil {
+		s.fail(s.locker.Err)
+	}
+	if s.err != nil {
+		return nil, fmt.Errorf("simulate: internal error: %w", s.err)
+	}
 	s.summarise()
 	return s.res, nil
 }
@@ -491,7 +504,7 @@ func sealingThreads(cfg *config.Config, steps []*step) int {
 }
 
 func (s *sim) loop() {
-	for len(s.queue) > 0 {
+	for len(s.queue) > 0 && s.err == nil {
 		e := s.queue.pop()
 		if e.at > s.req.For {
 			break
@@ -557,8 +570,10 @@ func (s *sim) advance(sec *sector) {
 		st.waiting++
 		id, err := s.core.Submit(st.stage)
 		if err != nil {
-			// Unreachable: only stages the core serves are dispatched.
-			panic(err)
+			// Only stages the core serves are dispatched, so this is a bug;
+			// stop and say so rather than report wrong numbers.
+			s.fail(err)
+			return
 		}
 		s.tasks[id] = sec
 		s.drain()
