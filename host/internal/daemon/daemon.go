@@ -305,6 +305,9 @@ func (h *Host) pluginExited(p *proc, owner string) {
 	if err != nil {
 		h.log.Debug("dropping processor", "processor", p.cfg.ID, "error", err)
 	}
+	if h.ctx.Err() != nil {
+		return // the host is stopping its plugins
+	}
 	h.log.Info("plugin gone; processor out of service until it is back", "processor", p.cfg.ID, "owner", owner, "tasks_dropped", n)
 	go func() {
 		if err := p.sp.WaitRunning(h.ctx); err != nil {
