@@ -509,6 +509,7 @@ func TestAvailable(t *testing.T) {
 		}
 		return
 	}
+	t.Logf("as uid %d: %v", os.Geteuid(), err)
 	if err == nil || !strings.Contains(err.Error(), "confine = false") {
 		t.Errorf("Available as uid %d = %v, want a reason and the opt-out", os.Geteuid(), err)
 	}
@@ -528,5 +529,30 @@ func TestShimRefuses(t *testing.T) {
 				t.Errorf("RunShim(%q) = %d, want 126", tc.args, code)
 			}
 		})
+	}
+}
+
+// TestAvailableReadOnly: a read-only cgroup filesystem (as in many
+// containers) is named as the reason. The helper remounts it read-only in
+// its own mount namespace, which Go makes private before the helper runs,
+// so this machine's mounts are untouched.
+func TestAvailableReadOnly(t *testing.T) {
+	requireCgroups(t)
+	dir := t.TempDir()
+	self, _ := os.Executable()
+	cmd := exec.Command(self, "helper", "readonly", dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if b, _ := os.ReadFile(filepath.Join(dir, "error")); len(b) > 0 {
+			t.Skipf("cannot make a read-only cgroup filesystem here: %s", b)
+		}
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	got := waitFile(t, dir, "available")
+	if !strings.Contains(got, "cgroup filesystem is read-only") || !strings.Contains(got, "confine = false") {
+		t.Errorf("Available on a read-only cgroupfs = %q", got)
+	}
+	if err := Available(); err != nil {
+		t.Errorf("this machine's cgroupfs was changed: %v", err)
 	}
 }

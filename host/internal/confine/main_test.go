@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/manager"
+	"golang.org/x/sys/unix"
 )
 
 // testInstancePrefix marks the host instances these tests create, so the
@@ -102,6 +103,16 @@ func helper(mode string, args []string) int {
 	case "sleep":
 		select {}
 	case "exit":
+		return 0
+	case "readonly": // in a private mount namespace: cgroupfs read-only, then ask
+		const ro = unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY
+		for _, d := range []string{"/sys/fs/cgroup/cpuset", "/sys/fs/cgroup"} {
+			if err := unix.Mount("", d, "", ro, ""); err != nil {
+				write("error", fmt.Sprintf("remount %s read-only: %v", d, err))
+				return 1
+			}
+		}
+		write("available", fmt.Sprint(Available()))
 		return 0
 	case "host": // a host that starts a confined plugin, then waits to be SIGKILLed
 		m, err := NewManager(testInstancePrefix+"-host", hclog.NewNullLogger(), false)
