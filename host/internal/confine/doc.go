@@ -34,6 +34,13 @@
 // anything is written, so a cpuset the host cannot grant is an error that
 // names the processor and its config line, not an ERANGE.
 //
+// Because the paths are relative, a processor's memory limit nests inside
+// the host's own memory cgroup, and CleanStale finds the cgroups of a dead
+// host that ran in the same cgroups as this one (as a service restarted by
+// systemd does); a dead host that ran elsewhere leaves its directories to
+// be removed by hand (rmdir, after killing what `cat cgroup.procs` lists).
+// memory_limit limits memory, not swap.
+//
 // Kill empties a cgroup: cgroup.kill where the kernel offers it (v2, and
 // the unified directory of hybrid systems), else freeze, SIGKILL every pid
 // (listed from the cpuset directory, since devices is skipped), thaw.

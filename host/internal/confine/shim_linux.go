@@ -54,6 +54,10 @@ func runShim(args []string) error {
 	// keeps the policy of the thread that calls it: both must happen on
 	// this one thread.
 	runtime.LockOSThread()
+	// Reached only when the shim fails: a test calling RunShim must not
+	// lose its thread (the runtime ends a thread whose goroutine exits
+	// locked to it).
+	defer runtime.UnlockOSThread()
 
 	if len(args) < 2 || args[0] != "--" {
 		return fmt.Errorf("usage: %s -- PLUGIN [ARGS...] (started by the host, not by hand)", ShimCommand)
