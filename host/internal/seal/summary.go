@@ -138,9 +138,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "sealed %d of %d sectors in %v\n\n", s.Done, s.Sectors, round(s.Elapsed))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "STAGE\tDONE\tFAILED\tRUN p50\tRUN max\tWAIT p50\tWAIT max\t")
+	fmt.Fprintln(tw, "STAGE  \tDONE\tFAILED\tRUN p50\tRUN max\tWAIT p50\tWAIT max\t")
 	for _, st := range s.Stages {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%v\t%v\t%v\t%v\t\n", st.Stage, st.Done, st.Failed,
+		fmt.Fprintf(tw, "%-7s\t%d\t%d\t%v\t%v\t%v\t%v\t\n", st.Stage, st.Done, st.Failed,
 			round(st.Ran.P50), round(st.Ran.Max), round(st.Waited.P50), round(st.Waited.Max))
 	}
 	tw.Flush()
