@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -532,4 +534,41 @@ func TestVersionNegotiation(t *testing.T) {
 			t.Errorf("Info = %v, %v", info, err)
 		}
 	})
+}
+
+// A plugin's child holding its stdout and stderr must not hide the
+// plugin's own death.
+func TestExitNoticedDespiteOrphanHoldingPipes(t *testing.T) {
+	c := start(t, "orphan", pluginclient.Config{Name: "orphan"})
+	t.Cleanup(func() {
+		for _, l := range c.StderrTail() {
+			var pid int
+			if _, err := fmt.Sscanf(l, "orphan child pid %d", &pid); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	begin := time.Now()
+	_, err := c.PC1(context.Background(), &sealv1.PC1Request{Sector: sector(1005)})
+	var ee *pluginclient.ExitError
+	if !errors.As(err, &ee) || ee.Code != 7 {
+		t.Fatalf("call to a dying plugin: %v", err)
+	}
+	select {
+	case <-c.Exited():
+	default:
+		t.Fatal("Exited not closed after the call reported the exit")
+	}
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Errorf("noticing the exit took %s", d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	begin = time.Now()
+	if err := c.Kill(ctx); err != nil {
+		t.Errorf("Kill after exit: %v", err)
+	}
+	if d := time.Since(begin); d > time.Second {
+		t.Errorf("Kill of an exited plugin took %s", d)
+	}
 }

@@ -95,6 +95,14 @@ func runHelper(mode string) {
 			Plugins:         plugin.PluginSet{"x": &v2Plugin{}},
 			GRPCServer:      plugin.DefaultGRPCServer,
 		})
+	case "orphan":
+		// A child that outlives the plugin holding its stdout and stderr,
+		// as a prover's helper process might.
+		child := exec.Command("sleep", "30")
+		child.Stdout, child.Stderr = os.Stdout, os.Stderr
+		_ = child.Start()
+		fmt.Fprintf(os.Stderr, "orphan child pid %d\n", child.Process.Pid)
+		sdk.Serve(allStages("orphan"))
 	case "linger":
 		// Keeps running after the host's shutdown request, as a plugin
 		// with a stuck cleanup would: only a hard kill ends it.
