@@ -132,9 +132,9 @@ func parseKnobs(args []string, getenv func(string) string, stderr io.Writer) (Kn
 	switch {
 	case k.BusyThreads < 0:
 		return k, fmt.Errorf("busy threads %d: want 0 or more", k.BusyThreads)
-	case k.FailRate < 0 || k.FailRate > 1:
+	case !(k.FailRate >= 0 && k.FailRate <= 1): // also refuses NaN
 		return k, fmt.Errorf("fail rate %v: want a share between 0 and 1, e.g. 0.1", k.FailRate)
-	case k.CrashRate < 0 || k.CrashRate > 1:
+	case !(k.CrashRate >= 0 && k.CrashRate <= 1):
 		return k, fmt.Errorf("crash rate %v: want a share between 0 and 1, e.g. 0.1", k.CrashRate)
 	case k.CrashMode != "exit" && k.CrashMode != "kill":
 		return k, fmt.Errorf("crash mode %q: want exit or kill", k.CrashMode)
