@@ -51,6 +51,9 @@
 //		})
 //	}
 //
-// The cancellation check's process and cpu observations use Linux's /proc;
-// elsewhere only the host's side of cancellation is checked.
+// The cancellation check reads Linux's /proc: a plugin still working is
+// one whose threads stay runnable (spinning, computing) or whose child
+// processes outlive the bound. A call blocked forever without using a cpu
+// is invisible from outside; elsewhere than Linux only the host's side of
+// cancellation is checked.
 package plugintest
