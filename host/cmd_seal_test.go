@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sealhost/sealhost/host/internal/confine"
+)
+
+// The seal scripts need a real plugin: the mock is built once per test
+// binary and offered to scripts as $SEAL_MOCK (scripts link it where the
+// config they use expects it, as examples/local.hcl expects
+// ../bin/plugins/mock).
+func init() {
+	var mock string
+	testMainHooks = append(testMainHooks, func() (func(), error) {
+		dir, err := os.MkdirTemp("", "seal-mock-")
+		if err != nil {
+			return nil, err
+		}
+		mock = filepath.Join(dir, "mock")
+		cmd := exec.Command("go", "build", "-o", mock, "../plugins/mock")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("building plugins/mock for the seal scripts: %v\n%s", err, out)
+		}
+		return func() { os.RemoveAll(dir) }, nil
+	})
+	testSetups = append(testSetups, func(env *testscript.Env) error {
+		env.Setenv("SEAL_MOCK", mock)
+		return nil
+	})
+	testScriptCmds["sealconfinement"] = cmdSealConfinement
+}
+
+var sealInstance = regexp.MustCompile(`in-process host \(instance (seal-\d+),`)
+
+// cmdSealConfinement checks, after an in-process `host seal`, that its
+// stderr says the plugins ran confined where this machine can confine
+// (root with a writable cgroup fs, as in CI) and UNCONFINED where it
+// cannot, and that the host left no cgroup behind.
+func cmdSealConfinement(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: sealconfinement")
+	}
+	stderr := ts.ReadFile("stderr")
+	m := sealInstance.FindStringSubmatch(stderr)
+	if m == nil {
+		ts.Fatalf("stderr does not name the in-process host's instance")
+	}
+	if err := confine.Available(); err != nil {
+		ts.Logf("cgroups unavailable here (%v): expecting an unconfined run", err)
+		if !strings.Contains(stderr, "UNCONFINED") {
+			ts.Fatalf("cgroups are unavailable but stderr does not say UNCONFINED")
+		}
+		return
+	}
+	if !strings.Contains(stderr, "confined in cgroups") {
+		ts.Fatalf("cgroups are available but the host did not run confined")
+	}
+	// Root/<instance>@<pid>.<start> below the test's own cgroup, which
+	// may be nested: look a few levels down in every controller.
+	for depth := range 4 {
+		pattern := filepath.Join(append(append([]string{"/sys/fs/cgroup", "*"}, repeat("*", depth)...), confine.Root, m[1]+"@*")...)
+		left, _ := filepath.Glob(pattern)
+		if len(left) > 0 {
+			ts.Fatalf("cgroups left behind by %s: %v", m[1], left)
+		}
+	}
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
