@@ -125,7 +125,8 @@ func (h *harness) checkHandshake(t *testing.T) error {
 	want := slices.Clone(h.cfg.Stages)
 	slices.Sort(got)
 	slices.Sort(want)
-	if !slices.Equal(slices.Compact(got), slices.Compact(want)) || len(got) != len(info.GetStages()) {
+	// Compact drops duplicates: a stage listed twice is a mistake too.
+	if got = slices.Compact(got); !slices.Equal(got, slices.Compact(want)) || len(got) != len(info.GetStages()) {
 		problems = append(problems, fmt.Sprintf("stages %s, want %s (Config.Stages)", names(info.GetStages()), names(h.cfg.Stages)))
 	}
 	if info.GetProtocolVersion() != sdk.ProtocolVersion {
