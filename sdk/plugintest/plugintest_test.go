@@ -195,3 +195,36 @@ func TestPadJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestHandshakeFailuresAreClear points the kit at programs that are not
+// plugins: the handshake check must fail, name the program and say why,
+// and never hang.
+func TestHandshakeFailuresAreClear(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep on PATH")
+	}
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true on PATH")
+	}
+	for _, tc := range []struct {
+		name, bin string
+		args      []string
+		want      string
+	}{
+		{"exits at once", truePath, nil, `plugin "true"`},
+		{"hangs at start", sleep, []string{"3600"}, "no handshake within the start timeout of 2s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := newHarness(t, Config{Binary: tc.bin, Args: tc.args, Stages: allStages, StartTimeout: 2e9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = h.checkHandshake(t)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("handshake check = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
