@@ -188,14 +188,14 @@ func startHost(t *testing.T, mockArgs, body string, ho hostOptions) *testHost {
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	opts := Options{
-		Config:         cfg,
-		Instance:       fmt.Sprintf("%s-%d", testInstance, instanceSeq.Add(1)),
-		Socket:         filepath.Join(sockDir, "h.sock"),
-		SocketGroup:    ho.group,
-		Unconfined:     cgroupOK != nil,
-		Logger:         hclog.New(&hclog.LoggerOptions{Name: "host", Level: testLogLevel(), Output: testWriter{t}}),
-		Backoff:        fastBackoff,
-		CancelGrace:    time.Second,
+		Config:      cfg,
+		Instance:    fmt.Sprintf("%s-%d", testInstance, instanceSeq.Add(1)),
+		Socket:      filepath.Join(sockDir, "h.sock"),
+		SocketGroup: ho.group,
+		Unconfined:  cgroupOK != nil,
+		Logger:      hclog.New(&hclog.LoggerOptions{Name: "host", Level: testLogLevel(), Output: testWriter{t}}),
+		Backoff:     fastBackoff,
+		CancelGrace: time.Second,
 	}
 	if ho.metrics {
 		opts.MetricsAddr = "127.0.0.1:0"
