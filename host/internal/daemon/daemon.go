@@ -132,7 +132,7 @@ type task struct {
 
 // Start runs a host: it cleans stale cgroups, starts every processor,
 // and serves the task API. On error nothing is left running.
-func Start(opts Options) (h *Host, err error) {
+func Start(opts Options) (*Host, error) {
 	if opts.Config == nil {
 		return nil, errors.New("daemon: no config")
 	}
@@ -147,7 +147,7 @@ func Start(opts Options) (h *Host, err error) {
 	}
 	cfg := opts.Config
 	unconfined := opts.Unconfined || !cfg.Confine
-	h = &Host{
+	h := &Host{
 		opts:     opts,
 		cfg:      cfg,
 		log:      opts.Logger,
@@ -162,11 +162,13 @@ func Start(opts Options) (h *Host, err error) {
 		done:     make(chan struct{}),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	started := false
 	defer func() {
-		if err != nil {
+		if !started {
 			h.teardown(context.Background())
 		}
 	}()
+	var err error
 
 	if !unconfined {
 		if err := confine.Available(); err != nil {
@@ -261,6 +263,7 @@ func Start(opts Options) (h *Host, err error) {
 			return nil, err
 		}
 	}
+	started = true
 	h.log.Info("host running", "instance", opts.Instance, "socket", h.socket, "processors", len(h.order), "confined", h.confined, "metrics", h.MetricsAddr())
 	return h, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sealhost/sealhost/host/internal/supervise"
+	"github.com/sealhost/sealhost/internal/pluginclient"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -118,10 +119,11 @@ func (m *metrics) taskEnded(t *task, ran time.Duration, locks bool, err error) {
 func failReason(err error) string {
 	var (
 		died    *supervise.DiedError
+		exit    *pluginclient.ExitError
 		timeout *supervise.TimeoutError
 	)
 	switch {
-	case errors.As(err, &died):
+	case errors.As(err, &died), errors.As(err, &exit):
 		return "plugin_died"
 	case errors.As(err, &timeout):
 		return "timeout"

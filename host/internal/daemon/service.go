@@ -213,10 +213,14 @@ func (h *Host) taskStatus(ctx context.Context, processor string, err error) erro
 		failed  *supervise.FailedError
 		sdkErr  *sdk.Error
 		call    *pluginclient.CallError
+		exit    *pluginclient.ExitError
 	)
 	switch {
 	case errors.As(err, &died):
 		return statusError(codes.Aborted, true, "%v", died)
+	case errors.As(err, &exit):
+		// The call saw the process end before supervise did.
+		return statusError(codes.Aborted, true, "processor %s: plugin died during the task: %v", processor, exit)
 	case errors.As(err, &timeout):
 		return statusError(codes.DeadlineExceeded, false, "%v", timeout)
 	case errors.As(err, &failed):
