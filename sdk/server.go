@@ -28,6 +28,11 @@ type Plugin struct {
 	C1    C1Stage
 	C2    C2Stage
 
+	// Unserved, when not empty, is added to the UNIMPLEMENTED answer of
+	// every stage left nil: why this build does not serve it and what to do
+	// (e.g. "built without filecoin-ffi: see plugins/ffi/README.md").
+	Unserved string
+
 	// Logger overrides the logger stages get from Logger(ctx). Leave it nil
 	// in a real plugin: the default writes hclog JSON to the process's
 	// stderr, which the host re-logs at each line's own level.
@@ -182,8 +187,12 @@ func (s *server) unimplemented(stage sealv1.Stage) error {
 	for _, st := range s.p.Stages() {
 		served = append(served, StageName(st))
 	}
-	return status.Errorf(codes.Unimplemented, "plugin %q does not serve stage %s (it serves %s)",
-		s.p.Name, StageName(stage), strings.Join(served, ", "))
+	why := ""
+	if s.p.Unserved != "" {
+		why = ": " + s.p.Unserved
+	}
+	return status.Errorf(codes.Unimplemented, "plugin %q does not serve stage %s (it serves %s)%s",
+		s.p.Name, StageName(stage), strings.Join(served, ", "), why)
 }
 
 // StageName is the short lower-case name of a stage used in configuration

@@ -161,6 +161,20 @@ func TestUnservedStage(t *testing.T) {
 	}
 }
 
+func TestUnservedReason(t *testing.T) {
+	srv, err := NewServer(Plugin{Name: "ffi", TreeD: TreeDFunc(func(context.Context, *sealv1.TreeDRequest) (*sealv1.TreeDResponse, error) { return nil, nil }),
+		Unserved: "built without filecoin-ffi: see plugins/ffi/README.md"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = srv.PC1(context.Background(), &sealv1.PC1Request{})
+	st := status.Convert(err)
+	want := `plugin "ffi" does not serve stage pc1 (it serves tree_d): built without filecoin-ffi: see plugins/ffi/README.md`
+	if st.Code() != codes.Unimplemented || st.Message() != want {
+		t.Fatalf("got %v %q, want Unimplemented %q", st.Code(), st.Message(), want)
+	}
+}
+
 func TestErrorHelpers(t *testing.T) {
 	tests := []struct {
 		err       error

@@ -18,14 +18,13 @@ var version = "dev"
 
 func main() {
 	s := &stages{sealer: newSealer()}
-	p := sdk.Plugin{
-		Name:    "ffi",
-		Version: version,
-		TreeD:   s,
-		PC1:     s,
-		PC2:     s,
-		C1:      s,
-		C2:      s,
+	p := sdk.Plugin{Name: "ffi", Version: version, TreeD: s}
+	if builtWithFFI {
+		p.PC1, p.PC2, p.C1, p.C2 = s, s, s, s
+	} else {
+		// Declare only what works, so the host and plugintest see the
+		// truth in Info; the other stages say why they are missing.
+		p.Unserved = ErrNoFFI.Error()
 	}
 	logStartup(hclog.New(&hclog.LoggerOptions{Name: "ffi", Output: os.Stderr, JSONFormat: true}), s.sealer)
 	sdk.Serve(p)
