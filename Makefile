@@ -25,6 +25,31 @@ test-ffi:
 clean:
 	rm -rf $(BIN)
 
+# The quick start: builds everything, then seals 8 sectors of
+# examples/local.hcl (2 cpus, plugins/mock) through a host started inside
+# `host seal`: confined in cgroups as root, unconfined (said loudly) where
+# cgroups cannot be made. A host already answering on the default socket
+# is used instead.
+demo: build
+	$(BIN)/host seal -config examples/local.hcl -sectors 8
+
+# Every speed claim of the project, each against a baseline measured in
+# the same run, printed as one table of ratios by tools/benchtable (about
+# 1 minute on 2 cores). The raw `go test -bench` output stays in
+# $(BIN)/bench.txt; `go run ./tools/benchtable $(BIN)/bench.txt` reprints it.
+BENCH_OUT := $(BIN)/bench.txt
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
+bench:
+	@mkdir -p $(BIN) && : > $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench 'NoopCall' -benchtime 2000x -count 3 ./internal/pluginclient | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench 'Payload64MiB' -benchtime 5x ./internal/pluginclient | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchtime 0.5s ./host/internal/arbiter | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchtime 10x ./internal/startbench ./host/internal/confine | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./host/internal/simulate | tee -a $(BENCH_OUT)
+	@echo
+	@$(GO) run ./tools/benchtable $(BENCH_OUT)
+
 # Regenerates the plugin protocol's Go code (sdk/proto/*/*.pb.go) with
 # pinned protoc plugins; protoc itself: apt-get install -y protobuf-compiler.
 # sdk/proto/sealv1's TestGeneratedCodeIsFresh fails when this was forgotten.

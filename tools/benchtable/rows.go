@@ -1,0 +1,73 @@
+package main
+
+// ref names one value in the benchmark output: a benchmark, keyed as
+// "<last element of its package path>.<name without Benchmark and
+// GOMAXPROCS>", and a unit exactly as `go test` printed it.
+type ref struct {
+	bench string
+	unit  string
+}
+
+// row is one line of the table: num over den.
+type row struct {
+	what     string
+	num      ref
+	baseline string // what den is, for a reader
+	den      ref
+	// target is the ratio the project aims to stay under; 0 when it set
+	// none (the row is then informative).
+	target float64
+	// extra, when set, is shown beside the measurement (throughputs).
+	extra, extraBase *ref
+}
+
+// rows are the project's speed claims, in the order `make bench` prints
+// them.
+var rows = []row{
+	{
+		what: "stage call through go-plugin (no-op C2)", num: ref{"pluginclient.NoopCall", "ns/op"},
+		baseline: "same server, plain gRPC on a unix socket", den: ref{"pluginclient.NoopCall", "plain-ns/op"},
+	},
+	{
+		what: "64 MiB request host→plugin", num: ref{"pluginclient.Payload64MiB/host-to-plugin", "ns/op"},
+		baseline: "same, plain gRPC", den: ref{"pluginclient.Payload64MiB/host-to-plugin", "plain-ns/op"},
+		extra: &ref{"pluginclient.Payload64MiB/host-to-plugin", "MB/s"}, extraBase: &ref{"pluginclient.Payload64MiB/host-to-plugin", "plain-MB/s"},
+	},
+	{
+		what: "64 MiB response plugin→host", num: ref{"pluginclient.Payload64MiB/plugin-to-host", "ns/op"},
+		baseline: "same, plain gRPC", den: ref{"pluginclient.Payload64MiB/plugin-to-host", "plain-ns/op"},
+		extra: &ref{"pluginclient.Payload64MiB/plugin-to-host", "MB/s"}, extraBase: &ref{"pluginclient.Payload64MiB/plugin-to-host", "plain-MB/s"},
+	},
+	{
+		what: "arbiter acquire+release, 2 waiters", num: ref{"arbiter.AcquireRelease/waiters=2", "ns/op"},
+		baseline: "x/sync semaphore.Weighted(1)", den: ref{"arbiter.AcquireRelease/waiters=2", "sem-ns/op"}, target: 3,
+	},
+	{
+		what: "arbiter acquire+release, 8 waiters", num: ref{"arbiter.AcquireRelease/waiters=8", "ns/op"},
+		baseline: "x/sync semaphore.Weighted(1)", den: ref{"arbiter.AcquireRelease/waiters=8", "sem-ns/op"}, target: 3,
+	},
+	{
+		what: "arbiter acquire+release, 64 waiters", num: ref{"arbiter.AcquireRelease/waiters=64", "ns/op"},
+		baseline: "x/sync semaphore.Weighted(1)", den: ref{"arbiter.AcquireRelease/waiters=64", "sem-ns/op"}, target: 3,
+	},
+	{
+		what: "plugin start (mock, to serving)", num: ref{"startbench.Start/plugin", "ns/op"},
+		baseline: "bare exec of the same binary", den: ref{"startbench.Start/exec", "ns/op"},
+	},
+	{
+		what: "confined start through the shim", num: ref{"confine.Start/confined", "ns/op"},
+		baseline: "direct start, no cgroup", den: ref{"confine.Start/direct", "ns/op"},
+	},
+	{
+		what: "simulate 30 days of Plan B (fair)", num: ref{"simulate.PlanB30Days", "ns/op"},
+		baseline: "1 s (the target, slept)", den: ref{"simulate.OneSecond", "ns/op"}, target: 1,
+	},
+	{
+		what: "simulate 30 days of Plan B (fair)", num: ref{"simulate.PlanB30Days", "ns/op"},
+		baseline: "sealcalc's minute-step model, 30 days", den: ref{"simulate.SealcalcModel30Days", "ns/op"},
+	},
+	{
+		what: "arbiter alone, 30-day §5 scenario", num: ref{"arbiter.Scenario30Days", "ns/op"},
+		baseline: "1 s (slept)", den: ref{"simulate.OneSecond", "ns/op"},
+	},
+}
