@@ -123,7 +123,7 @@ type Lease struct {
 	Request   RequestID
 	Stage     string
 	Owner     string
-	Locks     []string // sorted
+	Locks     []string // sorted; shared, do not modify
 	Requested time.Time
 	Granted   time.Time
 }
@@ -196,7 +196,7 @@ func New(cfg Config) (*Arbiter, error) {
 	}
 	for i, name := range names {
 		c := cfg.Locks[name]
-		a.locks = append(a.locks, &lock{name: name, capacity: c, free: c, hold: map[string]time.Duration{}})
+		a.locks = append(a.locks, &lock{name: name, capacity: c, free: c, one: []int{i}, oneName: []string{name}})
 		a.lockIdx[name] = i
 		a.freeTotal += c
 	}

@@ -55,9 +55,12 @@ type lock struct {
 	idleFlag     bool          // state since a.last: free, not withheld, a waiter fits
 	withheld     int           // state since a.last
 
-	hold      map[string]time.Duration // completed unit-time per stage
-	holdSum   time.Duration            // completed holds, for the adaptive bound
+	holdSum   time.Duration // completed holds, for the adaptive bound
 	holdCount int
+
+	// a request for this lock alone shares these, saving two allocations
+	one     []int
+	oneName []string
 }
 
 type stage struct {
@@ -71,6 +74,7 @@ type stage struct {
 
 	requests, grants, cancels, releases int
 	holdTotal                           time.Duration
+	hold                                []time.Duration // completed unit-time per lock
 	waits                               histogram
 }
 
@@ -140,7 +144,7 @@ func (a *Arbiter) stageFor(name string, now time.Time) *stage {
 	if x, ok := a.weights[name]; ok {
 		w = x
 	}
-	s = &stage{name: name, weight: w, v: a.minActiveV(), inactiveAt: now}
+	s = &stage{name: name, weight: w, v: a.minActiveV(), inactiveAt: now, hold: make([]time.Duration, len(a.locks))}
 	a.stages[name] = s
 	a.stageOrder = append(a.stageOrder, s)
 	return s
@@ -169,6 +173,17 @@ func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 		return nil, fmt.Errorf("arbiter: %w: empty owner (stage %q)", ErrBadRequest, req.Stage)
 	}
 	r := &request{owner: req.Owner, requested: now}
+	if len(req.Locks) == 1 {
+		i, ok := a.lockIdx[req.Locks[0]]
+		if !ok {
+			return nil, fmt.Errorf("arbiter: %w %q in request of stage %q: declare it with its capacity", ErrUnknownLock, req.Locks[0], req.Stage)
+		}
+		l := a.locks[i]
+		r.locks, r.names, r.cost = l.one, l.oneName, 1/float64(l.capacity)
+		a.nextID++
+		r.id = a.nextID
+		return r, nil
+	}
 	if len(req.Locks) > 0 {
 		r.locks = make([]int, 0, len(req.Locks))
 		r.names = make([]string, 0, len(req.Locks))
@@ -222,7 +237,9 @@ func (a *Arbiter) enqueue(r *request, stageName string, now time.Time, out *[]Le
 	s.tail = r
 	s.nWaiting++
 	a.nWaiting++
-	a.waiting[r.id] = r
+	if !r.blocking {
+		a.waiting[r.id] = r // for Cancel; Acquire cancels by pointer
+	}
 	for _, i := range r.locks {
 		a.locks[i].waiting++
 	}
@@ -292,7 +309,7 @@ func (a *Arbiter) free(r *request, now time.Time) {
 		l := a.locks[i]
 		l.free++
 		a.freeTotal++
-		l.hold[s.name] += hold
+		s.hold[i] += hold
 		l.holdSum += hold
 		l.holdCount++
 	}
@@ -389,9 +406,11 @@ func (a *Arbiter) ReleaseOwner(owner string) (released []Lease, cancelled []Requ
 		released = append(released, r.lease)
 	}
 	rs = rs[:0]
-	for _, r := range a.waiting {
-		if r.owner == owner {
-			rs = append(rs, r)
+	for _, s := range a.stageOrder {
+		for r := s.head; r != nil; r = r.next {
+			if r.owner == owner {
+				rs = append(rs, r)
+			}
 		}
 	}
 	sort.Slice(rs, func(i, j int) bool { return rs[i].id < rs[j].id })

@@ -455,3 +455,17 @@ func (w *propWorld) checkStats() {
 		w.fail("stats count %d grants, model %d", grants, w.grants)
 	}
 }
+
+// FuzzProperties searches seeds beyond the fixed ones: go test -fuzz
+// FuzzProperties ./host/internal/arbiter. The seed corpus runs as an
+// ordinary test.
+func FuzzProperties(f *testing.F) {
+	for _, s := range []uint64{1000, 1001, 1002} {
+		for p := uint8(0); p < 3; p++ {
+			f.Add(s, p)
+		}
+	}
+	f.Fuzz(func(t *testing.T, seed uint64, p uint8) {
+		runProperty(t, []Policy{Fair, FIFO, Greedy}[p%3], seed)
+	})
+}

@@ -93,8 +93,10 @@ func (a *Arbiter) Stats() Stats {
 		if elapsed > 0 {
 			ls.BusyFraction = float64(l.busy) / (float64(l.capacity) * float64(elapsed))
 		}
-		for s, d := range l.hold {
-			ls.Hold[s] += d
+		for _, s := range a.stageOrder {
+			if d := s.hold[i]; d > 0 {
+				ls.Hold[s.name] += d
+			}
 		}
 		for k, d := range liveHold {
 			if k.lock == i {
