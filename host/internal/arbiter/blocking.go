@@ -18,23 +18,25 @@ func (a *Arbiter) Acquire(ctx context.Context, req Request) (Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return Lease{}, err
 	}
-	a.mu.Lock()
-	now := a.now()
-	a.advance(now)
-	r, err := a.newRequest(req, now)
+	// the clock, the checks and the allocations stay outside the mutex,
+	// which every waiter's hand-off goes through
+	t := a.clock.Now()
+	r, err := a.newRequest(req, t)
 	if err != nil {
-		a.mu.Unlock()
 		return Lease{}, err
 	}
 	r.blocking = true
+	r.ready = make(chan struct{})
+	a.mu.Lock()
+	now := a.clamp(t)
+	a.advance(now)
 	a.enqueue(r, req.Stage, now, nil)
 	a.dispatch(now, "", nil)
-	if r.granted {
-		a.mu.Unlock()
+	granted := r.granted
+	a.mu.Unlock()
+	if granted {
 		return r.lease, nil
 	}
-	r.ready = make(chan struct{})
-	a.mu.Unlock()
 
 	select {
 	case <-r.ready:

@@ -107,8 +107,11 @@ type cursor struct {
 	r *request
 }
 
-func (a *Arbiter) now() time.Time {
-	t := a.clock.Now()
+func (a *Arbiter) now() time.Time { return a.clamp(a.clock.Now()) }
+
+// clamp keeps time from running backwards: a reading taken before the
+// mutex, or a clock set back, counts as no time passed.
+func (a *Arbiter) clamp(t time.Time) time.Time {
 	if t.Before(a.last) {
 		return a.last
 	}
@@ -165,6 +168,8 @@ func (a *Arbiter) minActiveV() float64 {
 	return a.floor
 }
 
+// newRequest checks req and builds its request. It reads only what New
+// fixed, so it runs outside the mutex; enqueue numbers the request.
 func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 	if req.Stage == "" {
 		return nil, fmt.Errorf("arbiter: %w: empty stage", ErrBadRequest)
@@ -180,8 +185,6 @@ func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 		}
 		l := a.locks[i]
 		r.locks, r.names, r.cost = l.one, l.oneName, 1/float64(l.capacity)
-		a.nextID++
-		r.id = a.nextID
 		return r, nil
 	}
 	if len(req.Locks) > 0 {
@@ -205,13 +208,14 @@ func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 			r.cost = c
 		}
 	}
-	a.nextID++
-	r.id = a.nextID
 	return r, nil
 }
 
 // enqueue makes r waiting (or granted at once when it names no lock).
 func (a *Arbiter) enqueue(r *request, stageName string, now time.Time, out *[]Lease) {
+	a.nextID++
+	r.id = a.nextID
+	r.requested = now
 	s := a.stageFor(stageName, now)
 	r.stage = s
 	if !s.active() {
@@ -354,13 +358,14 @@ func (a *Arbiter) Submit(req Request) (RequestID, []Lease, error) {
 // currently held (already released, released with its owner, or never
 // issued) is refused with ErrStaleToken and changes nothing.
 func (a *Arbiter) Release(t Token) ([]Lease, error) {
+	at := a.clock.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	r := a.leases[t]
 	if r == nil {
 		return nil, fmt.Errorf("arbiter: %w: %d", ErrStaleToken, t)
 	}
-	now := a.now()
+	now := a.clamp(at)
 	a.advance(now)
 	a.free(r, now)
 	var out []Lease
