@@ -291,14 +291,16 @@ func (c *Client) ProtocolVersion() int { return c.version }
 func (c *Client) Exited() <-chan struct{} { return c.run.exited }
 
 // ExitError describes how the plugin ended: nil while it runs and after a
-// clean exit (status 0), otherwise an *ExitError.
+// clean exit (status 0) that Kill asked for, otherwise an *ExitError. A
+// plugin is not supposed to leave on its own, so even status 0 unasked is
+// an error.
 func (c *Client) ExitError() error {
 	select {
 	case <-c.run.exited:
 	default:
 		return nil
 	}
-	if c.run.state != nil && c.run.state.Success() {
+	if c.run.state != nil && c.run.state.Success() && c.killed.Load() {
 		return nil
 	}
 	return c.exitError()
@@ -328,7 +330,12 @@ func (c *Client) Wait(ctx context.Context) error {
 // not kill the plugin's own children (confinement's cgroup does that).
 // Calling Kill again waits for the first call's work.
 func (c *Client) Kill(ctx context.Context) error {
-	c.killed.Store(true)
+	select {
+	case <-c.run.exited:
+		// Already gone on its own: not ours to claim in ExitError.
+	default:
+		c.killed.Store(true)
+	}
 	c.killOnce.Do(func() {
 		go func() {
 			c.pc.Kill()

@@ -116,14 +116,6 @@ func (c *Client) callError(ctx context.Context, stage string, err error) error {
 	}
 	st := status.Convert(err)
 	ce := &CallError{Plugin: c.name, Stage: stage, Code: st.Code(), ctx: ctx.Err()}
-	for _, d := range st.Details() {
-		if e, ok := d.(*sealv1.Error); ok {
-			ce.Err = &sdk.Error{Message: e.GetMessage(), Retryable: e.GetRetryable()}
-		}
-	}
-	if ce.Err != nil {
-		return ce
-	}
 	if ce.ctx == nil && (ce.Code == codes.Canceled || ce.Code == codes.DeadlineExceeded) {
 		// The plugin's side of the call carries our deadline and may
 		// notice it expire a hair before our own timer does.
@@ -134,6 +126,14 @@ func (c *Client) callError(ctx context.Context, stage string, err error) error {
 			case <-time.After(time.Until(dl) + 100*time.Millisecond):
 			}
 		}
+	}
+	for _, d := range st.Details() {
+		if e, ok := d.(*sealv1.Error); ok {
+			ce.Err = &sdk.Error{Message: e.GetMessage(), Retryable: e.GetRetryable()}
+		}
+	}
+	if ce.Err != nil {
+		return ce
 	}
 	switch {
 	case ce.ctx != nil && (ce.Code == codes.Canceled || ce.Code == codes.DeadlineExceeded):
