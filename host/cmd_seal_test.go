@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -37,6 +38,28 @@ func init() {
 		return nil
 	})
 	testScriptCmds["sealconfinement"] = cmdSealConfinement
+	testScriptCmds["waitsocket"] = cmdWaitSocket
+}
+
+// cmdWaitSocket waits up to 30 s for a unix socket to appear, so a script
+// can start `host run ... &` and then talk to it:
+//
+//	waitsocket $WORK/h.sock
+func cmdWaitSocket(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitsocket PATH")
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if st, err := os.Stat(path); err == nil && st.Mode()&os.ModeSocket != 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no socket at %s after 30s", path)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 var sealInstance = regexp.MustCompile(`in-process host \(instance (seal-\d+),`)

@@ -175,7 +175,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if len(failed) > 0 {
 		fmt.Fprintf(&b, "\n%d sector(s) failed:\n", len(failed))
 		for _, r := range failed {
-			fmt.Fprintf(&b, "  sector %d at %s: %v\n", r.Sector, r.FailedStage, r.Err)
+			// Task errors already start with their stage.
+			msg := strings.TrimPrefix(r.Err.Error(), string(r.FailedStage)+": ")
+			fmt.Fprintf(&b, "  sector %d at %s: %s\n", r.Sector, r.FailedStage, msg)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
