@@ -91,5 +91,9 @@
 // Stats reports per lock the busy unit-time, idle-while-waiting time,
 // withheld unit-time and share per stage, and per stage the grants, hold
 // time and wait distribution (p50 and p99 within 1%, max exact). They cost
-// a few additions per state change.
+// a few additions per state change, plus a walk of the waiting requests
+// when units sit free while requests that do not fit wait.
+//
+// One Arbiter should be driven through one face: grants that an Acquire's
+// own withdrawal causes for Submit requests are reported to no one.
 package arbiter
