@@ -111,28 +111,41 @@ func runSeal(args []string, stdout, stderr io.Writer) int {
 }
 
 func sealMain(ctx context.Context, f sealFlags, stdout, stderr io.Writer) int {
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "host seal: "+format+"\n", a...)
-		return 1
-	}
 	cfg, ok := loadSealConfig(f, stderr)
 	if !ok {
 		return 1
 	}
-
 	workdir := f.workdir
 	made := false
 	if workdir == "" {
 		d, err := os.MkdirTemp("", "sealhost-seal-")
 		if err != nil {
-			return fail("work folder: %v", err)
+			fmt.Fprintf(stderr, "host seal: work folder: %v\n", err)
+			return 1
 		}
 		workdir, made = d, true
 	} else if err := os.MkdirAll(workdir, 0o755); err != nil {
-		return fail("work folder: %v", err)
+		fmt.Fprintf(stderr, "host seal: work folder: %v\n", err)
+		return 1
 	}
+	// MkdirTemp makes it 0700: a running host under another user must
+	// reach the sectors' files.
+	_ = os.Chmod(workdir, 0o755)
+	rc := sealIn(ctx, f, cfg, workdir, stdout, stderr)
+	// sealIn has stopped any in-process host, which logged into workdir.
+	if rc == 0 && made && !f.keep {
+		_ = os.RemoveAll(workdir)
+	}
+	return rc
+}
 
-	// A running host, or our own.
+// sealIn seals through a running host or an in-process one, which it
+// stops before returning.
+func sealIn(ctx context.Context, f sealFlags, cfg *config.Config, workdir string, stdout, stderr io.Writer) int {
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "host seal: "+format+"\n", a...)
+		return 1
+	}
 	var (
 		c     *client.Client
 		where string
@@ -156,18 +169,12 @@ func sealMain(ctx context.Context, f sealFlags, stdout, stderr io.Writer) int {
 		}
 	}
 	if c == nil {
-		h, desc, err := startInProcess(ctx, f, cfg, workdir, stderr)
+		h, desc, stop, err := startInProcess(ctx, f, cfg, workdir, stderr)
 		if err != nil {
 			return fail("%v (its log: %s)", err, filepath.Join(workdir, "host.log"))
 		}
 		host, where = h, desc
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := host.Shutdown(sctx, 5*time.Second); err != nil {
-				fmt.Fprintf(stderr, "host seal: stopping the in-process host: %v\n", err)
-			}
-		}()
+		defer stop()
 		c, err = client.Dial(host.Socket())
 		if err != nil {
 			return fail("%v", err)
@@ -201,6 +208,7 @@ func sealMain(ctx context.Context, f sealFlags, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	sum.Host = where
 	if f.asJSON {
 		err = sum.WriteJSON(stdout)
 	} else {
@@ -216,13 +224,6 @@ func sealMain(ctx context.Context, f sealFlags, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "host seal: the in-process host's log: %s\n", filepath.Join(workdir, "host.log"))
 		}
 		return 1
-	}
-	if made && !f.keep && host == nil {
-		os.RemoveAll(workdir)
-	}
-	if made && !f.keep && host != nil {
-		// The in-process host logs there until it stops: remove it after.
-		defer os.RemoveAll(workdir)
 	}
 	return 0
 }
@@ -286,7 +287,7 @@ func probeHost(ctx context.Context, sock string) (*client.Client, interface {
 // cgroups can be made here, and waits for every plugin to be up. Its log
 // goes to host.log in the work folder, so it does not tear the progress
 // bars.
-func startInProcess(ctx context.Context, f sealFlags, cfg *config.Config, workdir string, stderr io.Writer) (*daemon.Host, string, error) {
+func startInProcess(ctx context.Context, f sealFlags, cfg *config.Config, workdir string, stderr io.Writer) (h *daemon.Host, desc string, stop func(), err error) {
 	unconfined := f.unconfined || !cfg.Confine
 	if !unconfined {
 		if err := confine.Available(); err != nil {
@@ -296,35 +297,46 @@ func startInProcess(ctx context.Context, f sealFlags, cfg *config.Config, workdi
 	}
 	logf, err := os.Create(filepath.Join(workdir, "host.log"))
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
+	defer func() {
+		if err != nil {
+			logf.Close()
+		}
+	}()
 	log := hclog.New(&hclog.LoggerOptions{Name: "host", Output: logf, Level: hclog.Info})
 	sock := filepath.Join(workdir, "host.sock")
 	if len(sock) > 100 {
 		d, err := os.MkdirTemp("", "shs")
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		sock = filepath.Join(d, "host.sock")
 	}
 	instance := fmt.Sprintf("seal-%d", os.Getpid())
-	h, err := daemon.Start(daemon.Options{Config: cfg, Instance: instance, Socket: sock, Unconfined: unconfined, Logger: log})
+	h, err = daemon.Start(daemon.Options{Config: cfg, Instance: instance, Socket: sock, Unconfined: unconfined, Logger: log})
 	if err != nil {
-		return nil, "", fmt.Errorf("starting the in-process host: %w", err)
+		return nil, "", nil, fmt.Errorf("starting the in-process host: %w", err)
+	}
+	stop = func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := h.Shutdown(sctx, 5*time.Second); err != nil {
+			fmt.Fprintf(stderr, "host seal: stopping the in-process host: %v\n", err)
+		}
+		logf.Close()
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := h.WaitRunning(wctx); err != nil {
-		sctx, c2 := context.WithTimeout(context.Background(), 30*time.Second)
-		defer c2()
-		_ = h.Shutdown(sctx, 0)
-		return nil, "", fmt.Errorf("the in-process host's plugins did not start: %w", err)
+	if err = h.WaitRunning(wctx); err != nil {
+		stop()
+		return nil, "", nil, fmt.Errorf("the in-process host's plugins did not start: %w", err)
 	}
 	how := "confined in cgroups"
 	if !h.Confined() {
 		how = "UNCONFINED"
 	}
-	return h, fmt.Sprintf("an in-process host (instance %s, %d processors, %s)", instance, len(cfg.Processors), how), nil
+	return h, fmt.Sprintf("an in-process host (instance %s, %d processors, %s)", instance, len(cfg.Processors), how), stop, nil
 }
 
 func progressMode(mode string, w io.Writer) string {

@@ -40,6 +40,8 @@ type StageResult struct {
 
 // Summary is the outcome of a run.
 type Summary struct {
+	// Host says which host sealed (set by the caller, for the reader).
+	Host    string
 	Sectors int
 	Done    int
 	Elapsed time.Duration
@@ -213,6 +215,7 @@ func shareText(share map[string]float64) string {
 // The JSON form: durations in seconds (float), stages keyed by name.
 type jsonSummary struct {
 	OK             bool                 `json:"ok"`
+	Host           string               `json:"host,omitempty"`
 	Sectors        int                  `json:"sectors"`
 	Done           int                  `json:"done"`
 	ElapsedSeconds float64              `json:"elapsed_seconds"`
@@ -254,7 +257,7 @@ type jsonStageCall struct {
 
 // WriteJSON prints the summary as one indented JSON object.
 func (s *Summary) WriteJSON(w io.Writer) error {
-	out := jsonSummary{OK: s.OK(), Sectors: s.Sectors, Done: s.Done, ElapsedSeconds: s.Elapsed.Seconds(),
+	out := jsonSummary{OK: s.OK(), Host: s.Host, Sectors: s.Sectors, Done: s.Done, ElapsedSeconds: s.Elapsed.Seconds(),
 		Stages: []jsonStage{}, Locks: map[string]jsonShare{}, Results: []jsonSector{}}
 	for _, st := range s.Stages {
 		out.Stages = append(out.Stages, jsonStage{Stage: string(st.Stage), Done: st.Done, Failed: st.Failed,
