@@ -128,6 +128,8 @@ type task struct {
 	started   time.Time // zero while waiting
 	processor string
 	waited    time.Duration
+	// abandon ends the task's wait for a processor, with the cause.
+	abandon context.CancelCauseFunc
 }
 
 // Start runs a host: it cleans stale cgroups, starts every processor,
@@ -314,7 +316,13 @@ func (h *Host) pluginExited(p *proc, owner string) {
 	h.log.Info("plugin gone; processor out of service until it is back", "processor", p.cfg.ID, "owner", owner, "tasks_dropped", n)
 	go func() {
 		if err := p.sp.WaitRunning(h.ctx); err != nil {
-			return // failed for good, stopped, or the host is ending
+			// Failed for good, stopped, or the host is ending.
+			var failed *supervise.FailedError
+			if errors.As(err, &failed) && allFailed(h, h.stages[p.cfg.Stage]) {
+				h.log.Error("every processor of the stage has failed: refusing its tasks", "stage", p.cfg.Stage)
+				h.abandonWaiting(p.cfg.Stage, err)
+			}
+			return
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()

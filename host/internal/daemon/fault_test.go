@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/sealhost/sealhost/host/internal/config"
+	"github.com/sealhost/sealhost/host/internal/supervise"
 	"github.com/sealhost/sealhost/sdk"
 	"github.com/sealhost/sealhost/sdk/client"
 	"github.com/sealhost/sealhost/sdk/proto/taskv1"
@@ -400,5 +401,37 @@ processor "c2" {
 	_, err := h.c.PC1(ctx, inputs(t, 1).PC1)
 	if err == nil || taskErr(t, err).Code != codes.Unimplemented || !strings.Contains(err.Error(), "no processor") {
 		t.Fatalf("pc1 on a host without pc1 processors: %v", err)
+	}
+}
+
+// TestCrashLoop: a plugin that cannot start is restarted with backoff,
+// then its processor is marked failed with the reason; tasks of its stage
+// are refused (also those already waiting) while the rest of the host
+// keeps working.
+func TestCrashLoop(t *testing.T) {
+	h := startHost(t, "-duration 0s", `
+processor "c2" {
+  plugin = "mock"
+  env    = { MOCK_C2_DURATION = "not-a-duration" }
+}
+processor "c1" {
+  plugin = "mock"
+}
+`, hostOptions{noWait: true, opts: func(o *Options) {
+		o.Backoff = supervise.BackoffPolicy{Initial: 200 * time.Millisecond, Max: time.Second, Stable: time.Minute, MaxFailures: 3}
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	in := inputs(t, 1)
+	_, err := h.c.C2(ctx, in.C2)
+	if err == nil || taskErr(t, err).Code != codes.FailedPrecondition || !strings.Contains(err.Error(), "failed") {
+		t.Fatalf("c2 on a crash-looping processor: %v, want FailedPrecondition", err)
+	}
+	p := processor(h.status(t), "c2.0")
+	if p.GetState() != "failed" || !strings.Contains(p.GetLastError(), "crash loop") || !strings.Contains(p.GetLastError(), "MOCK_C2_DURATION") {
+		t.Errorf("c2.0: state %s, last error %q; want failed, naming the crash loop and the bad variable", p.GetState(), p.GetLastError())
+	}
+	if _, err := h.c.C1(ctx, in.C1); err != nil {
+		t.Errorf("c1 on a healthy processor: %v", err)
 	}
 }

@@ -97,7 +97,8 @@ func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Secto
 		return statusError(codes.Unavailable, true, "host is shutting down and takes no new tasks")
 	}
 	h.nextID++
-	t := &task{id: h.nextID, stage: stage, sector: sector, requested: time.Now()}
+	waitCtx, cancelWait := context.WithCancelCause(ctx)
+	t := &task{id: h.nextID, stage: stage, sector: sector, requested: time.Now(), abandon: cancelWait}
 	h.tasks[t.id] = t
 	h.running.Add(1)
 	h.mu.Unlock()
@@ -108,23 +109,26 @@ func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Secto
 		h.mu.Unlock()
 		h.running.Done()
 	}()
-
-	// Waiting ends with the caller, or when draining starts.
-	waitCtx, cancelWait := context.WithCancel(ctx)
 	go func() {
 		select {
 		case <-h.refuse:
-			cancelWait()
+			cancelWait(errDraining)
 		case <-waitCtx.Done():
 		}
 	}()
+
+	// Waiting ends with the caller, when draining starts, or when every
+	// processor of the stage has failed for good (abandonWaiting).
 	a, err := h.disp.Acquire(waitCtx, stage)
-	cancelWait()
+	cancelWait(nil)
 	h.m.waiting.WithLabelValues(string(stage)).Dec()
 	if err != nil {
+		var failed *supervise.FailedError
 		switch {
 		case ctx.Err() != nil:
 			return status.FromContextError(ctx.Err()).Err()
+		case errors.As(context.Cause(waitCtx), &failed):
+			return statusError(codes.FailedPrecondition, false, "every %s processor has failed while the task waited; last: %v", stage, failed)
 		case isClosed(h.refuse):
 			return statusError(codes.Unavailable, true, "host is shutting down; the task was still waiting for a %s processor and did not start", stage)
 		}
@@ -172,6 +176,20 @@ func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Secto
 		return st
 	}
 	return nil
+}
+
+var errDraining = errors.New("host draining")
+
+// abandonWaiting ends the waits of a stage whose processors have all
+// failed for good: nothing would ever serve them.
+func (h *Host) abandonWaiting(stage config.Stage, cause error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range h.tasks {
+		if t.stage == stage && t.started.IsZero() {
+			t.abandon(cause)
+		}
+	}
 }
 
 func (h *Host) countsFor(stage config.Stage) *counts {
