@@ -40,19 +40,29 @@ const maxSocketPath = 107
 // /tmp/sealhost-<uid>/<instance>.sock. A candidate longer than a unix
 // socket path may be (107 bytes) is skipped.
 func DefaultSocket(instance string) string {
-	for _, dir := range socketDirs() {
+	return pickSocket(instance, socketDirs())
+}
+
+// pickSocket returns the socket in the first of dirs that exists and is
+// writable, or that could be created in a writable parent, skipping paths
+// too long for a socket; the last candidate when none fits.
+func pickSocket(instance string, dirs []string) string {
+	for _, dir := range dirs {
 		p := filepath.Join(dir, instance+".sock")
 		if len(p) > maxSocketPath {
 			continue
 		}
-		if st, err := os.Stat(dir); err == nil && st.IsDir() && writable(dir) {
-			return p
+		if st, err := os.Stat(dir); err == nil {
+			if st.IsDir() && writable(dir) {
+				return p
+			}
+			continue
 		}
-		if dir == "/run/sealhost" && writable("/run") {
+		if writable(filepath.Dir(dir)) {
 			return p
 		}
 	}
-	return filepath.Join(fmt.Sprintf("/tmp/sealhost-%d", os.Getuid()), instance+".sock")
+	return filepath.Join(dirs[len(dirs)-1], instance+".sock")
 }
 
 func socketDirs() []string {
