@@ -240,13 +240,16 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, c.startError(r, res.err, timeout)
 	}
 	if res.err != nil {
-		// go-plugin has killed the process; its Kill also waits for the
-		// plugin's children to let go of stdout and stderr, which must
-		// not hold up the error.
-		go c.pc.Kill()
 		runMu.Lock()
 		r := run
 		runMu.Unlock()
+		// A plugin that failed to start gets no graceful shutdown: kill it
+		// now. go-plugin's Kill then also waits for the plugin's children
+		// to let go of stdout and stderr, which must not hold up the error.
+		if r != nil {
+			_ = r.Kill(context.Background())
+		}
+		go c.pc.Kill()
 		return nil, c.startError(r, res.err, timeout)
 	}
 	runMu.Lock()
@@ -258,6 +261,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	raw, err := res.proto.Dispense(sdk.PluginName)
 	if err != nil {
+		_ = c.run.Kill(context.Background())
 		go c.pc.Kill()
 		return nil, &StartError{Plugin: name, Path: c.path, Reason: "does not offer the " + sdk.PluginName + " service", Err: err, Stderr: c.tail.Lines()}
 	}

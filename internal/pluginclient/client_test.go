@@ -111,6 +111,13 @@ func TestStartFailures(t *testing.T) {
 			want: []string{`plugin "garbage on stdout"`, `wrote "hello, I am not a plugin" on stdout`},
 		},
 		{
+			name: "handshake but no server",
+			cmd: func(t *testing.T) *exec.Cmd {
+				return exec.Command(writeScript(t, "echo '1|1|unix|/nonexistent/plugin.sock|grpc|'\nsleep 5"))
+			},
+			want: []string{`plugin "handshake but no server"`, "completed the handshake but its gRPC health check failed"},
+		},
+		{
 			name: "exits at start",
 			cmd:  func(t *testing.T) *exec.Cmd { return helperCmd(t, "exit") },
 			want: []string{`plugin "exits at start"`, "exit status 3", "cannot open /etc/example.conf"},

@@ -165,22 +165,30 @@ func (c *Client) startError(r *procRunner, err error, timeout time.Duration) err
 	if started {
 		// Wait (briefly: a child of the plugin may hold stderr open) for
 		// the exit status and the last words on stderr.
-		bound := time.After(2 * time.Second)
+		bound := time.NewTimer(2 * time.Second)
+		defer bound.Stop()
 		select {
 		case <-r.exited:
 			e.Exit = r.exitStatus()
 			if r.state != nil {
 				exitCode = r.state.ExitCode()
 			}
-		case <-bound:
+		case <-bound.C:
+			return e.finish(c, started, exitCode, timeout)
 		}
+		// Its last lines are in the pipe already; only a child of the
+		// plugin holding stderr open would delay EOF, so wait little.
 		select {
 		case <-r.stderrDone:
-		case <-bound:
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	return e.finish(c, started, exitCode, timeout)
+}
+
+func (e *StartError) finish(c *Client, started bool, exitCode int, timeout time.Duration) *StartError {
 	e.Stderr = c.tail.Lines()
-	e.Reason = diagnose(started, exitCode, err, e.Stderr, timeout)
+	e.Reason = diagnose(started, exitCode, e.Err, e.Stderr, timeout)
 	return e
 }
 
