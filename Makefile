@@ -47,6 +47,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 0.5s ./host/internal/arbiter | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./internal/startbench ./host/internal/confine | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./host/internal/simulate | tee -a $(BENCH_OUT)
+	cd plugins/ffi && $(GO) test -run '^$$' -bench TreeD -benchtime 10x . | tee -a ../../$(BENCH_OUT)
 	@echo
 	@$(GO) run ./tools/benchtable $(BENCH_OUT)
 

@@ -59,6 +59,11 @@ var rows = []row{
 		baseline: "direct start, no cgroup", den: ref{"confine.Start/direct", "ns/op"},
 	},
 	{
+		what: "tree_d of an 8 MiB sector (pure Go)", num: ref{"ffi.TreeD8MiB/build", "ns/op"},
+		baseline: "one SHA-256 pass over it, 1 core", den: ref{"ffi.TreeD8MiB/sha256", "ns/op"},
+		extra: &ref{"ffi.TreeD8MiB/build", "MB/s"}, extraBase: &ref{"ffi.TreeD8MiB/sha256", "MB/s"},
+	},
+	{
 		what: "simulate 30 days of Plan B (fair)", num: ref{"simulate.PlanB30Days", "ns/op"},
 		baseline: "1 s (the target, slept)", den: ref{"simulate.OneSecond", "ns/op"}, target: 1,
 	},
