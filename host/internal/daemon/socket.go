@@ -36,6 +36,9 @@ func listen(path, group string) (net.Listener, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("socket folder: %w", err)
 	}
+	if err := safeDir(dir); err != nil {
+		return nil, err
+	}
 	if _, err := os.Lstat(path); err == nil {
 		c, err := net.DialTimeout("unix", path, time.Second)
 		if err == nil {
@@ -79,4 +82,25 @@ func lookupGroup(name string) (int, error) {
 		return 0, fmt.Errorf("-socket-group %s: %w", name, err)
 	}
 	return strconv.Atoi(g.Gid)
+}
+
+// safeDir refuses a socket folder another user could use to replace the
+// socket (a pre-made /tmp/sealhost-0, say): it must be ours and writable by
+// no one else.
+func safeDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("socket folder: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("socket folder %s belongs to uid %d, not to this user (uid %d): another user could replace the socket; remove it or choose another -socket", dir, st.Uid, os.Geteuid())
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("socket folder %s is writable by others (mode %v): another user could replace the socket; chmod go-w it or choose another -socket", dir, fi.Mode().Perm())
+	}
+	return nil
 }
