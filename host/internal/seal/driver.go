@@ -178,9 +178,12 @@ func sealOne(ctx context.Context, req Request, s *Sector, now func() time.Time) 
 	}
 	if ok && req.WaitSeed > 0 {
 		t := time.NewTimer(req.WaitSeed)
+		req.Progress.seedWait(1)
 		select {
 		case <-t.C:
+			req.Progress.seedWait(-1)
 		case <-ctx.Done():
+			req.Progress.seedWait(-1)
 			t.Stop()
 			res.FailedStage, res.Err = config.StageC1, fmt.Errorf("waiting for the seed: %w", ctx.Err())
 			ok = false

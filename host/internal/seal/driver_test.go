@@ -420,3 +420,36 @@ func TestRunRefusesEmptyRequests(t *testing.T) {
 		t.Error("no sectors: no error")
 	}
 }
+
+func TestRunWaitsForTheSeed(t *testing.T) {
+	f := newFake()
+	prog := NewProgress(2)
+	peak := 0 // written by the sampler only, read after it ends
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			peak = max(peak, prog.SeedWaiting())
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	begin := time.Now()
+	sum, err := Run(context.Background(), Request{Host: f, Sectors: prepare(t, 2), WaitSeed: 100 * time.Millisecond, Progress: prog})
+	close(stop)
+	<-done
+	if err != nil || !sum.OK() {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	if took := time.Since(begin); took < 100*time.Millisecond {
+		t.Errorf("run took %v, less than the seed wait", took)
+	}
+	if peak < 1 || prog.SeedWaiting() != 0 {
+		t.Errorf("seed waiting peaked at %d, ends at %d; want at least 1, then 0", peak, prog.SeedWaiting())
+	}
+}

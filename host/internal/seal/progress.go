@@ -20,6 +20,7 @@ type Progress struct {
 	mu     sync.Mutex
 	total  int
 	counts map[config.Stage]*StageCount
+	seed   int // sectors between pc2 and c1, waiting for the seed
 }
 
 // StageCount is one stage's progress.
@@ -62,6 +63,22 @@ func (p *Progress) finished(st config.Stage, ok bool) {
 		c.Failed++
 	}
 	p.mu.Unlock()
+}
+
+func (p *Progress) seedWait(delta int) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.seed += delta
+	p.mu.Unlock()
+}
+
+// SeedWaiting is how many sectors wait for their seed now.
+func (p *Progress) SeedWaiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seed
 }
 
 // Snapshot returns the counts in pipeline order.
@@ -172,6 +189,9 @@ func (r *Renderer) Frame(ctx context.Context) {
 				fmt.Fprintf(&b, " (%d failed)", c.Failed)
 			}
 		}
+		if n := r.Progress.SeedWaiting(); n > 0 {
+			fmt.Fprintf(&b, "  (%d waiting for the seed)", n)
+		}
 		line := b.String()
 		if line != r.last {
 			fmt.Fprintf(r.W, "%6.1fs  %s\n", elapsed.Seconds(), line)
@@ -183,7 +203,11 @@ func (r *Renderer) Frame(ctx context.Context) {
 	if width <= 0 {
 		width = 80
 	}
-	lines := []string{fmt.Sprintf("sealing %d sectors  %v", total, elapsed)}
+	header := fmt.Sprintf("sealing %d sectors  %v", total, elapsed)
+	if n := r.Progress.SeedWaiting(); n > 0 {
+		header += fmt.Sprintf("  (%d waiting for the seed)", n)
+	}
+	lines := []string{header}
 	for _, c := range snap {
 		lines = append(lines, barLine(c, live[c.Stage], total, width))
 	}

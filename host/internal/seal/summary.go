@@ -163,7 +163,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %-7s %s\n", st.Stage, strings.Join(parts, ", "))
 	}
 	if len(s.Locks) > 0 {
-		fmt.Fprintln(&b, "\nLock shares (fraction of each lock's busy time held by each stage)")
+		fmt.Fprintln(&b, "\nLock shares (each stage's fraction of the lock's busy time, since the host started)")
 		for _, l := range s.Locks {
 			fmt.Fprintf(&b, "  %-7s %s\n", l.Lock, shareText(l.Share))
 		}
