@@ -435,3 +435,48 @@ processor "c1" {
 		t.Errorf("c1 on a healthy processor: %v", err)
 	}
 }
+
+// TestLostProcessorRequeues: tasks handed to a processor whose plugin then
+// fails to start never reached a plugin, so they go back to waiting and
+// run on the healthy processor instead of failing or holding the dead
+// one's slot.
+func TestLostProcessorRequeues(t *testing.T) {
+	h := startHost(t, "-duration 100ms", `
+processor "c2" {
+  plugin     = "mock"
+  concurrent = 2
+  env        = { MOCK_C2_DURATION = "not-a-duration" }
+}
+processor "c2" {
+  plugin     = "mock"
+  concurrent = 2
+}
+`, hostOptions{noWait: true, opts: func(o *Options) {
+		o.Backoff = supervise.BackoffPolicy{Initial: 300 * time.Millisecond, Max: time.Second, Stable: time.Minute, MaxFailures: 100}
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	in := inputs(t, 1)
+	const n = 6
+	errs := make(chan error, n)
+	procs := make(chan string, n)
+	for range n {
+		go func() {
+			var rep client.Report
+			_, err := h.c.C2(ctx, in.C2, client.WithReport(&rep))
+			procs <- rep.Processor
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("task: %v", err)
+		}
+		if p := <-procs; p != "c2.1" {
+			t.Errorf("task ran on %q, want c2.1 (c2.0 never starts)", p)
+		}
+	}
+	if p := processor(h.status(t), "c2.0"); p.GetDone()+p.GetFailed() != 0 {
+		t.Errorf("c2.0 counted %d done, %d failed: tasks it never ran", p.GetDone(), p.GetFailed())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sealhost/sealhost/host/internal/config"
+	"github.com/sealhost/sealhost/host/internal/dispatch"
 	"github.com/sealhost/sealhost/host/internal/supervise"
 	"github.com/sealhost/sealhost/internal/pluginclient"
 	"github.com/sealhost/sealhost/sdk"
@@ -97,18 +99,43 @@ func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Secto
 		return statusError(codes.Unavailable, true, "host is shutting down and takes no new tasks")
 	}
 	h.nextID++
-	waitCtx, cancelWait := context.WithCancelCause(ctx)
-	t := &task{id: h.nextID, stage: stage, sector: sector, requested: time.Now(), abandon: cancelWait}
+	t := &task{id: h.nextID, stage: stage, sector: sector, requested: time.Now()}
 	h.tasks[t.id] = t
 	h.running.Add(1)
 	h.mu.Unlock()
-	h.m.waiting.WithLabelValues(string(stage)).Inc()
 	defer func() {
 		h.mu.Lock()
 		delete(h.tasks, t.id)
 		h.mu.Unlock()
 		h.running.Done()
 	}()
+
+	for {
+		a, err := h.await(ctx, t)
+		if err != nil {
+			return err
+		}
+		err, requeue := h.runOn(ctx, t, a, f)
+		if !requeue {
+			return err
+		}
+	}
+}
+
+// await waits for a processor of t's stage and its locks. The wait ends
+// with the caller, when draining starts, or when every processor of the
+// stage has failed for good (abandonWaiting).
+func (h *Host) await(ctx context.Context, t *task) (*dispatch.Assignment, error) {
+	waitCtx, cancelWait := context.WithCancelCause(ctx)
+	defer cancelWait(nil)
+	h.mu.Lock()
+	t.abandon = cancelWait
+	h.mu.Unlock()
+	// Checked after abandon is set, so a processor failing from here on
+	// finds this task in abandonWaiting.
+	if allFailed(h, h.stages[t.stage]) {
+		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed (crash loop); see `host status` for why", t.stage)
+	}
 	go func() {
 		select {
 		case <-h.refuse:
@@ -116,49 +143,73 @@ func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Secto
 		case <-waitCtx.Done():
 		}
 	}()
-
-	// Waiting ends with the caller, when draining starts, or when every
-	// processor of the stage has failed for good (abandonWaiting).
-	a, err := h.disp.Acquire(waitCtx, stage)
-	cancelWait(nil)
-	h.m.waiting.WithLabelValues(string(stage)).Dec()
-	if err != nil {
-		var failed *supervise.FailedError
-		switch {
-		case ctx.Err() != nil:
-			return status.FromContextError(ctx.Err()).Err()
-		case errors.As(context.Cause(waitCtx), &failed):
-			return statusError(codes.FailedPrecondition, false, "every %s processor has failed while the task waited; last: %v", stage, failed)
-		case isClosed(h.refuse):
-			return statusError(codes.Unavailable, true, "host is shutting down; the task was still waiting for a %s processor and did not start", stage)
-		}
-		return statusError(codes.Internal, true, "waiting for a %s processor: %v", stage, err)
+	h.m.waiting.WithLabelValues(string(t.stage)).Inc()
+	a, err := h.disp.Acquire(waitCtx, t.stage)
+	h.m.waiting.WithLabelValues(string(t.stage)).Dec()
+	if err == nil {
+		return a, nil
 	}
+	var failed *supervise.FailedError
+	switch {
+	case ctx.Err() != nil:
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case errors.As(context.Cause(waitCtx), &failed):
+		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed while the task waited; last: %v", t.stage, failed)
+	case isClosed(h.refuse):
+		return nil, statusError(codes.Unavailable, true, "host is shutting down; the task was still waiting for a %s processor and did not start", t.stage)
+	}
+	return nil, statusError(codes.Internal, true, "waiting for a %s processor: %v", t.stage, err)
+}
+
+// runOn runs t on its assigned processor and releases the assignment.
+// requeue is true when the processor was lost (its plugin died, or failed
+// to start) before the task reached the plugin: it then goes back to
+// waiting, since it never ran.
+func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f func(context.Context, *pluginclient.Client) error) (err error, requeue bool) {
 	defer a.Release()
 	p := h.procs[a.Processor]
+	stage := t.stage
+	locks := len(p.cfg.Locks) > 0
 
 	h.mu.Lock()
-	t.started, t.processor, t.waited = time.Now(), a.Processor, a.Waited
+	t.started, t.processor, t.waited = time.Now(), a.Processor, time.Since(t.requested)
 	h.mu.Unlock()
-	_ = grpc.SetHeader(ctx, metadata.Pairs(
-		client.HeaderTask, strconv.FormatUint(t.id, 10),
-		client.HeaderProcessor, a.Processor,
-		client.HeaderWaited, a.Waited.String(),
-	))
-	h.m.taskStarted(t, len(p.cfg.Locks) > 0)
+	h.m.taskStarted(t, locks)
 
-	// The run ends with the caller, or when the drain's grace is over.
+	// The run ends with the caller, when the drain's grace is over, or
+	// when the dispatcher drops the processor: a task still waiting
+	// inside Do for a restarted plugin must not keep running after its
+	// slot and locks were handed to others.
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	go func() {
 		select {
 		case <-h.abort:
-			cancelRun()
+		case <-a.Lost():
 		case <-runCtx.Done():
 		}
+		cancelRun()
 	}()
-	err = p.sp.Do(runCtx, f)
+	var called atomic.Bool
+	err = p.sp.Do(runCtx, func(ctx context.Context, c *pluginclient.Client) error {
+		called.Store(true)
+		_ = grpc.SetHeader(ctx, metadata.Pairs(
+			client.HeaderTask, strconv.FormatUint(t.id, 10),
+			client.HeaderProcessor, a.Processor,
+			client.HeaderWaited, t.waited.String(),
+		))
+		return f(ctx, c)
+	})
 	ran := time.Since(t.started)
+
+	if err != nil && !called.Load() && isClosed(a.Lost()) && ctx.Err() == nil && !isClosed(h.refuse) {
+		h.log.Debug("processor lost before the task reached it: waiting again", "task", t.id, "processor", a.Processor, "error", err)
+		h.m.running.WithLabelValues(string(stage)).Dec()
+		h.mu.Lock()
+		t.started, t.processor = time.Time{}, ""
+		h.mu.Unlock()
+		return nil, true
+	}
 
 	h.mu.Lock()
 	if err == nil {
@@ -169,13 +220,12 @@ func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Secto
 		h.countsFor(stage).failed++
 	}
 	h.mu.Unlock()
-	h.m.taskEnded(t, ran, len(p.cfg.Locks) > 0, err)
+	h.m.taskEnded(t, ran, locks, err)
 	if err != nil {
-		st := h.taskStatus(ctx, a.Processor, err)
 		h.log.Debug("task failed", "task", t.id, "stage", stage, "processor", a.Processor, "error", err)
-		return st
+		return h.taskStatus(ctx, a.Processor, err), false
 	}
-	return nil
+	return nil, false
 }
 
 var errDraining = errors.New("host draining")
