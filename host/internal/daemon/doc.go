@@ -16,11 +16,23 @@
 // releases everything when it ends. The caller going away (its context)
 // frees its place whether it was waiting or running. When a plugin dies,
 // supervise fails its in-flight tasks at once and calls OnExit; the host
-// then drops the processor from the dispatcher, which frees its locks, and
-// puts it back once a new instance runs. Each call gets exactly one
-// answer: the plugin's response, or a gRPC status with a sealv1.Error
-// detail (message, retryable) and a code that says who failed (see
-// taskStatus).
+// then drops the processor from the dispatcher, which frees their slots
+// and locks, and puts it back once a new instance runs. A task handed to a
+// processor that is lost before the task reached its plugin (the plugin
+// failed to start) never ran, so it goes back to waiting. Waiting tasks of
+// a stage whose processors have all failed for good are refused.
+//
+// Each call gets exactly one answer: the plugin's response, or a gRPC
+// status with a sealv1.Error detail (message, retryable) whose code says
+// who failed:
+//
+//	Aborted             the plugin died during the task (retryable)
+//	DeadlineExceeded    the processor's task timeout
+//	Canceled            the caller gave up
+//	Unavailable         the host is draining (retryable)
+//	FailedPrecondition  every processor of the stage is in a crash loop
+//	Unimplemented       no processor serves the stage
+//	anything else       the plugin's own answer, passed through
 //
 // # Shutdown
 //
