@@ -23,6 +23,7 @@ import (
 	"github.com/sealhost/sealhost/host/internal/seal"
 	"github.com/sealhost/sealhost/host/internal/topology"
 	"github.com/sealhost/sealhost/sdk/client"
+	"github.com/sealhost/sealhost/sdk/proto/taskv1"
 )
 
 func init() {
@@ -107,6 +108,12 @@ func runSeal(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first signal stops the run (sectors in flight fail, the
+		// summary still prints, the host is stopped); a second one kills.
+		<-ctx.Done()
+		stop()
+	}()
 	return sealMain(ctx, f, stdout, stderr)
 }
 
@@ -218,6 +225,9 @@ func sealIn(ctx context.Context, f sealFlags, cfg *config.Config, workdir string
 	if err != nil {
 		return fail("%v", err)
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "host seal: interrupted: the sectors in flight were cancelled")
+	}
 	if !sum.OK() {
 		fmt.Fprintf(stderr, "host seal: %d of %d sectors failed; their files stay in %s\n", sum.Sectors-sum.Done, sum.Sectors, workdir)
 		if host != nil {
@@ -260,10 +270,7 @@ func loadSealConfig(f sealFlags, stderr io.Writer) (*config.Config, bool) {
 
 // probeHost dials sock and asks for the host's status, which says a host
 // is there and serving.
-func probeHost(ctx context.Context, sock string) (*client.Client, interface {
-	GetPid() int64
-	GetConfigFile() string
-}, error) {
+func probeHost(ctx context.Context, sock string) (*client.Client, *taskv1.StatusResponse, error) {
 	if st, err := os.Stat(sock); err != nil {
 		return nil, nil, err
 	} else if st.Mode()&os.ModeSocket == 0 {
