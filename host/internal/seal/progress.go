@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
@@ -217,11 +218,20 @@ func (r *Renderer) Frame(ctx context.Context) {
 	}
 	for _, l := range lines {
 		b.WriteString("\r\x1b[2K")
-		b.WriteString(l)
+		b.WriteString(fit(l, width-1))
 		b.WriteByte('\n')
 	}
 	r.drawn = len(lines)
 	io.WriteString(r.W, b.String())
+}
+
+// fit cuts a line to n columns: a line that wrapped would take two rows
+// and the next frame's cursor-up would land one row short.
+func fit(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:max(n, 0)])
 }
 
 // barLine is "pc1     [████████░░░░░░░░]  3/8  running 2  waiting 3".

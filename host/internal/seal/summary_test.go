@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/sdk/client"
@@ -155,4 +156,20 @@ func TestNilProgressIgnoresUpdates(t *testing.T) {
 	var p *Progress
 	p.submitted(config.StagePC1)
 	p.finished(config.StagePC1, true)
+}
+
+// On a narrow terminal no line of a frame is wider than the terminal, so
+// none wraps and redrawing stays in place.
+func TestRendererFitsNarrowTerminals(t *testing.T) {
+	p := NewProgress(1000)
+	var b bytes.Buffer
+	r := &Renderer{W: &b, Progress: p, Terminal: true, Width: 30, Now: time.Now, Interval: time.Second}
+	r.start = time.Now()
+	r.Frame(context.Background())
+	for _, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		l = strings.TrimPrefix(l, "\r\x1b[2K")
+		if n := utf8.RuneCountInString(l); n > 29 {
+			t.Errorf("%d columns on a 30-column terminal: %q", n, l)
+		}
+	}
 }
