@@ -579,3 +579,24 @@ func TestExitNoticedDespiteOrphanHoldingPipes(t *testing.T) {
 		t.Errorf("Kill of an exited plugin took %s", d)
 	}
 }
+
+// A TMPDIR too long for a unix socket path (~108 bytes) must not break
+// start-up: the socket goes under /tmp instead.
+func TestLongTMPDIR(t *testing.T) {
+	long := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", long)
+	c := start(t, "all", pluginclient.Config{Name: "long-tmpdir"})
+	if err := c.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// An explicit SocketDir is taken as given, and its failure explained.
+	_, err := pluginclient.Start(context.Background(), pluginclient.Config{Name: "long-socketdir", Cmd: helperCmd(t, "all"), SocketDir: long})
+	if err == nil {
+		t.Fatal("Start with a socket dir too long for a unix socket succeeded")
+	}
+	containsAll(t, "error", err.Error(), `plugin "long-socketdir"`, "could not open its go-plugin listener", "Config.SocketDir")
+}

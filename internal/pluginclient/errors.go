@@ -200,6 +200,9 @@ func diagnose(started bool, exitCode int, err error, stderr []string, timeout ti
 		if strings.Contains(l, "This binary is a plugin. These are not meant to be executed directly") {
 			return "wrong magic cookie: the program is a go-plugin plugin but expects another host's cookie (is it built with github.com/sealhost/sealhost/sdk?)"
 		}
+		if strings.Contains(l, `"plugin init error"`) {
+			return "could not open its go-plugin listener (a unix socket path over ~108 bytes is the usual cause: set a shorter Config.SocketDir)"
+		}
 	}
 	const unrecognized = "Unrecognized remote plugin message: "
 	switch {
