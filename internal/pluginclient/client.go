@@ -22,6 +22,9 @@ import (
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
+// errAbandoned marks a start given up because the caller's ctx ended.
+var errAbandoned = errors.New("start abandoned by the caller")
+
 // DefaultStartTimeout bounds the handshake when Config.StartTimeout is 0.
 const DefaultStartTimeout = time.Minute
 
@@ -232,9 +235,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		if r != nil {
 			_ = r.Kill(context.Background())
 		}
-		res = started{err: startCtx.Err()}
-		if ctx.Err() == nil {
-			res.err = fmt.Errorf("timeout while waiting for plugin to start (%s)", timeout)
+		res = started{err: fmt.Errorf("timeout while waiting for plugin to start (%s)", timeout)}
+		if err := ctx.Err(); err != nil {
+			res.err = fmt.Errorf("%w: %w", errAbandoned, err)
 		}
 		go func() { <-ch; c.pc.Kill() }()
 		return nil, c.startError(r, res.err, timeout)

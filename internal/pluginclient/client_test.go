@@ -184,6 +184,7 @@ func TestStartCancelled(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error does not wrap ctx's: %v", err)
 	}
+	containsAll(t, "error", err.Error(), `plugin "hang"`, "start abandoned: the caller's context ended first")
 	if d := time.Since(begin); d > 5*time.Second {
 		t.Errorf("Start returned %s after ctx ended", d)
 	}

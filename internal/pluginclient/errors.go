@@ -208,8 +208,8 @@ func diagnose(started bool, exitCode int, err error, stderr []string, timeout ti
 	switch {
 	case !started:
 		return "could not be executed (check the path and that it is executable)"
-	case errors.Is(err, context.Canceled):
-		return "start was cancelled"
+	case errors.Is(err, errAbandoned):
+		return "start abandoned: the caller's context ended first; the process was killed"
 	case errors.Is(err, context.DeadlineExceeded), strings.Contains(msg, "timeout while waiting for plugin to start"):
 		return fmt.Sprintf("no handshake within the start timeout of %s (hangs at start?); the process was killed", timeout)
 	case strings.HasPrefix(msg, unrecognized):
