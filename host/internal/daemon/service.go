@@ -38,7 +38,12 @@ func (s *service) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.
 		resp, err = c.TreeD(ctx, req)
 		return err
 	})
-	return resp, err
+	if err != nil {
+		// f may still be running (Do does not wait for a dead plugin's
+		// call): resp is not ours to read.
+		return nil, err
+	}
+	return resp, nil
 }
 
 func (s *service) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Response, error) {
@@ -47,7 +52,12 @@ func (s *service) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1R
 		resp, err = c.PC1(ctx, req)
 		return err
 	})
-	return resp, err
+	if err != nil {
+		// f may still be running (Do does not wait for a dead plugin's
+		// call): resp is not ours to read.
+		return nil, err
+	}
+	return resp, nil
 }
 
 func (s *service) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, error) {
@@ -56,7 +66,12 @@ func (s *service) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2R
 		resp, err = c.PC2(ctx, req)
 		return err
 	})
-	return resp, err
+	if err != nil {
+		// f may still be running (Do does not wait for a dead plugin's
+		// call): resp is not ours to read.
+		return nil, err
+	}
+	return resp, nil
 }
 
 func (s *service) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Response, error) {
@@ -65,7 +80,12 @@ func (s *service) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Resp
 		resp, err = c.C1(ctx, req)
 		return err
 	})
-	return resp, err
+	if err != nil {
+		// f may still be running (Do does not wait for a dead plugin's
+		// call): resp is not ours to read.
+		return nil, err
+	}
+	return resp, nil
 }
 
 func (s *service) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
@@ -74,7 +94,12 @@ func (s *service) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Resp
 		resp, err = c.C2(ctx, req)
 		return err
 	})
-	return resp, err
+	if err != nil {
+		// f may still be running (Do does not wait for a dead plugin's
+		// call): resp is not ours to read.
+		return nil, err
+	}
+	return resp, nil
 }
 
 func (s *service) Status(ctx context.Context, _ *taskv1.StatusRequest) (*taskv1.StatusResponse, error) {
