@@ -40,7 +40,9 @@ func (e *StartError) Error() string {
 	if e.Exit != "" {
 		fmt.Fprintf(&b, " [%s]", e.Exit)
 	}
-	if e.Err != nil {
+	// go-plugin's "Unrecognized remote plugin message" says nothing the
+	// reason has not said better.
+	if e.Err != nil && !strings.HasPrefix(e.Err.Error(), "Unrecognized remote plugin message") {
 		fmt.Fprintf(&b, ": %s", firstLine(e.Err.Error()))
 	}
 	writeTail(&b, e.Stderr)
