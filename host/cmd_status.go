@@ -26,7 +26,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("host status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", daemon.DefaultInstance, "the host instance `NAME` (finds its default socket)")
-	socket := fs.String("socket", "", "the host's unix socket `PATH` (default: the socket `host run -name NAME` uses)")
+	socket := fs.String("socket", "", "the host's unix socket `PATH` (default: where `host run -name NAME` listens: the first of /run/sealhost, $XDG_RUNTIME_DIR/sealhost, /tmp/sealhost-UID holding NAME.sock)")
 	asJSON := fs.Bool("json", false, "write the status as one JSON object (the taskv1.StatusResponse message)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up when the host does not answer within this `DURATION`")
 	fs.Usage = func() {
@@ -51,7 +51,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	path := *socket
 	if path == "" {
-		path = client.DefaultSocket(*name)
+		path = client.FindSocket(*name)
 	}
 	c, err := client.Dial(path)
 	if err != nil {

@@ -65,6 +65,20 @@ func pickSocket(instance string, dirs []string) string {
 	return filepath.Join(dirs[len(dirs)-1], instance+".sock")
 }
 
+// FindSocket is where a client should look for host instance's socket:
+// the first of DefaultSocket's candidate folders that holds a socket of
+// that name, whoever made it (a host run by root serves /run/sealhost even
+// when the caller could not write there), else DefaultSocket(instance).
+func FindSocket(instance string) string {
+	for _, dir := range socketDirs() {
+		p := filepath.Join(dir, instance+".sock")
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return p
+		}
+	}
+	return DefaultSocket(instance)
+}
+
 func socketDirs() []string {
 	dirs := []string{"/run/sealhost"}
 	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {

@@ -157,3 +157,31 @@ func TestNoHost(t *testing.T) {
 		t.Error("Dial(\"\") succeeded")
 	}
 }
+
+func TestFindSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "fs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	t.Setenv("XDG_RUNTIME_DIR", dir)
+	name := "findsockettest"
+	want := filepath.Join(dir, "sealhost", name+".sock")
+	// Only when /run/sealhost does not hold one: a real host's socket
+	// would rightly win.
+	if _, err := os.Stat(filepath.Join("/run/sealhost", name+".sock")); err == nil {
+		t.Skip("a socket of this name exists in /run/sealhost")
+	}
+	if got := FindSocket(name); got != DefaultSocket(name) {
+		t.Errorf("no socket anywhere: FindSocket = %s, want DefaultSocket's %s", got, DefaultSocket(name))
+	}
+	os.MkdirAll(filepath.Dir(want), 0o700)
+	l, err := net.Listen("unix", want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got := FindSocket(name); got != want {
+		t.Errorf("FindSocket = %s, want the existing %s", got, want)
+	}
+}
