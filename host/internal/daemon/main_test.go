@@ -164,7 +164,7 @@ type hostOptions struct {
 // "mock" with mockArgs) to a config file, starts a host on it and waits
 // until every plugin runs. Confined when cgroups can be made here, else
 // unconfined (the tests that need cgroups skip themselves).
-func startHost(t *testing.T, mockArgs, body string, ho hostOptions) *testHost {
+func startHost(t testing.TB, mockArgs, body string, ho hostOptions) *testHost {
 	t.Helper()
 	dir := t.TempDir()
 	args := ""
@@ -237,7 +237,7 @@ func startHost(t *testing.T, mockArgs, body string, ho hostOptions) *testHost {
 var fastBackoff = supervise.BackoffPolicy{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Stable: 10 * time.Millisecond, MaxFailures: 1000}
 
 // testWriter sends the host's log to the test's log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
