@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/sealhost/sealhost/host/internal/confine"
@@ -252,7 +253,7 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 		switch {
 		case err == nil:
 			return nil
-		case isDead(inst):
+		case isDead(inst) || (ctx.Err() == nil && p.diesSoon(inst, err)):
 			return &DiedError{ID: p.cfg.ID, Owner: inst.owner, Cause: inst.err}
 		case !deadline.IsZero() && ctx.Err() == nil && !time.Now().Before(deadline):
 			if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
@@ -267,6 +268,27 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 		return &DiedError{ID: p.cfg.ID, Owner: inst.owner, Cause: inst.err}
 	}
 }
+
+// diesSoon tells a call that failed because its plugin is going away from
+// one the plugin answered: a transport failure is followed, within moments,
+// by the watcher declaring the instance dead, and the task should report
+// how it died rather than a bare "connection closed".
+func (p *Processor) diesSoon(inst *instance, err error) bool {
+	var ce *pluginclient.CallError
+	if !errors.As(err, &ce) || (ce.Exit == nil && ce.Code != codes.Unavailable && ce.Code != codes.Canceled) {
+		return false
+	}
+	select {
+	case <-inst.dead:
+		return true
+	case <-time.After(deathWait):
+		return false
+	}
+}
+
+// deathWait bounds how long a failed call waits for its instance's death
+// to be confirmed: the watcher kills and reaps within a couple of seconds.
+const deathWait = 3 * time.Second
 
 func isDead(inst *instance) bool {
 	select {
