@@ -146,6 +146,8 @@ processor "c2" {
 		}
 	})
 	if err := runTestWaitHost(socket, 30*time.Second); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
 		t.Fatalf("%v\nhost stderr:\n%s", err, stderr)
 	}
 	return cmd, socket, stderr
@@ -271,12 +273,13 @@ func TestRunSIGKILLCleanup(t *testing.T) {
 	if left := runTestCgroups(name); len(left) > 0 {
 		t.Errorf("the next host left the dead host's cgroups: %v", left)
 	}
-	if !strings.Contains(stderr2.String(), "cleaned stale cgroup of a dead host") || !strings.Contains(stderr2.String(), name+"@") {
-		t.Errorf("the next host did not report the stale cgroup of %s:\n%s", name, stderr2)
-	}
 	cmd2.Process.Signal(syscall.SIGTERM)
 	if err := cmd2.Wait(); err != nil {
 		t.Errorf("next host: %v\n%s", err, stderr2)
+	}
+	// Read only now: the buffer is the running command's until Wait.
+	if !strings.Contains(stderr2.String(), "cleaned stale cgroup of a dead host") || !strings.Contains(stderr2.String(), name+"@") {
+		t.Errorf("the next host did not report the stale cgroup of %s:\n%s", name, stderr2)
 	}
 	if left := runTestCgroups(next); len(left) > 0 {
 		t.Errorf("cgroups left after a clean exit: %v", left)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,7 +46,7 @@ processor "c2" {
   plugin     = "mock"
   concurrent = 3
 }
-`, hostOptions{opts: func(o *Options) {
+`, hostOptions{metrics: true, opts: func(o *Options) {
 		// Twenty restarts' warnings would bury the test's own output.
 		o.Logger = hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Error, Output: testWriter{t}})
 	}})
@@ -131,6 +132,29 @@ processor "c2" {
 	}
 	if r, w := h.disp.Stats("c2"); r != 0 || w != 0 {
 		t.Errorf("dispatcher: %d running, %d waiting after every task ended", r, w)
+	}
+
+	// The metrics keep the same books.
+	text := scrape(t, h)
+	for _, want := range []string{
+		`sealhost_tasks_waiting{stage="c2"} 0`,
+		`sealhost_tasks_running{stage="c2"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if got := sumMetric(text, "sealhost_tasks_finished_total"); got != tasks {
+		t.Errorf("metrics: %v tasks finished, want %d", got, tasks)
+	}
+	if got := sumMetric(text, "sealhost_tasks_failed_total"); got != float64(failed.Load()) {
+		t.Errorf("metrics: %v tasks failed, client saw %d", got, failed.Load())
+	}
+	if got := sumMetric(text, "sealhost_tasks_started_total"); got != float64(attempts.Load()) {
+		t.Errorf("metrics: %v tasks started, client made %d attempts", got, attempts.Load())
+	}
+	if got := sumMetric(text, "sealhost_plugin_restarts_total"); got != float64(restarts) {
+		t.Errorf("metrics: %v restarts, status says %d", got, restarts)
 	}
 
 	var cgroups []string

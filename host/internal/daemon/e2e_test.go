@@ -209,13 +209,7 @@ func TestSealThroughSocket(t *testing.T) {
 	}
 
 	// The metrics agree with the status.
-	resp, err := http.Get("http://" + h.MetricsAddr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	text := string(body)
+	text := scrape(t, h)
 	for _, want := range []string{
 		`sealhost_tasks_finished_total{processor="c2.0",stage="c2"} 8`,
 		`sealhost_tasks_started_total{processor="pc2.0",stage="pc2"} 8`,
@@ -276,4 +270,34 @@ processor "c2" {
 	if len(c2.GetProof()) != 192 {
 		t.Fatalf("proof of %d bytes", len(c2.GetProof()))
 	}
+}
+
+// scrape returns the host's /metrics page.
+func scrape(t testing.TB, h *testHost) string {
+	t.Helper()
+	resp, err := http.Get("http://" + h.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
+// sumMetric adds the values of every sample of the metric name.
+func sumMetric(text, name string) float64 {
+	var sum float64
+	for _, l := range strings.Split(text, "\n") {
+		n := strings.IndexAny(l, "{ ")
+		if n < 0 || l[:n] != name {
+			continue
+		}
+		var v float64
+		fmt.Sscan(l[strings.LastIndexByte(l, ' ')+1:], &v)
+		sum += v
+	}
+	return sum
 }

@@ -90,6 +90,9 @@ processor "c1" {
 		st := h.status(t)
 		return stage(st, "pc2").GetWaiting() == 1 && stage(st, "c1").GetRunning() == 1
 	})
+	if l := h.status(t).GetLocks()[0]; len(l.GetWaiters()) != 1 || l.GetWaiters()[0].GetStage() != StageProto("pc2") || l.GetHolders()[0].GetProcessor() != "c2.0" {
+		t.Errorf("gpu0 in status: %v; want held by c2.0, pc2 waiting", l)
+	}
 
 	victim := processor(h.status(t), "c2.0")
 	killed := time.Now()
