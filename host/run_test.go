@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -283,5 +286,109 @@ func TestRunSIGKILLCleanup(t *testing.T) {
 	}
 	if left := runTestCgroups(next); len(left) > 0 {
 		t.Errorf("cgroups left after a clean exit: %v", left)
+	}
+}
+
+// TestRunWithoutCgroups runs `host run` as an unprivileged user (nobody),
+// who cannot create cgroups: it refuses with a message that says why and
+// how to opt out, and starts nothing; with -unconfined it runs, and says
+// so in status.
+func TestRunWithoutCgroups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the host as another user")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody here: %v", err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	cred := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+
+	// Everything nobody needs: a copy of the host command (named host, so
+	// it runs hostMain), the plugin, the config, a folder for the socket.
+	dir, err := os.MkdirTemp("", "hostnobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin, err := os.ReadFile(runTestHostBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := filepath.Join(dir, "host")
+	mock := filepath.Join(dir, "mock")
+	plugin, err := os.ReadFile(runTestMock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(host, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mock, plugin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "c.hcl")
+	os.WriteFile(cfg, []byte("sector_size = \"2KiB\"\nplugin \"mock\" {\n  path = \"mock\"\n}\nprocessor \"c2\" {\n  plugin = \"mock\"\n}\n"), 0o644)
+	sockDir := filepath.Join(dir, "s")
+	os.Mkdir(sockDir, 0o700)
+	os.Chown(sockDir, uid, gid)
+	socket := filepath.Join(sockDir, "h.sock")
+
+	refused := exec.Command(host, "run", "-config", cfg, "-socket", socket, "-name", "hosttest-nobody")
+	refused.SysProcAttr = cred
+	out, err := refused.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("host run as nobody: %v, want exit 1\n%s", err, out)
+	}
+	for _, want := range []string{"cgroup confinement unavailable", "confine = false", "-unconfined"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(socket); err == nil {
+		t.Error("a refused host made its socket")
+	}
+
+	run := exec.Command(host, "run", "-config", cfg, "-socket", socket, "-name", "hosttest-nobody", "-unconfined")
+	run.SysProcAttr = cred
+	var stderr bytes.Buffer
+	run.Stderr = &stderr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if run.ProcessState == nil {
+			run.Process.Kill()
+			run.Wait()
+		}
+	}()
+	if err := runTestWaitHost(socket, 30*time.Second); err != nil {
+		run.Process.Kill()
+		run.Wait()
+		t.Fatalf("unconfined host as nobody: %v\n%s", err, &stderr)
+	}
+	c, err := client.Dial(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx)
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetConfined() || st.GetProcessors()[0].GetConfined() {
+		t.Errorf("status of an unconfined host says confined: %v", st)
+	}
+	run.Process.Signal(syscall.SIGTERM)
+	if err := run.Wait(); err != nil {
+		t.Errorf("unconfined host after SIGTERM: %v\n%s", err, &stderr)
+	}
+	if !strings.Contains(stderr.String(), "UNCONFINED") {
+		t.Errorf("the log does not say loudly that plugins are unconfined:\n%s", &stderr)
 	}
 }
