@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -199,7 +200,10 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 	h.mu.Lock()
 	t.started, t.processor, t.waited = time.Now(), a.Processor, time.Since(t.requested)
 	h.mu.Unlock()
-	h.m.taskStarted(t, locks)
+	// Metrics count a start once the task reaches the plugin (or fails
+	// for good before), so a requeued attempt is not a start.
+	var startOnce sync.Once
+	markStarted := func() { startOnce.Do(func() { h.m.taskStarted(t, locks) }) }
 
 	// The run ends with the caller, when the drain's grace is over, or
 	// when the dispatcher drops the processor: a task still waiting
@@ -218,6 +222,7 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 	var called atomic.Bool
 	err = p.sp.Do(runCtx, func(ctx context.Context, c *pluginclient.Client) error {
 		called.Store(true)
+		markStarted()
 		_ = grpc.SetHeader(ctx, metadata.Pairs(
 			client.HeaderTask, strconv.FormatUint(t.id, 10),
 			client.HeaderProcessor, a.Processor,
@@ -229,13 +234,13 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 
 	if err != nil && !called.Load() && isClosed(a.Lost()) && ctx.Err() == nil && !isClosed(h.refuse) {
 		h.log.Debug("processor lost before the task reached it: waiting again", "task", t.id, "processor", a.Processor, "error", err)
-		h.m.running.WithLabelValues(string(stage)).Dec()
 		h.mu.Lock()
 		t.started, t.processor = time.Time{}, ""
 		h.mu.Unlock()
 		return nil, true
 	}
 
+	markStarted()
 	h.mu.Lock()
 	if err == nil {
 		p.done++
