@@ -44,6 +44,11 @@ lock "gpu2" {
 # leaves it idle while a task waits.
 arbiter {
   policy = "fair"
+  # A sector holds a GPU ~12 min for pc2 and ~15 min for c2, so c2 needs
+  # ~56% of each GPU's time. Equal weights would entitle it to 50%, and
+  # sectors would queue for c2 (`host simulate` shows ~20 waiting, 4 h
+  # each); 1.5 entitles it to 60%, and the queue stays at a few sectors.
+  weights = { pc2 = 1, c2 = 1.5 }
 }
 
 # ---- pc1: one process per socket --------------------------------------
