@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sealhost/sealhost/internal/blob"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
@@ -107,6 +108,7 @@ func (s *server) Info(context.Context, *sealv1.InfoRequest) (*sealv1.InfoRespons
 		Stages:          s.p.Stages(),
 		ProtocolVersion: ProtocolVersion,
 		SdkVersion:      SDKVersion,
+		AcceptsBlobs:    true,
 	}, nil
 }
 
@@ -126,8 +128,19 @@ func (s *server) PC1(ctx context.Context, req *sealv1.PC1Request) (resp *sealv1.
 	}
 	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_PC1, &err)
 	defer done()
+	dir := req.GetResponseBlobDir()
+	req.ResponseBlobDir = ""
 	resp, err = s.p.PC1.PC1(ctx, req)
-	return resp, s.finish(ctx, resp == nil, err)
+	if err = s.finish(ctx, resp == nil, err); err != nil {
+		return resp, err
+	}
+	b, err := s.deflate(ctx, dir, "pc1", resp.GetPhase1Output())
+	if b == nil || err != nil {
+		return resp, err
+	}
+	out := blob.Shallow(resp)
+	out.Phase1Output, out.Phase1OutputBlob = nil, b
+	return out, nil
 }
 
 func (s *server) PC2(ctx context.Context, req *sealv1.PC2Request) (resp *sealv1.PC2Response, err error) {
@@ -136,6 +149,9 @@ func (s *server) PC2(ctx context.Context, req *sealv1.PC2Request) (resp *sealv1.
 	}
 	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_PC2, &err)
 	defer done()
+	if err := s.inflate(&req.Phase1Output, &req.Phase1OutputBlob); err != nil {
+		return nil, toStatus(ctx, err)
+	}
 	resp, err = s.p.PC2.PC2(ctx, req)
 	return resp, s.finish(ctx, resp == nil, err)
 }
@@ -146,8 +162,19 @@ func (s *server) C1(ctx context.Context, req *sealv1.C1Request) (resp *sealv1.C1
 	}
 	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_C1, &err)
 	defer done()
+	dir := req.GetResponseBlobDir()
+	req.ResponseBlobDir = ""
 	resp, err = s.p.C1.C1(ctx, req)
-	return resp, s.finish(ctx, resp == nil, err)
+	if err = s.finish(ctx, resp == nil, err); err != nil {
+		return resp, err
+	}
+	b, err := s.deflate(ctx, dir, "c1", resp.GetPhase1Output())
+	if b == nil || err != nil {
+		return resp, err
+	}
+	out := blob.Shallow(resp)
+	out.Phase1Output, out.Phase1OutputBlob = nil, b
+	return out, nil
 }
 
 func (s *server) C2(ctx context.Context, req *sealv1.C2Request) (resp *sealv1.C2Response, err error) {
@@ -156,6 +183,9 @@ func (s *server) C2(ctx context.Context, req *sealv1.C2Request) (resp *sealv1.C2
 	}
 	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_C2, &err)
 	defer done()
+	if err := s.inflate(&req.Phase1Output, &req.Phase1OutputBlob); err != nil {
+		return nil, toStatus(ctx, err)
+	}
 	resp, err = s.p.C2.C2(ctx, req)
 	return resp, s.finish(ctx, resp == nil, err)
 }
@@ -193,6 +223,45 @@ func (s *server) unimplemented(stage sealv1.Stage) error {
 	}
 	return status.Errorf(codes.Unimplemented, "plugin %q does not serve stage %s (it serves %s)%s",
 		s.p.Name, StageName(stage), strings.Join(served, ", "), why)
+}
+
+// inflate replaces a request's blob with the bytes it refers to, so stage
+// code sees the field as if it had come inline.
+func (s *server) inflate(data *[]byte, b **sealv1.Blob) error {
+	if *b == nil {
+		return nil
+	}
+	if len(*data) > 0 {
+		return &Error{Message: fmt.Sprintf("plugin %q: the request sets both phase1_output (%d bytes) and phase1_output_blob; a host sets one or the other (a bug in the host)", s.p.Name, len(*data))}
+	}
+	v, err := blob.Read(*b, "")
+	if err != nil {
+		// Retryable: the host writes a fresh file for each attempt.
+		return &Error{Message: fmt.Sprintf("plugin %q could not read the request's phase1_output: %v", s.p.Name, err), Retryable: true}
+	}
+	*data, *b = v, nil
+	return nil
+}
+
+// deflate writes a large response field to a blob in dir, the directory
+// the host made for this call, and returns its reference; nil when the
+// field stays inline (the host did not offer a directory, the field is
+// small, or the file could not be written: the bytes then go inline, as
+// they always could).
+func (s *server) deflate(ctx context.Context, dir, stage string, data []byte) (*sealv1.Blob, error) {
+	if dir == "" || len(data) < blob.Threshold {
+		return nil, nil
+	}
+	b, err := blob.Write(ctx, dir, stage, data)
+	if err == nil {
+		return b, nil
+	}
+	if ctx.Err() != nil {
+		// The host has gone; Write removed the file.
+		return nil, toStatus(ctx, ctx.Err())
+	}
+	s.log.Warn("could not pass a large output as a file; sending it inline (slower)", "stage", stage, "dir", dir, "error", err)
+	return nil, nil
 }
 
 // StageName is the short lower-case name of a stage used in configuration

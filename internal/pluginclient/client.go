@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/sealhost/sealhost/internal/blob"
 	"github.com/sealhost/sealhost/sdk"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
@@ -70,6 +71,15 @@ type Config struct {
 	// unix socket. Defaults to os.TempDir(), or /tmp when that is too long
 	// for a socket path (about 108 bytes on Linux).
 	SocketDir string
+
+	// BlobDir is where large payloads travel as files when the plugin
+	// accepts them (see "Large payloads" in sdk/proto/sealv1/seal.proto):
+	// each call that may carry one gets its own 0700 directory inside,
+	// removed when the call returns. The plugin must be able to reach it
+	// (the processor's TMPDIR suits). It must exist. Empty makes a private
+	// directory under os.TempDir(), removed when the plugin is killed or
+	// exits.
+	BlobDir string
 }
 
 // Client is a started plugin. Its methods are safe for concurrent use.
@@ -83,6 +93,11 @@ type Client struct {
 	version int
 	run     *procRunner
 	tail    *tailBuffer
+
+	// blobDir is where calls make their directories for blobs; empty when
+	// the plugin does not accept blobs (every payload then goes inline).
+	blobDir    string
+	ownBlobDir bool
 
 	killOnce sync.Once
 	killDone chan struct{}
@@ -269,9 +284,65 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, &StartError{Plugin: name, Path: c.path, Reason: "does not offer the " + sdk.PluginName + " service", Err: err, Stderr: c.tail.Lines()}
 	}
 	c.stages, _ = raw.(sealv1.StagesClient)
-	logger.Debug("plugin started", "pid", c.run.pid, "protocol", c.version)
+	if err := c.setupBlobs(startCtx, cfg.BlobDir); err != nil {
+		_ = c.run.Kill(context.Background())
+		go c.pc.Kill()
+		return nil, &StartError{Plugin: name, Path: c.path, Reason: "cannot prepare the directory for large payloads", Err: err, Stderr: c.tail.Lines()}
+	}
+	logger.Debug("plugin started", "pid", c.run.pid, "protocol", c.version, "blob_dir", c.blobDir)
 	return c, nil
 }
+
+// setupBlobs asks the plugin, once, whether it accepts large payloads as
+// files, and if so settles the directory for them. A plugin whose Info
+// fails or that predates blobs gets every payload inline, as before.
+func (c *Client) setupBlobs(ctx context.Context, dir string) error {
+	if c.stages == nil {
+		return nil
+	}
+	info, err := c.stages.Info(ctx, &sealv1.InfoRequest{})
+	if err != nil {
+		c.log.Debug("info failed at start; large payloads go inline", "error", err)
+		return nil
+	}
+	if !info.GetAcceptsBlobs() {
+		return nil
+	}
+	if dir != "" {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return fmt.Errorf("Config.BlobDir: %w", err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("Config.BlobDir %s is not a directory", dir)
+		}
+		c.blobDir = dir
+		return nil
+	}
+	dir, err = os.MkdirTemp("", "sealhost-blobs-") // mode 0700
+	if err != nil {
+		return fmt.Errorf("making a private directory under %s: %w (set Config.BlobDir)", os.TempDir(), err)
+	}
+	c.blobDir, c.ownBlobDir = dir, true
+	go func() {
+		<-c.run.exited
+		c.removeBlobDir()
+	}()
+	return nil
+}
+
+func (c *Client) removeBlobDir() {
+	if c.ownBlobDir {
+		if err := os.RemoveAll(c.blobDir); err != nil {
+			c.log.Warn("could not remove the directory for large payloads", "dir", c.blobDir, "error", err)
+		}
+	}
+}
+
+// BlobDir is the directory in which calls make their directories for
+// large payloads, or "" when the plugin does not accept them (it predates
+// them, or serves another protocol version) and payloads go inline.
+func (c *Client) BlobDir() string { return c.blobDir }
 
 func ping(ctx context.Context, proto plugin.ClientProtocol) error {
 	g, ok := proto.(*plugin.GRPCClient)
@@ -351,16 +422,19 @@ func (c *Client) Kill(ctx context.Context) error {
 	})
 	select {
 	case <-c.killDone:
+		c.removeBlobDir()
 		return nil
 	case <-c.run.exited:
 		// go-plugin's Kill may still be waiting for the plugin's children
 		// to close its stdout and stderr; the plugin itself is gone.
+		c.removeBlobDir()
 		return nil
 	case <-ctx.Done():
 	}
 	_ = c.run.Kill(context.Background())
 	select {
 	case <-c.run.exited:
+		c.removeBlobDir()
 		return nil
 	case <-time.After(time.Second):
 		return fmt.Errorf("plugin %q (pid %d) was sent SIGKILL but has not been reaped: %w", c.name, c.run.pid, ctx.Err())
@@ -415,8 +489,23 @@ func (c *Client) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Re
 	if err != nil {
 		return nil, err
 	}
+	call, err := c.newCall("pc1")
+	if err != nil {
+		return nil, err
+	}
+	defer call.done()
+	if call.dir != "" {
+		req = blob.Shallow(req)
+		req.ResponseBlobDir = call.dir
+	}
 	resp, err := s.PC1(ctx, req)
-	return resp, c.callError(ctx, "pc1", err)
+	if err != nil {
+		return nil, c.callError(ctx, "pc1", err)
+	}
+	if err := call.receive(&resp.Phase1Output, &resp.Phase1OutputBlob); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // PC2 calls the plugin's pc2 stage.
@@ -424,6 +513,15 @@ func (c *Client) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Re
 	s, err := c.client()
 	if err != nil {
 		return nil, err
+	}
+	call, err := c.newCall("pc2")
+	if err != nil {
+		return nil, err
+	}
+	defer call.done()
+	if b := call.send(ctx, req.GetPhase1Output()); b != nil {
+		req = blob.Shallow(req)
+		req.Phase1Output, req.Phase1OutputBlob = nil, b
 	}
 	resp, err := s.PC2(ctx, req)
 	return resp, c.callError(ctx, "pc2", err)
@@ -435,8 +533,23 @@ func (c *Client) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Respo
 	if err != nil {
 		return nil, err
 	}
+	call, err := c.newCall("c1")
+	if err != nil {
+		return nil, err
+	}
+	defer call.done()
+	if call.dir != "" {
+		req = blob.Shallow(req)
+		req.ResponseBlobDir = call.dir
+	}
 	resp, err := s.C1(ctx, req)
-	return resp, c.callError(ctx, "c1", err)
+	if err != nil {
+		return nil, c.callError(ctx, "c1", err)
+	}
+	if err := call.receive(&resp.Phase1Output, &resp.Phase1OutputBlob); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // C2 calls the plugin's c2 stage.
@@ -444,6 +557,15 @@ func (c *Client) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Respo
 	s, err := c.client()
 	if err != nil {
 		return nil, err
+	}
+	call, err := c.newCall("c2")
+	if err != nil {
+		return nil, err
+	}
+	defer call.done()
+	if b := call.send(ctx, req.GetPhase1Output()); b != nil {
+		req = blob.Shallow(req)
+		req.Phase1Output, req.Phase1OutputBlob = nil, b
 	}
 	resp, err := s.C2(ctx, req)
 	return resp, c.callError(ctx, "c2", err)

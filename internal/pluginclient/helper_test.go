@@ -57,9 +57,33 @@ func helperCmd(t testing.TB, mode string, env ...string) *exec.Cmd {
 // a test can check the host's deadline reached the plugin.
 var cancelSeen atomic.Int64
 
-// payload is echoC2's reusable response buffer (benchmarks call it from
-// one goroutine at a time).
-var payload []byte
+// payload is the reusable response buffer of the large-output
+// behaviours, filled with pattern; payloadMu guards it.
+var (
+	payloadMu sync.Mutex
+	payload   []byte
+)
+
+// largeOutput returns n bytes of pattern from a buffer kept between calls,
+// so that what a benchmark measures is the transport, not the allocator.
+func largeOutput(n int) []byte {
+	payloadMu.Lock()
+	defer payloadMu.Unlock()
+	if len(payload) < n {
+		payload = pattern(n)
+	}
+	return payload[:n]
+}
+
+// pattern is n bytes in which no 256-byte block repeats its neighbour, so
+// a reordered or shifted chunk shows.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i ^ i>>8 ^ i>>16 ^ i>>24)
+	}
+	return b
+}
 
 func runHelper(mode string) {
 	switch mode {
@@ -122,6 +146,10 @@ func runHelper(mode string) {
 //	1003: a plain error           1004: panic
 //	1005: exit the process (7)    1006: block ignoring ctx
 //	1007: log at every level      1008: nil response, nil error
+//	2001: c1 answers a phase1_output of pattern, as long as the 8-byte
+//	      big-endian number in the seed
+//	2002: pc2 answers the hex SHA-256 of phase1_output as sealed_cid and
+//	      its length as unsealed_cid
 func allStages(name string) sdk.Plugin {
 	return sdk.Plugin{
 		Name:    name,
@@ -143,11 +171,18 @@ func allStages(name string) sdk.Plugin {
 			if err := behave(ctx, req.GetSector()); err != nil {
 				return nil, err
 			}
+			if req.GetSector().GetSectorNumber() == 2002 {
+				sum := sha256.Sum256(req.GetPhase1Output())
+				return &sealv1.PC2Response{SealedCid: fmt.Sprintf("%x", sum), UnsealedCid: fmt.Sprint(len(req.GetPhase1Output()))}, nil
+			}
 			return &sealv1.PC2Response{SealedCid: fmt.Sprintf("r:%x", req.GetPhase1Output()), UnsealedCid: "d:" + req.GetCachePath()}, nil
 		}),
 		C1: sdk.C1Func(func(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Response, error) {
 			if err := behave(ctx, req.GetSector()); err != nil {
 				return nil, err
+			}
+			if req.GetSector().GetSectorNumber() == 2001 {
+				return &sealv1.C1Response{Phase1Output: largeOutput(int(binary.BigEndian.Uint64(req.GetSeed())))}, nil
 			}
 			out := bytes.Repeat(req.GetSeed(), 2)
 			return &sealv1.C1Response{Phase1Output: out}, nil
@@ -171,11 +206,7 @@ func echoC2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, err
 	case 2000:
 		return &sealv1.C2Response{}, nil
 	case 2001:
-		n := int(binary.BigEndian.Uint64(req.GetPhase1Output()))
-		if len(payload) < n {
-			payload = bytes.Repeat([]byte{0xa5}, n)
-		}
-		return &sealv1.C2Response{Proof: payload[:n]}, nil
+		return &sealv1.C2Response{Proof: largeOutput(int(binary.BigEndian.Uint64(req.GetPhase1Output())))}, nil
 	}
 	if len(req.GetPhase1Output()) == 0 {
 		return &sealv1.C2Response{Proof: binary.BigEndian.AppendUint64(nil, uint64(cancelSeen.Load()))}, nil
