@@ -35,8 +35,8 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	if fakeV2Path != "" {
-		_ = os.RemoveAll(filepath.Dir(fakeV2Path))
+	if builtIn != "" {
+		_ = os.RemoveAll(builtIn)
 	}
 	os.Exit(code)
 }
@@ -148,6 +148,7 @@ func runHelper(mode string) {
 //	1007: log at every level      1008: nil response, nil error
 //	2001: c1 answers a phase1_output of pattern, as long as the 8-byte
 //	      big-endian number in the seed
+//	2003: c1 sleeps 500ms ignoring ctx, then answers 8 MiB
 //	2002: pc2 answers the hex SHA-256 of phase1_output as sealed_cid and
 //	      its length as unsealed_cid
 func allStages(name string) sdk.Plugin {
@@ -180,6 +181,11 @@ func allStages(name string) sdk.Plugin {
 		C1: sdk.C1Func(func(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Response, error) {
 			if err := behave(ctx, req.GetSector()); err != nil {
 				return nil, err
+			}
+			if req.GetSector().GetSectorNumber() == 2003 {
+				// Finishes its work (a large output) after the host gave up.
+				time.Sleep(500 * time.Millisecond)
+				return &sealv1.C1Response{Phase1Output: largeOutput(8 << 20)}, nil
 			}
 			if req.GetSector().GetSectorNumber() == 2001 {
 				return &sealv1.C1Response{Phase1Output: largeOutput(int(binary.BigEndian.Uint64(req.GetSeed())))}, nil
@@ -261,33 +267,50 @@ func (p *v2Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.C
 }
 
 var (
-	fakeV2Once sync.Once
-	fakeV2Path string
-	fakeV2Err  error
+	builtMu sync.Mutex
+	built   = map[string]string{} // testdata command -> binary
+	builtIn string                // directory of the binaries
 )
 
-// fakeV2Cmd builds testdata/fakev2 once per test run and returns a command
-// running it.
+// buildTestdata builds ./testdata/<name> once per test run and returns
+// the binary's path.
+func buildTestdata(t testing.TB, name string) string {
+	t.Helper()
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if p, ok := built[name]; ok {
+		return p
+	}
+	if builtIn == "" {
+		dir, err := os.MkdirTemp("", "testdata")
+		if err != nil {
+			t.Fatal(err)
+		}
+		builtIn = dir
+	}
+	p := filepath.Join(builtIn, name)
+	out, err := exec.Command("go", "build", "-o", p, "./testdata/"+name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./testdata/%s: %v\n%s", name, err, out)
+	}
+	built[name] = p
+	return p
+}
+
+// fakeV2Cmd returns a command running testdata/fakev2.
 func fakeV2Cmd(t testing.TB, args ...string) *exec.Cmd {
 	t.Helper()
-	fakeV2Once.Do(func() {
-		dir, err := os.MkdirTemp("", "fakev2")
-		if err != nil {
-			fakeV2Err = err
-			return
-		}
-		fakeV2Path = filepath.Join(dir, "fakev2")
-		out, err := exec.Command("go", "build", "-o", fakeV2Path, "./testdata/fakev2").CombinedOutput()
-		if err != nil {
-			fakeV2Err = fmt.Errorf("go build ./testdata/fakev2: %v\n%s", err, out)
-		}
-	})
-	if fakeV2Err != nil {
-		t.Fatal(fakeV2Err)
-	}
 	args = append([]string{"-cookie-key", sdk.MagicCookieKey, "-cookie-value", sdk.MagicCookieValue}, args...)
-	cmd := exec.Command(fakeV2Path, args...)
+	cmd := exec.Command(buildTestdata(t, "fakev2"), args...)
 	cmd.Env = []string{"FAKEV2_VERSION=9.9.9"}
+	return cmd
+}
+
+// rawBlobCmd returns a command running testdata/rawblob.
+func rawBlobCmd(t testing.TB, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(buildTestdata(t, "rawblob"))
+	cmd.Env = append([]string{"RAWBLOB_COOKIE_KEY=" + sdk.MagicCookieKey, "RAWBLOB_COOKIE_VALUE=" + sdk.MagicCookieValue}, env...)
 	return cmd
 }
 

@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -29,7 +31,9 @@ func main() {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: *key, MagicCookieValue: *value},
 		VersionedPlugins: versions,
-		GRPCServer:       plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(256<<20), grpc.MaxSendMsgSize(256<<20))...)
+		},
 	})
 }
 
@@ -58,4 +62,28 @@ type server struct {
 
 func (*server) Info(context.Context, *sealv1.InfoRequest) (*sealv1.InfoResponse, error) {
 	return &sealv1.InfoResponse{Name: "fakev2", Version: os.Getenv("FAKEV2_VERSION"), ProtocolVersion: 1}, nil
+}
+
+// C1 and C2 stand for a plugin that predates large payloads as files: it
+// never says accepts_blobs, so a host must send and expect plain bytes.
+// Seeing a blob field proves the host wrong.
+
+// C1 answers as many bytes as the seed's first 8 bytes say (big-endian).
+func (*server) C1(_ context.Context, req *sealv1.C1Request) (*sealv1.C1Response, error) {
+	if req.GetResponseBlobDir() != "" {
+		return nil, fmt.Errorf("fakev2 predates blobs, yet the host offered response_blob_dir %q", req.GetResponseBlobDir())
+	}
+	if len(req.GetSeed()) < 8 {
+		return nil, fmt.Errorf("fakev2: seed of %d bytes, want 8", len(req.GetSeed()))
+	}
+	return &sealv1.C1Response{Phase1Output: make([]byte, binary.BigEndian.Uint64(req.GetSeed()))}, nil
+}
+
+// C2 answers the SHA-256 of phase1_output.
+func (*server) C2(_ context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
+	if req.GetPhase1OutputBlob() != nil {
+		return nil, fmt.Errorf("fakev2 predates blobs, yet the host sent phase1_output_blob %v", req.GetPhase1OutputBlob())
+	}
+	sum := sha256.Sum256(req.GetPhase1Output())
+	return &sealv1.C2Response{Proof: sum[:]}, nil
 }
