@@ -21,9 +21,9 @@ import (
 // gRPC's copies of the bytes.
 const Threshold = 1 << 20
 
-// chunk is the unit in which Read overlaps reading the file with
-// checksumming what has already been read.
-const chunk = 4 << 20
+// chunk is the unit in which Read reads and checksums: small enough to
+// stay in the cpu's cache between the two.
+const chunk = 256 << 10
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -89,29 +89,16 @@ func Read(b *sealv1.Blob, within string) ([]byte, error) {
 		return nil, fmt.Errorf("blob: %s: %d bytes do not fit in memory", path, b.GetSize())
 	}
 	data := make([]byte, int(b.GetSize()))
-	// Checksum each chunk on another goroutine while the next one is read.
-	chunks := make(chan []byte, 2)
-	sum := make(chan uint32, 1)
-	go func() {
-		var crc uint32
-		for c := range chunks {
-			crc = crc32.Update(crc, castagnoli, c)
-		}
-		sum <- crc
-	}()
-	var rerr error
+	var crc uint32
 	for off := 0; off < len(data); {
 		n := min(chunk, len(data)-off)
-		if _, rerr = io.ReadFull(f, data[off:off+n]); rerr != nil {
-			break
+		if _, err := io.ReadFull(f, data[off:off+n]); err != nil {
+			return nil, fmt.Errorf("blob: reading %s (%d bytes announced): %w", path, b.GetSize(), err)
 		}
-		chunks <- data[off : off+n]
+		// Checksummed while still in the cpu's cache: nearly free, where a
+		// second pass over 64 MiB from memory costs a third of the read.
+		crc = crc32.Update(crc, castagnoli, data[off:off+n])
 		off += n
-	}
-	close(chunks)
-	crc := <-sum
-	if rerr != nil {
-		return nil, fmt.Errorf("blob: reading %s (%d bytes announced): %w", path, b.GetSize(), rerr)
 	}
 	if crc != b.GetCrc32C() {
 		return nil, fmt.Errorf("blob: %s: CRC-32C %08x, the message says %08x (corrupted)", path, crc, b.GetCrc32C())

@@ -15,4 +15,14 @@
 // ends in a *StartError naming the plugin and quoting its last stderr
 // lines, within Config.StartTimeout. A failed stage call is a *CallError
 // whose chain holds the plugin's *sdk.Error (message and retry flag).
+//
+// Large payloads: when the plugin's Info says accepts_blobs (every plugin
+// built with package sdk), a phase1_output of 1 MiB or more goes to and
+// comes from the plugin as a file rather than through gRPC, several times
+// faster (see "Large payloads" in sdk/proto/sealv1/seal.proto). Callers
+// see no difference: requests are not modified, responses hold plain
+// bytes. Each such call gets a 0700 directory inside Config.BlobDir,
+// removed when the call returns however it ended; a blob that is missing,
+// truncated, corrupted or outside that directory fails the call with a
+// *CallError of code DataLoss. Older plugins get plain bytes.
 package pluginclient
