@@ -4,14 +4,13 @@ package main
 
 import (
 	"context"
-	"encoding/base32"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 
+	commcid "github.com/filecoin-project/go-fil-commcid"
 	"github.com/sealhost/sealhost/sdk"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
@@ -71,10 +70,15 @@ func (p *pc2) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Respo
 	if err != nil {
 		return nil, sdk.Errorf("%v", err)
 	}
-	return &sealv1.PC2Response{
-		SealedCid:   commitmentCID(0xf102, 0xb401, r), // fil-commitment-sealed, poseidon-bls12_381-a2-fc1
-		UnsealedCid: commitmentCID(0xf101, 0x1012, d), // fil-commitment-unsealed, sha2-256-trunc254-padded
-	}, nil
+	sealed, err := commcid.ReplicaCommitmentV1ToCID(r[:])
+	if err != nil {
+		return nil, sdk.Errorf("comm_r: %v", err)
+	}
+	unsealed, err := commcid.DataCommitmentV1ToCID(d[:])
+	if err != nil {
+		return nil, sdk.Errorf("comm_d: %v", err)
+	}
+	return &sealv1.PC2Response{SealedCid: sealed.String(), UnsealedCid: unsealed.String()}, nil
 }
 
 // ReadCommR reads the comm_r the command left in cache/comm_r.
@@ -110,17 +114,4 @@ func sectorSize(pt int64) (uint64, bool) {
 		return 0, false
 	}
 	return [5]uint64{2 << 10, 8 << 20, 512 << 20, 32 << 30, 64 << 30}[pt%5], true
-}
-
-var cidBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// commitmentCID is the CIDv1 form filecoin-ffi gives a commitment:
-// varints of version 1, codec, multihash code and length, the digest, in
-// multibase base32 ("b").
-func commitmentCID(codec, mh uint64, c [32]byte) string {
-	b := binary.AppendUvarint(nil, 1)
-	b = binary.AppendUvarint(b, codec)
-	b = binary.AppendUvarint(b, mh)
-	b = binary.AppendUvarint(b, 32)
-	return "b" + cidBase32.EncodeToString(append(b, c[:]...))
 }

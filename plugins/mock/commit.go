@@ -2,24 +2,13 @@ package main
 
 import (
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
-)
 
-// Multicodec and multihash codes of Filecoin's commitments, from the
-// multicodec table (as go-fil-commcid uses them).
-const (
-	codecUnsealed = 0xf101 // fil-commitment-unsealed
-	codecSealed   = 0xf102 // fil-commitment-sealed
-	hashSHA254    = 0x1012 // sha2-256-trunc254-padded
-	hashPoseidon  = 0xb401 // poseidon-bls12_381-a2-fc1
+	commcid "github.com/filecoin-project/go-fil-commcid"
+	"github.com/ipfs/go-cid"
 )
-
-// cidBase32 is multibase "b": RFC 4648 base32, lower case, no padding.
-var cidBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // commitment derives a 32-byte commitment from its parts with SHA-256,
 // the parts length-prefixed so that ("ab","c") and ("a","bc") differ.
@@ -39,52 +28,53 @@ func commitment(tag string, parts ...[]byte) [32]byte {
 	return c
 }
 
-// commitmentCID encodes a commitment as a CIDv1 string, the form
-// filecoin-ffi hands out: <0x01><codec><multihash code><32><digest>,
-// varint-encoded, in multibase base32. Written here rather than by
-// go-cid to keep that module and its five dependencies out of go.mod;
-// TestCIDKnownVector checks it against a CID lotus prints.
-func commitmentCID(codec, mh uint64, c [32]byte) string {
-	b := binary.AppendUvarint(nil, 1)
-	b = binary.AppendUvarint(b, codec)
-	b = binary.AppendUvarint(b, mh)
-	b = binary.AppendUvarint(b, 32)
-	b = append(b, c[:]...)
-	return "b" + cidBase32.EncodeToString(b)
-}
+// unsealedCID and sealedCID give a commitment the CID form filecoin-ffi
+// hands out.
+func unsealedCID(c [32]byte) string { return cidString(commcid.DataCommitmentV1ToCID(c[:])) }
+func sealedCID(c [32]byte) string   { return cidString(commcid.ReplicaCommitmentV1ToCID(c[:])) }
 
-func unsealedCID(c [32]byte) string { return commitmentCID(codecUnsealed, hashSHA254, c) }
-func sealedCID(c [32]byte) string   { return commitmentCID(codecSealed, hashPoseidon, c) }
-
-// parseCommitmentCID reverses commitmentCID, checking the codec and hash
-// a field of that name must carry.
-func parseCommitmentCID(field, s string, codec, mh uint64) ([32]byte, error) {
-	var c [32]byte
-	if !strings.HasPrefix(s, "b") {
-		return c, fmt.Errorf("%s %q is not a base32 CIDv1 (want the form filecoin-ffi returns, starting with \"b\")", field, s)
-	}
-	b, err := cidBase32.DecodeString(s[1:])
+// cidString is the string form of a CID that commcid built. commcid fails
+// only on a digest other than 32 bytes, which [32]byte rules out, so an
+// error here is a bug in the mock rather than bad input.
+func cidString(c cid.Cid, err error) string {
 	if err != nil {
-		return c, fmt.Errorf("%s %q is not a CID: %v", field, s, err)
+		panic(fmt.Sprintf("mock: encoding a 32-byte commitment: %v", err))
 	}
-	var got [4]uint64
-	for i := range got {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return c, fmt.Errorf("%s %q is not a CID: truncated header", field, s)
-		}
-		got[i], b = v, b[n:]
-	}
-	want := [4]uint64{1, codec, mh, 32}
-	if got == want && len(b) != 32 {
-		return c, fmt.Errorf("%s %q is not a CID: its digest is %d bytes, its header says 32", field, s, len(b))
-	}
-	if got != want {
-		return c, fmt.Errorf("%s %q has version/codec/hash/length %#x, want %#x: %w",
-			field, s, got, want, errWrongCID)
-	}
-	copy(c[:], b)
-	return c, nil
+	return c.String()
 }
 
-var errWrongCID = errors.New("not a commitment of that kind")
+// parseUnsealedCID and parseSealedCID read the commitment out of the CID
+// in the request field named field, checking it is of the kind that field
+// must carry.
+func parseUnsealedCID(field, s string) ([32]byte, error) {
+	return parseCommitmentCID(field, s, commcid.CIDToDataCommitmentV1,
+		"an unsealed commitment (fil-commitment-unsealed, sha2-256-trunc254-padded: baga6ea4seaq…)")
+}
+
+func parseSealedCID(field, s string) ([32]byte, error) {
+	return parseCommitmentCID(field, s, commcid.CIDToReplicaCommitmentV1,
+		"a sealed commitment (fil-commitment-sealed, poseidon-bls12_381-a2-fc1: bagboea4b5abc…, as pc2 returns)")
+}
+
+// parseCommitmentCID accepts only the lower-case base32 CIDv1 that
+// filecoin-ffi writes, so that every CID it accepts is the one the mock
+// would have written for that commitment.
+func parseCommitmentCID(field, s string, toCommitment func(cid.Cid) ([]byte, error), want string) ([32]byte, error) {
+	var out [32]byte
+	c, err := cid.Decode(s)
+	switch {
+	case err != nil && !strings.HasPrefix(s, "b"), err == nil && c.Version() != 1:
+		return out, fmt.Errorf("%s %q is not a base32 CIDv1 (want the form filecoin-ffi returns, starting with \"b\")", field, s)
+	case err != nil:
+		return out, fmt.Errorf("%s %q is not a CID: %v", field, s, err)
+	case c.String() != s:
+		return out, fmt.Errorf("%s %q is not in the form filecoin-ffi returns; write it as %q", field, s, c.String())
+	}
+	d, err := toCommitment(c)
+	if err != nil {
+		p := c.Prefix()
+		return out, fmt.Errorf("%s %q has codec %#x and hash %#x (%v); want %s", field, s, p.Codec, p.MhType, err, want)
+	}
+	copy(out[:], d)
+	return out, nil
+}

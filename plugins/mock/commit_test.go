@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// TestCIDKnownVector checks the hand-written CID encoding against the
-// piece CID of 2 KiB of zeros, which lotus-bench prints and whose bytes
-// are published alongside it.
+// TestCIDKnownVector checks that the mock gives each commitment the
+// codec lotus shows for it: the piece CID of 2 KiB of zeros, which
+// lotus-bench prints and whose bytes are published alongside it, and the
+// prefix every sealed CID in lotus has.
 func TestCIDKnownVector(t *testing.T) {
 	const want = "baga6ea4seaqpy7usqklokfx2vxuynmupslkeutzexe2uqurdg5vhtebhxqmpqmy"
 	d, _ := hex.DecodeString("fc7e928296e516faade986b28f92d44a4f24b935485223376a799027bc18f833")
@@ -17,13 +18,15 @@ func TestCIDKnownVector(t *testing.T) {
 	if got := unsealedCID(c); got != want {
 		t.Fatalf("unsealedCID = %s, want %s", got, want)
 	}
-	back, err := parseCommitmentCID("unsealed_cid", want, codecUnsealed, hashSHA254)
+	back, err := parseUnsealedCID("unsealed_cid", want)
 	if err != nil || back != c {
 		t.Fatalf("parse(%s) = %x, %v; want %x", want, back, err, c)
 	}
-	// Sealed CIDs as lotus shows them all start "bagboea4b5abc".
 	if got := sealedCID(c); !strings.HasPrefix(got, "bagboea4b5abc") {
 		t.Errorf("sealedCID = %s, want the bagboea4b5abc prefix of fil-commitment-sealed", got)
+	}
+	if back, err := parseSealedCID("sealed_cid", sealedCID(c)); err != nil || back != c {
+		t.Errorf("parseSealedCID(sealedCID(%x)) = %x, %v", c, back, err)
 	}
 }
 
@@ -31,17 +34,22 @@ func TestParseCommitmentCIDRejects(t *testing.T) {
 	var c [32]byte
 	for _, tc := range []struct{ name, in, want string }{
 		{"empty", "", "not a base32 CIDv1"},
-		{"base58", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "not a base32 CIDv1"},
+		{"base58 CIDv0", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "not a base32 CIDv1"},
 		{"bad base32", "b!!!!", "not a CID"},
-		{"sealed given as unsealed", sealedCID(c), "want"},
+		{"upper case", strings.ToUpper(unsealedCID(c)), "write it as \"" + unsealedCID(c) + "\""},
+		{"sealed given as unsealed", sealedCID(c), "want an unsealed commitment"},
+		{"dag-cbor CID", "bafy2bzacechsyl7ovbmimehbcdxy3unfxk6rfhxyfhrufkjtc76scyjiov4i6", "codec 0x71"},
 		{"truncated", unsealedCID(c)[:20], "not a CID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseCommitmentCID("unsealed_cid", tc.in, codecUnsealed, hashSHA254)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error = %v, want one containing %q", err, tc.want)
+			_, err := parseUnsealedCID("unsealed_cid", tc.in)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "unsealed_cid ") {
+				t.Fatalf("error = %v, want one naming unsealed_cid and containing %q", err, tc.want)
 			}
 		})
+	}
+	if _, err := parseSealedCID("sealed_cid", unsealedCID(c)); err == nil || !strings.Contains(err.Error(), "want a sealed commitment") {
+		t.Errorf("parseSealedCID(an unsealed CID) = %v, want a sealed commitment asked for", err)
 	}
 }
 

@@ -60,7 +60,7 @@ func checkPieces(p proofInfo, ps []*sealv1.PieceInfo) error {
 		if sz := pc.GetSize(); sz < 128 || sz&(sz-1) != 0 {
 			return sdk.Errorf("piece %d: padded size %d is not a power of two of at least 128 bytes", i, sz)
 		}
-		if _, err := parseCommitmentCID(fmt.Sprintf("piece %d piece_cid", i), pc.GetPieceCid(), codecUnsealed, hashSHA254); err != nil {
+		if _, err := parseUnsealedCID(fmt.Sprintf("piece %d piece_cid", i), pc.GetPieceCid()); err != nil {
 			return sdk.Errorf("%v", err)
 		}
 		sum += pc.GetSize()
@@ -227,10 +227,10 @@ func (m *mock) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Respons
 	p, err := checkSector(req.GetSector())
 	var r, d [32]byte
 	if err == nil {
-		r, err = parseCommitmentCID("sealed_cid", req.GetSealedCid(), codecSealed, hashPoseidon)
+		r, err = parseSealedCID("sealed_cid", req.GetSealedCid())
 	}
 	if err == nil {
-		d, err = parseCommitmentCID("unsealed_cid", req.GetUnsealedCid(), codecUnsealed, hashSHA254)
+		d, err = parseUnsealedCID("unsealed_cid", req.GetUnsealedCid())
 	}
 	if err != nil {
 		return nil, sdk.Errorf("%v", err)

@@ -44,7 +44,7 @@ func call(ctx context.Context, c *pluginclient.Client, stage sealv1.Stage, in *I
 func plausible(stage sealv1.Stage, resp proto.Message, in *Inputs) error {
 	switch r := resp.(type) {
 	case *sealv1.TreeDResponse:
-		if err := checkCID(r.GetUnsealedCid(), codecUnsealed, hashSHA254); err != nil {
+		if err := checkCID(r.GetUnsealedCid(), unsealedKind); err != nil {
 			return fmt.Errorf("unsealed_cid: %v", err)
 		}
 	case *sealv1.PC1Response:
@@ -52,10 +52,10 @@ func plausible(stage sealv1.Stage, resp proto.Message, in *Inputs) error {
 			return errors.New("phase1_output is empty; want PC1's output (~1.5 KB of JSON from filecoin-ffi)")
 		}
 	case *sealv1.PC2Response:
-		if err := checkCID(r.GetSealedCid(), codecSealed, hashPoseidon); err != nil {
+		if err := checkCID(r.GetSealedCid(), sealedKind); err != nil {
 			return fmt.Errorf("sealed_cid: %v", err)
 		}
-		if err := checkCID(r.GetUnsealedCid(), codecUnsealed, hashSHA254); err != nil {
+		if err := checkCID(r.GetUnsealedCid(), unsealedKind); err != nil {
 			return fmt.Errorf("unsealed_cid: %v", err)
 		}
 	case *sealv1.C1Response:

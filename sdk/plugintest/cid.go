@@ -1,60 +1,69 @@
 package plugintest
 
 import (
-	"encoding/base32"
-	"encoding/binary"
 	"fmt"
 	"strings"
+
+	commcid "github.com/filecoin-project/go-fil-commcid"
+	"github.com/ipfs/go-cid"
 )
 
-// Filecoin commitment CIDs: codec and multihash codes from the multicodec
-// table, as filecoin-ffi produces them.
-const (
-	codecUnsealed = 0xf101 // fil-commitment-unsealed
-	codecSealed   = 0xf102 // fil-commitment-sealed
-	hashSHA254    = 0x1012 // sha2-256-trunc254-padded
-	hashPoseidon  = 0xb401 // poseidon-bls12_381-a2-fc1
-)
-
-var cidBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// zeroPiece2KiB is comm_p of 2 KiB of zeros: the one piece of a 2 KiB CC
-// sector, as lotus-bench prints it.
-const zeroPiece2KiB = "baga6ea4seaqpy7usqklokfx2vxuynmupslkeutzexe2uqurdg5vhtebhxqmpqmy"
-
-func encodeCID(codec, mh uint64, c [32]byte) string {
-	b := binary.AppendUvarint(nil, 1)
-	b = binary.AppendUvarint(b, codec)
-	b = binary.AppendUvarint(b, mh)
-	b = binary.AppendUvarint(b, 32)
-	return "b" + cidBase32.EncodeToString(append(b, c[:]...))
+// zeroCommP2KiB is comm_p of 2 KiB of zeros: the one piece of a 2 KiB CC
+// sector, and so also that sector's comm_d. TestZeroPiece2KiB checks it
+// against go-commp-utils' zerocomm table and the CID lotus-bench prints.
+var zeroCommP2KiB = [32]byte{
+	0xfc, 0x7e, 0x92, 0x82, 0x96, 0xe5, 0x16, 0xfa, 0xad, 0xe9, 0x86, 0xb2, 0x8f, 0x92, 0xd4, 0x4a,
+	0x4f, 0x24, 0xb9, 0x35, 0x48, 0x52, 0x23, 0x37, 0x6a, 0x79, 0x90, 0x27, 0xbc, 0x18, 0xf8, 0x33,
 }
 
-// checkCID reports why s is not a commitment CID of the given kind, or nil.
-func checkCID(s string, codec, mh uint64) error {
-	kind := "an unsealed (comm_d) CID, baga6ea4seaq…"
-	if codec == codecSealed {
-		kind = "a sealed (comm_r) CID, bagboea4b5abc…"
-	}
-	if !strings.HasPrefix(s, "b") {
-		return fmt.Errorf("%q is not a base32 CIDv1; want %s", s, kind)
-	}
-	b, err := cidBase32.DecodeString(s[1:])
+// zeroPiece2KiB is zeroCommP2KiB as the piece CID in a request.
+var zeroPiece2KiB = cidString(commcid.PieceCommitmentV1ToCID(zeroCommP2KiB[:]))
+
+// cidString is the string form of a commitment CID that commcid built.
+// commcid fails only on a digest other than 32 bytes, which the [32]byte
+// callers rule out, so an error here is a bug in this package.
+func cidString(c cid.Cid, err error) string {
 	if err != nil {
-		return fmt.Errorf("%q is not a CID (%v); want %s", s, err, kind)
+		panic(fmt.Sprintf("plugintest: encoding a 32-byte commitment: %v", err))
 	}
-	var got [4]uint64
-	for i := range got {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return fmt.Errorf("%q is a truncated CID; want %s", s, kind)
-		}
-		got[i], b = v, b[n:]
+	return c.String()
+}
+
+// cidKind is the kind of commitment a response field must carry.
+type cidKind int
+
+const (
+	unsealedKind cidKind = iota // comm_d, comm_p: fil-commitment-unsealed, sha2-256-trunc254-padded
+	sealedKind                  // comm_r: fil-commitment-sealed, poseidon-bls12_381-a2-fc1
+)
+
+// checkCID reports why s is not a commitment CID of the given kind in the
+// form filecoin-ffi returns (lower-case base32 CIDv1), or nil.
+func checkCID(s string, kind cidKind) error {
+	want, toCommitment := "an unsealed (comm_d) CID, baga6ea4seaq…", commcid.CIDToDataCommitmentV1
+	if kind == sealedKind {
+		want, toCommitment = "a sealed (comm_r) CID, bagboea4b5abc…", commcid.CIDToReplicaCommitmentV1
 	}
-	if want := [4]uint64{1, codec, mh, 32}; got != want || len(b) != 32 {
-		return fmt.Errorf("%q has version, codec, hash, length %#x and a %d-byte digest; want %s (%#x, 32 bytes)", s, got, len(b), kind, want)
+	c, err := cid.Decode(s)
+	switch {
+	case err != nil && !strings.HasPrefix(s, "b"):
+		return fmt.Errorf("%q is not a base32 CIDv1; want %s", s, want)
+	case err != nil:
+		return fmt.Errorf("%q is not a CID (%v); want %s", s, err, want)
+	case c.Version() != 1:
+		return fmt.Errorf("%q is not a base32 CIDv1 but a CIDv0; want %s", s, want)
+	case c.String() != s:
+		// Lotus would accept another multibase, but the host compares
+		// tree_d's and pc2's comm_d as strings, so a plugin must return
+		// the one form filecoin-ffi does.
+		return fmt.Errorf("%q is not a base32 CIDv1 in the form filecoin-ffi returns; write it as %q", s, c.String())
 	}
-	if b[31]&0xc0 != 0 {
+	d, err := toCommitment(c)
+	if err != nil {
+		p := c.Prefix()
+		return fmt.Errorf("%q has codec %#x, hash %#x and a %d-byte digest (%v); want %s", s, p.Codec, p.MhType, p.MhLength, err, want)
+	}
+	if d[31]&0xc0 != 0 {
 		return fmt.Errorf("%q carries a digest over 254 bits; every commitment is a BLS12-381 scalar", s)
 	}
 	return nil

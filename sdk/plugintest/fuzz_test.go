@@ -1,25 +1,33 @@
 package plugintest
 
-import "testing"
+import (
+	"testing"
+
+	commcid "github.com/filecoin-project/go-fil-commcid"
+	"github.com/ipfs/go-cid"
+)
 
 // FuzzCheckCID: checkCID never panics, and accepts only strings that
-// re-encode to themselves from a 254-bit digest.
+// commcid rebuilds exactly from a 254-bit digest.
 func FuzzCheckCID(f *testing.F) {
 	f.Add(zeroPiece2KiB)
-	f.Add(encodeCID(codecSealed, hashPoseidon, [32]byte{7}))
+	f.Add(cidString(commcid.ReplicaCommitmentV1ToCID(make([]byte, 32))))
 	f.Add("bagboea4b5abc")
+	f.Add("BAGA6EA4SEAQPY7USQKLOKFX2VXUYNMUPSLKEUTZEXE2UQURDG5VHTEBHXQMPQMY")
 	f.Fuzz(func(t *testing.T, s string) {
-		if checkCID(s, codecUnsealed, hashSHA254) != nil {
+		if checkCID(s, unsealedKind) != nil {
 			return
 		}
-		b, err := cidBase32.DecodeString(s[1:])
-		if err != nil || len(b) < 32 {
-			t.Fatalf("accepted %q, which does not decode", s)
+		c, err := cid.Decode(s)
+		if err != nil {
+			t.Fatalf("accepted %q, which does not decode: %v", s, err)
 		}
-		var c [32]byte
-		copy(c[:], b[len(b)-32:])
-		if encodeCID(codecUnsealed, hashSHA254, c) != s {
-			t.Fatalf("accepted %q, which is not the canonical encoding", s)
+		d, err := commcid.CIDToDataCommitmentV1(c)
+		if err != nil || d[31]&0xc0 != 0 {
+			t.Fatalf("accepted %q, which is not a 254-bit comm_d: %x, %v", s, d, err)
+		}
+		if again, _ := commcid.DataCommitmentV1ToCID(d); again.String() != s {
+			t.Fatalf("accepted %q, which is not the canonical encoding %q", s, again)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	commcid "github.com/filecoin-project/go-fil-commcid"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
@@ -57,10 +58,8 @@ func DefaultInputs(dir string) (*Inputs, error) {
 	ticket[31], seed[31] = 0, 0 // randomness is a field element too
 
 	// comm_d of a 2 KiB zero sector is the zero piece's commitment.
-	zeroCommD := []byte{0xfc, 0x7e, 0x92, 0x82, 0x96, 0xe5, 0x16, 0xfa, 0xad, 0xe9, 0x86, 0xb2, 0x8f, 0x92, 0xd4, 0x4a,
-		0x4f, 0x24, 0xb9, 0x35, 0x48, 0x52, 0x23, 0x37, 0x6a, 0x79, 0x90, 0x27, 0xbc, 0x18, 0xf8, 0x33}
 	commD := make([]int, 32)
-	for i, b := range zeroCommD {
+	for i, b := range zeroCommP2KiB {
 		commD[i] = int(b)
 	}
 	pc1out, err := json.Marshal(map[string]any{
@@ -78,7 +77,7 @@ func DefaultInputs(dir string) (*Inputs, error) {
 		PC1: &sealv1.PC1Request{Sector: sector(), CachePath: cache, StagedPath: staged, SealedPath: sealed,
 			Ticket: ticket, Pieces: pieces()},
 		PC2: &sealv1.PC2Request{Sector: sector(), Phase1Output: pc1out, CachePath: cache, SealedPath: sealed},
-		C1: &sealv1.C1Request{Sector: sector(), SealedCid: encodeCID(codecSealed, hashPoseidon, fakeCommR),
+		C1: &sealv1.C1Request{Sector: sector(), SealedCid: cidString(commcid.ReplicaCommitmentV1ToCID(fakeCommR[:])),
 			UnsealedCid: zeroPiece2KiB, CachePath: cache, SealedPath: sealed, Ticket: ticket, Seed: seed, Pieces: pieces()},
 		C2: &sealv1.C2Request{Sector: sector(), Phase1Output: []byte(`{"_plugintest":"placeholder C1 output"}`)},
 	}, nil

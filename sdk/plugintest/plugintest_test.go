@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/filecoin-project/go-commp-utils/v2/zerocomm"
+	commcid "github.com/filecoin-project/go-fil-commcid"
+	"github.com/filecoin-project/go-state-types/abi"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
@@ -161,22 +164,43 @@ func TestConfigMistakes(t *testing.T) {
 func TestCIDs(t *testing.T) {
 	var c [32]byte
 	c[0] = 1
+	sealed := cidString(commcid.ReplicaCommitmentV1ToCID(c[:]))
+	wide := [32]byte{31: 0xff}
 	for _, tc := range []struct {
-		s           string
-		codec, hash uint64
-		want        string
+		name, s string
+		kind    cidKind
+		want    string
 	}{
-		{zeroPiece2KiB, codecUnsealed, hashSHA254, ""},
-		{encodeCID(codecSealed, hashPoseidon, c), codecSealed, hashPoseidon, ""},
-		{zeroPiece2KiB, codecSealed, hashPoseidon, "want a sealed"},
-		{"Qm123", codecUnsealed, hashSHA254, "not a base32"},
-		{zeroPiece2KiB[:30], codecUnsealed, hashSHA254, "digest"},
-		{encodeCID(codecUnsealed, hashSHA254, [32]byte{31: 0xff}), codecUnsealed, hashSHA254, "254 bits"},
+		{"zero piece", zeroPiece2KiB, unsealedKind, ""},
+		{"sealed", sealed, sealedKind, ""},
+		{"unsealed as sealed", zeroPiece2KiB, sealedKind, "want a sealed"},
+		{"sealed as unsealed", sealed, unsealedKind, "want an unsealed"},
+		{"not multibase", "Qm123", unsealedKind, "not a base32"},
+		{"CIDv0", "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", unsealedKind, "CIDv0"},
+		{"upper case", strings.ToUpper(zeroPiece2KiB), unsealedKind, "write it as \"" + zeroPiece2KiB + "\""},
+		{"truncated", zeroPiece2KiB[:30], unsealedKind, "not a CID"},
+		{"other codec", "bafy2bzacechsyl7ovbmimehbcdxy3unfxk6rfhxyfhrufkjtc76scyjiov4i6", unsealedKind, "codec 0x71"},
+		{"over 254 bits", cidString(commcid.DataCommitmentV1ToCID(wide[:])), unsealedKind, "254 bits"},
 	} {
-		err := checkCID(tc.s, tc.codec, tc.hash)
-		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("checkCID(%q) = %v, want %q", tc.s, err, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkCID(tc.s, tc.kind)
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("checkCID(%q) = %v, want %q", tc.s, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestZeroPiece2KiB checks the kit's zero piece against go-commp-utils'
+// table and the CID lotus-bench prints for a 2 KiB CC sector.
+func TestZeroPiece2KiB(t *testing.T) {
+	want := zerocomm.ZeroPieceCommitment(abi.PaddedPieceSize(2048).Unpadded())
+	if zeroPiece2KiB != want.String() {
+		t.Errorf("zeroPiece2KiB = %s, zerocomm says %s", zeroPiece2KiB, want)
+	}
+	const lotus = "baga6ea4seaqpy7usqklokfx2vxuynmupslkeutzexe2uqurdg5vhtebhxqmpqmy"
+	if zeroPiece2KiB != lotus {
+		t.Errorf("zeroPiece2KiB = %s, lotus-bench prints %s", zeroPiece2KiB, lotus)
 	}
 }
 

@@ -2,7 +2,6 @@ package seal
 
 import (
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	commcid "github.com/filecoin-project/go-fil-commcid"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
@@ -130,9 +130,11 @@ func randomness(seed, sector uint64) (ticket, interactive []byte) {
 
 // ZeroPieceCID is the piece CID (comm_p) of a piece of zeros of the given
 // padded size: the root of the binary tree of SHA-256 over 32-byte nodes,
-// each digest truncated to 254 bits, whose leaves are zeros (what
-// go-commp-utils' zerocomm tabulates). A CC sector holds one such piece of
-// the full sector size, and then comm_d is the same value.
+// each digest truncated to 254 bits, whose leaves are zeros. A CC sector
+// holds one such piece of the full sector size, and then comm_d is the
+// same value. go-commp-utils' zerocomm tabulates these roots, but it would
+// bring go-state-types, cbor-gen and go-address into the host for one
+// lookup; a test checks this computation against its table instead.
 // paddedSize must be a power of two of at least 128 bytes.
 func ZeroPieceCID(paddedSize uint64) string {
 	var node [32]byte
@@ -140,11 +142,10 @@ func ZeroPieceCID(paddedSize uint64) string {
 		node = sha256.Sum256(append(node[:], node[:]...))
 		node[31] &= 0x3f
 	}
-	// CIDv1, fil-commitment-unsealed, sha2-256-trunc254-padded, 32 bytes.
-	b := binary.AppendUvarint(nil, 1)
-	b = binary.AppendUvarint(b, 0xf101)
-	b = binary.AppendUvarint(b, 0x1012)
-	b = binary.AppendUvarint(b, 32)
-	b = append(b, node[:]...)
-	return "b" + base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding).EncodeToString(b)
+	c, err := commcid.PieceCommitmentV1ToCID(node[:])
+	if err != nil {
+		// commcid refuses only digests other than 32 bytes.
+		panic(fmt.Sprintf("seal: encoding a 32-byte piece commitment: %v", err))
+	}
+	return c.String()
 }
