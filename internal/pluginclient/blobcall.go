@@ -26,25 +26,38 @@ type blobCall struct {
 	dir   string // "" when the plugin does not accept blobs
 }
 
-func (c *Client) newCall(stage string) (*blobCall, error) {
+// newCall prepares a call of stage. A stage whose response may carry a
+// blob (pc1, c1) gets its directory now, to offer it in the request; the
+// others only when send has a large request to write.
+func (c *Client) newCall(stage string, response bool) *blobCall {
 	call := &blobCall{c: c, stage: stage}
-	if c.blobDir == "" {
-		return call, nil
+	if response {
+		call.mkdir()
 	}
-	dir, err := os.MkdirTemp(c.blobDir, stage+"-")
+	return call
+}
+
+// mkdir makes the call's directory if the plugin takes blobs; on failure
+// the call goes inline, which still works, only slower.
+func (b *blobCall) mkdir() {
+	if b.c.blobDir == "" || b.dir != "" {
+		return
+	}
+	dir, err := os.MkdirTemp(b.c.blobDir, b.stage+"-")
 	if err != nil {
-		// Inline still works, only slower.
-		c.log.Warn("cannot make a directory for large payloads; sending them inline (slower)", "stage", stage, "error", err)
-		return call, nil
+		b.c.log.Warn("cannot make a directory for large payloads; sending them inline (slower)", "stage", b.stage, "error", err)
+		return
 	}
-	call.dir = dir
-	return call, nil
+	b.dir = dir
 }
 
 // send writes data as a blob when it is large enough and the plugin takes
 // blobs; nil means send it inline.
 func (b *blobCall) send(ctx context.Context, data []byte) *sealv1.Blob {
-	if b.dir == "" || len(data) < blob.Threshold {
+	if b.c.blobDir == "" || len(data) < blob.Threshold {
+		return nil
+	}
+	if b.mkdir(); b.dir == "" {
 		return nil
 	}
 	start := time.Now()

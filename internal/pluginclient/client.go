@@ -489,10 +489,7 @@ func (c *Client) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Re
 	if err != nil {
 		return nil, err
 	}
-	call, err := c.newCall("pc1")
-	if err != nil {
-		return nil, err
-	}
+	call := c.newCall("pc1", true)
 	defer call.done()
 	if call.dir != "" {
 		req = blob.Shallow(req)
@@ -514,10 +511,7 @@ func (c *Client) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Re
 	if err != nil {
 		return nil, err
 	}
-	call, err := c.newCall("pc2")
-	if err != nil {
-		return nil, err
-	}
+	call := c.newCall("pc2", false)
 	defer call.done()
 	if b := call.send(ctx, req.GetPhase1Output()); b != nil {
 		req = blob.Shallow(req)
@@ -533,10 +527,7 @@ func (c *Client) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Respo
 	if err != nil {
 		return nil, err
 	}
-	call, err := c.newCall("c1")
-	if err != nil {
-		return nil, err
-	}
+	call := c.newCall("c1", true)
 	defer call.done()
 	if call.dir != "" {
 		req = blob.Shallow(req)
@@ -558,10 +549,7 @@ func (c *Client) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Respo
 	if err != nil {
 		return nil, err
 	}
-	call, err := c.newCall("c2")
-	if err != nil {
-		return nil, err
-	}
+	call := c.newCall("c2", false)
 	defer call.done()
 	if b := call.send(ctx, req.GetPhase1Output()); b != nil {
 		req = blob.Shallow(req)
