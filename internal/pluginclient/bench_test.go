@@ -133,6 +133,12 @@ func compare(b *testing.B, bytes int, call func(stageCaller) error) {
 	}
 	plain := plainClient(b, false)
 	withTLS := plainClient(b, true)
+	// For payloads, also the plugin with the fast path off: what every
+	// payload cost before it, and still costs with a plugin predating it.
+	var inline stageCaller
+	if bytes > 0 {
+		inline = clientStages{start(b, "all", pluginclient.Config{Name: "bench-inline", InlinePayloads: true})}
+	}
 	timed := func(c stageCaller) time.Duration {
 		begin := time.Now()
 		err := call(c)
@@ -147,13 +153,19 @@ func compare(b *testing.B, bytes int, call func(stageCaller) error) {
 		timed(plug)
 		timed(plain)
 		timed(withTLS)
+		if inline != nil {
+			timed(inline)
+		}
 	}
 	b.ResetTimer()
-	var dPlug, dPlain, dTLS time.Duration
+	var dPlug, dPlain, dTLS, dInline time.Duration
 	for range b.N {
 		dPlug += timed(plug)
 		dPlain += timed(plain)
 		dTLS += timed(withTLS)
+		if inline != nil {
+			dInline += timed(inline)
+		}
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(dPlug.Nanoseconds())/n, "ns/op")
@@ -164,6 +176,8 @@ func compare(b *testing.B, bytes int, call func(stageCaller) error) {
 	if bytes > 0 {
 		b.ReportMetric(n*float64(bytes)/dPlug.Seconds()/1e6, "MB/s")
 		b.ReportMetric(n*float64(bytes)/dPlain.Seconds()/1e6, "plain-MB/s")
+		b.ReportMetric(n*float64(bytes)/dInline.Seconds()/1e6, "inline-MB/s")
+		b.ReportMetric(float64(dPlug)/float64(dInline), "x-inline")
 	}
 }
 
@@ -185,7 +199,9 @@ func BenchmarkNoopCall(b *testing.B) {
 // BenchmarkPayload64MiB moves 64 MiB host to plugin (a C2 request) and
 // plugin to host (a C1 response). Through the plugin the bytes travel as a
 // file (sealv1.Blob); the plain baseline is a host that predates blobs, so
-// the same sdk server sends them inline through gRPC.
+// the same sdk server sends them inline through gRPC. "inline-MB/s" is the
+// same plugin with the fast path off (Config.InlinePayloads) and
+// "x-inline" the fast path's time over that.
 func BenchmarkPayload64MiB(b *testing.B) {
 	b.Run("host-to-plugin", func(b *testing.B) {
 		b.SetBytes(payloadSize)

@@ -217,3 +217,22 @@ func TestBlobCleanup(t *testing.T) {
 		}
 	})
 }
+
+// TestInlinePayloads: with the fast path turned off, a plugin that accepts
+// files still gets and sends plain bytes.
+func TestInlinePayloads(t *testing.T) {
+	c := start(t, "all", pluginclient.Config{InlinePayloads: true})
+	if c.BlobDir() != "" {
+		t.Fatalf("BlobDir() = %q with InlinePayloads, want empty", c.BlobDir())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r1, err := c.C1(ctx, &sealv1.C1Request{Sector: sector(2001), Seed: binary.BigEndian.AppendUint64(nil, 16<<20)})
+	if err != nil || !bytes.Equal(r1.GetPhase1Output(), pattern(16<<20)) {
+		t.Fatalf("c1: %d bytes, %v; want 16 MiB of pattern", len(r1.GetPhase1Output()), err)
+	}
+	r2, err := c.PC2(ctx, &sealv1.PC2Request{Sector: sector(2002), Phase1Output: r1.GetPhase1Output()})
+	if sum := fmt.Sprintf("%x", sha256.Sum256(r1.GetPhase1Output())); err != nil || r2.GetSealedCid() != sum {
+		t.Fatalf("pc2 = %v, %v; want sealed_cid %s", r2, err, sum)
+	}
+}

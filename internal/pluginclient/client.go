@@ -80,6 +80,11 @@ type Config struct {
 	// directory under os.TempDir(), removed when the plugin is killed or
 	// exits.
 	BlobDir string
+
+	// InlinePayloads sends every payload through gRPC even to a plugin
+	// that accepts files: for a plugin that cannot reach BlobDir (another
+	// user, another mount namespace), and for benchmarks comparing the two.
+	InlinePayloads bool
 }
 
 // Client is a started plugin. Its methods are safe for concurrent use.
@@ -284,7 +289,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, &StartError{Plugin: name, Path: c.path, Reason: "does not offer the " + sdk.PluginName + " service", Err: err, Stderr: c.tail.Lines()}
 	}
 	c.stages, _ = raw.(sealv1.StagesClient)
-	if err := c.setupBlobs(startCtx, cfg.BlobDir); err != nil {
+	if cfg.InlinePayloads {
+		// No blob directory: every payload goes inline.
+	} else if err := c.setupBlobs(startCtx, cfg.BlobDir); err != nil {
 		_ = c.run.Kill(context.Background())
 		go c.pc.Kill()
 		return nil, &StartError{Plugin: name, Path: c.path, Reason: "cannot prepare the directory for large payloads", Err: err, Stderr: c.tail.Lines()}
