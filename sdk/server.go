@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
@@ -234,11 +235,13 @@ func (s *server) inflate(data *[]byte, b **sealv1.Blob) error {
 	if len(*data) > 0 {
 		return &Error{Message: fmt.Sprintf("plugin %q: the request sets both phase1_output (%d bytes) and phase1_output_blob; a host sets one or the other (a bug in the host)", s.p.Name, len(*data))}
 	}
+	start := time.Now()
 	v, err := blob.Read(*b, "")
 	if err != nil {
 		// Retryable: the host writes a fresh file for each attempt.
 		return &Error{Message: fmt.Sprintf("plugin %q could not read the request's phase1_output: %v", s.p.Name, err), Retryable: true}
 	}
+	s.log.Debug("request payload read from a file", "bytes", len(v), "took", time.Since(start))
 	*data, *b = v, nil
 	return nil
 }
@@ -252,8 +255,10 @@ func (s *server) deflate(ctx context.Context, dir, stage string, data []byte) (*
 	if dir == "" || len(data) < blob.Threshold {
 		return nil, nil
 	}
+	start := time.Now()
 	b, err := blob.Write(ctx, dir, stage, data)
 	if err == nil {
+		s.log.Debug("response payload passed as a file", "stage", stage, "bytes", len(data), "took", time.Since(start))
 		return b, nil
 	}
 	if ctx.Err() != nil {
