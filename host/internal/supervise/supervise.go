@@ -467,6 +467,9 @@ func (p *Processor) runInstance(owner string) error {
 		Cmd:          p.cg.Command(),
 		Logger:       p.log,
 		StartTimeout: p.cfg.StartTimeout,
+		// Large payloads travel as files; keeping them in the processor's
+		// own TMPDIR means they are removed with its cgroup.
+		BlobDir: p.cg.TempDir(),
 	})
 	if err != nil {
 		// Children the shim or plugin forked before failing stay in the
