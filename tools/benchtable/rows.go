@@ -26,7 +26,7 @@ type row struct {
 var rows = []row{
 	{
 		what: "stage call through go-plugin (no-op C2)", num: ref{"pluginclient.NoopCall", "ns/op"},
-		baseline: "same server, plain gRPC on a unix socket", den: ref{"pluginclient.NoopCall", "plain-ns/op"},
+		baseline: "same server, plain gRPC on a unix socket", den: ref{"pluginclient.NoopCall", "plain-ns/op"}, target: 2,
 	},
 	{
 		what: "64 MiB request host→plugin", num: ref{"pluginclient.Payload64MiB/host-to-plugin", "ns/op"},
