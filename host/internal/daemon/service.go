@@ -34,71 +34,47 @@ type service struct {
 type sectorRef = *sealv1.Sector
 
 func (s *service) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.TreeDResponse, error) {
-	var resp *sealv1.TreeDResponse
-	err := s.h.run(ctx, config.StageTreeD, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
-		resp, err = c.TreeD(ctx, req)
-		return err
+	return runStage(s.h, ctx, config.StageTreeD, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.TreeDResponse, error) {
+		return c.TreeD(ctx, req)
 	})
-	if err != nil {
-		// f may still be running (Do does not wait for a dead plugin's
-		// call): resp is not ours to read.
-		return nil, err
-	}
-	return resp, nil
 }
 
 func (s *service) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Response, error) {
-	var resp *sealv1.PC1Response
-	err := s.h.run(ctx, config.StagePC1, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
-		resp, err = c.PC1(ctx, req)
-		return err
+	return runStage(s.h, ctx, config.StagePC1, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.PC1Response, error) {
+		return c.PC1(ctx, req)
 	})
-	if err != nil {
-		// f may still be running (Do does not wait for a dead plugin's
-		// call): resp is not ours to read.
-		return nil, err
-	}
-	return resp, nil
 }
 
 func (s *service) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, error) {
-	var resp *sealv1.PC2Response
-	err := s.h.run(ctx, config.StagePC2, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
-		resp, err = c.PC2(ctx, req)
-		return err
+	return runStage(s.h, ctx, config.StagePC2, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.PC2Response, error) {
+		return c.PC2(ctx, req)
 	})
-	if err != nil {
-		// f may still be running (Do does not wait for a dead plugin's
-		// call): resp is not ours to read.
-		return nil, err
-	}
-	return resp, nil
 }
 
 func (s *service) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Response, error) {
-	var resp *sealv1.C1Response
-	err := s.h.run(ctx, config.StageC1, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
-		resp, err = c.C1(ctx, req)
-		return err
+	return runStage(s.h, ctx, config.StageC1, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.C1Response, error) {
+		return c.C1(ctx, req)
 	})
-	if err != nil {
-		// f may still be running (Do does not wait for a dead plugin's
-		// call): resp is not ours to read.
-		return nil, err
-	}
-	return resp, nil
 }
 
 func (s *service) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
-	var resp *sealv1.C2Response
-	err := s.h.run(ctx, config.StageC2, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (err error) {
-		resp, err = c.C2(ctx, req)
+	return runStage(s.h, ctx, config.StageC2, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.C2Response, error) {
+		return c.C2(ctx, req)
+	})
+}
+
+// runStage runs one stage call as a task and returns its response only on
+// success: after an error the call may still be running (Do does not wait
+// for a dead plugin's call), so its response is not ours to read.
+func runStage[Resp any](h *Host, ctx context.Context, stage config.Stage, sector *sealv1.Sector, call func(context.Context, *pluginclient.Client) (Resp, error)) (Resp, error) {
+	var resp Resp
+	err := h.run(ctx, stage, sector, func(ctx context.Context, c *pluginclient.Client) (err error) {
+		resp, err = call(ctx, c)
 		return err
 	})
 	if err != nil {
-		// f may still be running (Do does not wait for a dead plugin's
-		// call): resp is not ours to read.
-		return nil, err
+		var none Resp
+		return none, err
 	}
 	return resp, nil
 }
