@@ -241,7 +241,23 @@ func TestRunSIGKILLCleanup(t *testing.T) {
 	if err := confine.Available(); err != nil {
 		t.Skipf("needs cgroups: %v", err)
 	}
-	name := fmt.Sprintf("hosttest-kill-%d", os.Getpid())
+	// A host started meanwhile by another package's tests cleans the dead
+	// host too, and may do it first: then try again.
+	for attempt := 1; ; attempt++ {
+		interfered := false
+		t.Run(fmt.Sprintf("attempt%d", attempt), func(t *testing.T) { interfered = runSIGKILLCleanup(t, attempt) })
+		if !interfered {
+			return
+		}
+		if attempt == 3 {
+			t.Fatal("another host cleaned the dead host first, 3 times in a row")
+		}
+		t.Logf("attempt %d: another host cleaned the dead host first; trying again", attempt)
+	}
+}
+
+func runSIGKILLCleanup(t *testing.T, attempt int) (interfered bool) {
+	name := fmt.Sprintf("hosttest-kill-%d-%d", os.Getpid(), attempt)
 	cmd, socket, _ := runTestStartHost(t, name, "10s")
 	c, err := client.Dial(socket)
 	if err != nil {
@@ -269,9 +285,13 @@ func TestRunSIGKILLCleanup(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	// If the dead host's cgroups are already gone, another host removed
+	// them before ours could start.
+	cleanedByOther := len(runTestCgroups(name)) == 0
+
 	// The next host (another instance name: the dead one's socket file is
 	// there too, and it must not matter) cleans up.
-	next := fmt.Sprintf("hosttest-next-%d", os.Getpid())
+	next := fmt.Sprintf("hosttest-next-%d-%d", os.Getpid(), attempt)
 	cmd2, _, stderr2 := runTestStartHost(t, next, "1s")
 	if left := runTestCgroups(name); len(left) > 0 {
 		t.Errorf("the next host left the dead host's cgroups: %v", left)
@@ -281,12 +301,16 @@ func TestRunSIGKILLCleanup(t *testing.T) {
 		t.Errorf("next host: %v\n%s", err, stderr2)
 	}
 	// Read only now: the buffer is the running command's until Wait.
-	if !strings.Contains(stderr2.String(), "cleaned stale cgroup of a dead host") || !strings.Contains(stderr2.String(), name+"@") {
-		t.Errorf("the next host did not report the stale cgroup of %s:\n%s", name, stderr2)
-	}
 	if left := runTestCgroups(next); len(left) > 0 {
 		t.Errorf("cgroups left after a clean exit: %v", left)
 	}
+	if !strings.Contains(stderr2.String(), "cleaned stale cgroup of a dead host") || !strings.Contains(stderr2.String(), name+"@") {
+		if !t.Failed() && cleanedByOther {
+			return true
+		}
+		t.Errorf("the next host did not report the stale cgroup of %s:\n%s", name, stderr2)
+	}
+	return false
 }
 
 // TestRunWithoutCgroups runs `host run` as an unprivileged user (nobody),
