@@ -392,6 +392,13 @@ func (c *Client) ExitError() error {
 }
 
 func (c *Client) exitError() *ExitError {
+	// The last words on stderr, which usually say why, may still be in the
+	// pipe when the exit is seen; only a child of the plugin holding stderr
+	// open would delay EOF, so wait little.
+	select {
+	case <-c.run.stderrDone:
+	case <-time.After(500 * time.Millisecond):
+	}
 	e := &ExitError{Plugin: c.name, Pid: c.run.pid, Status: c.run.exitStatus(), Killed: c.killed.Load(), Stderr: c.tail.Lines(), Code: -1}
 	if c.run.state != nil {
 		e.Code = c.run.state.ExitCode()
