@@ -462,6 +462,16 @@ func (p *Processor) runInstance(owner string) error {
 		case <-ctx.Done():
 		}
 	}()
+	// Prepare checked the digest once; the file may have been replaced
+	// since, and a restart must not run an unverified binary.
+	if want := p.cfg.Spec.SHA256; want != "" {
+		if err := confine.VerifySHA256(p.cfg.Spec.Plugin, want); err != nil {
+			if p.cfg.OnExit != nil {
+				p.cfg.OnExit(owner)
+			}
+			return fmt.Errorf("processor %s: %w", p.cfg.ID, err)
+		}
+	}
 	c, err := pluginclient.Start(ctx, pluginclient.Config{
 		Name:         p.cfg.ID,
 		Cmd:          p.cg.Command(),

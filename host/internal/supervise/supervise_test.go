@@ -2,9 +2,12 @@ package supervise
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -301,5 +304,42 @@ func TestStopLeavesNothing(t *testing.T) {
 	}
 	if _, err := c2(context.Background(), p, "ok"); !errors.Is(err, ErrStopped) {
 		t.Fatalf("Do after Stop = %v, want ErrStopped", err)
+	}
+}
+
+// TestRestartChecksDigest: a plugin binary replaced on disk after the
+// processor started is refused at the next restart, not run unverified.
+func TestRestartChecksDigest(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "plugin")
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	p, _ := startProc(t, "ok", func(c *Config) {
+		c.Spec.Plugin = bin
+		c.Spec.SHA256 = hex.EncodeToString(sum[:])
+	})
+	// Replace the file (a new inode, as an upgrade would), then kill the
+	// running plugin so the supervisor restarts it.
+	if err := os.WriteFile(bin+".new", append(data, 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bin+".new", bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(p.Status().Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the processor to give up", func() bool { return p.Status().State == Failed })
+	if s := p.Status(); !strings.Contains(s.LastError, "sha256") {
+		t.Fatalf("last error = %q, want the digest mismatch", s.LastError)
 	}
 }
