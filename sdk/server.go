@@ -110,6 +110,7 @@ func (s *server) Info(context.Context, *sealv1.InfoRequest) (*sealv1.InfoRespons
 		ProtocolVersion: ProtocolVersion,
 		SdkVersion:      SDKVersion,
 		AcceptsBlobs:    true,
+		Unserved:        s.p.Unserved,
 	}, nil
 }
 

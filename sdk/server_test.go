@@ -173,6 +173,10 @@ func TestUnservedReason(t *testing.T) {
 	if st.Code() != codes.Unimplemented || st.Message() != want {
 		t.Fatalf("got %v %q, want Unimplemented %q", st.Code(), st.Message(), want)
 	}
+	info, err := srv.Info(context.Background(), &sealv1.InfoRequest{})
+	if err != nil || info.GetUnserved() != "built without filecoin-ffi: see plugins/ffi/README.md" {
+		t.Fatalf("Info = %v, %v; want the unserved reason", info, err)
+	}
 }
 
 func TestErrorHelpers(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -425,6 +426,12 @@ func (p *Processor) loop() {
 			p.setState(Stopped, nil, nil)
 			return
 		}
+		var wrong *WrongStageError
+		if errors.As(err, &wrong) {
+			p.log.Error("processor failed", "error", err)
+			p.setState(Failed, nil, err)
+			return
+		}
 		if time.Since(started) >= p.cfg.Backoff.Stable {
 			failures = 0
 		}
@@ -490,6 +497,16 @@ func (p *Processor) runInstance(owner string) error {
 		}
 		return err
 	}
+	if err := p.checkServes(ctx, c); err != nil {
+		killCtx, kc := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = c.Kill(killCtx)
+		kc()
+		p.killCgroup()
+		if p.cfg.OnExit != nil {
+			p.cfg.OnExit(owner)
+		}
+		return err
+	}
 	inst := &instance{owner: owner, client: c, dead: make(chan struct{}), kill: make(chan string)}
 	p.log.Info("plugin running", "owner", owner, "pid", c.Pid())
 	p.setState(Running, inst, nil)
@@ -508,6 +525,52 @@ func (p *Processor) runInstance(owner string) error {
 		p.cfg.OnExit(owner)
 	}
 	return cause
+}
+
+// WrongStageError says a plugin does not serve its processor's stage: a
+// config mistake (or a plugin built without what the stage needs) that no
+// restart can mend, so the processor fails at once.
+type WrongStageError struct {
+	ID, Stage, Plugin string
+	Serves            []string
+	Why               string // the plugin's own reason, when it gave one
+}
+
+func (e *WrongStageError) Error() string {
+	msg := fmt.Sprintf("processor %s: plugin %s does not serve stage %s (it serves %s); use a plugin that does, or remove the processor",
+		e.ID, e.Plugin, e.Stage, strings.Join(e.Serves, ", "))
+	if e.Why != "" {
+		msg += ": " + e.Why
+	}
+	return msg
+}
+
+// checkServes asks a freshly started plugin what it serves. A plugin that
+// cannot answer Info is left to the health checks.
+func (p *Processor) checkServes(ctx context.Context, c *pluginclient.Client) error {
+	if p.cfg.Stage == "" {
+		return nil
+	}
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, err := c.Info(ictx)
+	if err != nil {
+		p.log.Warn("plugin did not answer Info", "error", err)
+		return nil
+	}
+	var serves []string
+	for _, st := range info.GetStages() {
+		name := sdk.StageName(st)
+		if name == p.cfg.Stage {
+			return nil
+		}
+		serves = append(serves, name)
+	}
+	e := &WrongStageError{ID: p.cfg.ID, Stage: p.cfg.Stage, Plugin: info.GetName(), Serves: serves, Why: info.GetUnserved()}
+	if len(serves) == 0 {
+		e.Serves = []string{"nothing"}
+	}
+	return e
 }
 
 // watch returns when the instance's process exits, stops answering health

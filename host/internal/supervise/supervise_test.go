@@ -45,7 +45,7 @@ func runPlugin(mode string) int {
 		fmt.Fprintln(os.Stderr, "test plugin crashing at start as asked")
 		return 3
 	}
-	sdk.Serve(sdk.Plugin{Name: "supervise-test", Version: "1", C2: sdk.C2Func(
+	sdk.Serve(sdk.Plugin{Name: "supervise-test", Version: "1", Unserved: "this test plugin only proves c2", C2: sdk.C2Func(
 		func(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
 			cmd, arg, _ := strings.Cut(string(req.GetPhase1Output()), ":")
 			switch cmd {
@@ -141,7 +141,7 @@ func startProc(t *testing.T, mode string, edit func(*Config)) (*Processor, *exit
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := p.WaitRunning(ctx); err != nil && mode != "crash" {
+	if err := p.WaitRunning(ctx); err != nil && mode != "crash" && mode != "wrong-stage" {
 		t.Fatalf("plugin did not come up: %v", err)
 	}
 	return p, ex
@@ -341,5 +341,21 @@ func TestRestartChecksDigest(t *testing.T) {
 	waitFor(t, "the processor to give up", func() bool { return p.Status().State == Failed })
 	if s := p.Status(); !strings.Contains(s.LastError, "sha256") {
 		t.Fatalf("last error = %q, want the digest mismatch", s.LastError)
+	}
+}
+
+// TestWrongStageFailsAtOnce: a plugin that does not serve its processor's
+// stage is a config mistake no restart mends; the processor fails at start
+// with the plugin's own reason, without a crash loop.
+func TestWrongStageFailsAtOnce(t *testing.T) {
+	p, ex := startProc(t, "wrong-stage", func(c *Config) { c.ID, c.Stage = "pc1.0", "pc1" })
+	waitFor(t, "the processor to fail", func() bool { return p.Status().State == Failed })
+	s := p.Status()
+	want := "processor pc1.0: plugin supervise-test does not serve stage pc1 (it serves c2); use a plugin that does, or remove the processor: this test plugin only proves c2"
+	if s.LastError != want || s.Restarts != 0 {
+		t.Fatalf("status = %+v\nwant last error %q and no restart", s, want)
+	}
+	if got := ex.list(); len(got) != 1 || got[0] != "pc1.0#1" {
+		t.Fatalf("OnExit calls = %v, want [pc1.0#1]", got)
 	}
 }

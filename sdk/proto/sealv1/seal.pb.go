@@ -345,7 +345,11 @@ type InfoResponse struct {
 	// accepts_blobs says the plugin reads Blob fields in requests (see
 	// "Large payloads" above). Set by the sdk; false for older plugins, which
 	// then always get plain bytes.
-	AcceptsBlobs  bool `protobuf:"varint,6,opt,name=accepts_blobs,json=acceptsBlobs,proto3" json:"accepts_blobs,omitempty"`
+	AcceptsBlobs bool `protobuf:"varint,6,opt,name=accepts_blobs,json=acceptsBlobs,proto3" json:"accepts_blobs,omitempty"`
+	// unserved, when not empty, says why this build does not serve the stages
+	// missing from stages (sdk.Plugin.Unserved), so the host can tell the
+	// operator at start instead of at the first task.
+	Unserved      string `protobuf:"bytes,7,opt,name=unserved,proto3" json:"unserved,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -420,6 +424,13 @@ func (x *InfoResponse) GetAcceptsBlobs() bool {
 		return x.AcceptsBlobs
 	}
 	return false
+}
+
+func (x *InfoResponse) GetUnserved() string {
+	if x != nil {
+		return x.Unserved
+	}
+	return ""
 }
 
 // Blob is a bytes field moved out of band into a file (see "Large
@@ -1185,7 +1196,7 @@ const file_sdk_proto_sealv1_seal_proto_rawDesc = "" +
 	"\x05Error\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tretryable\x18\x02 \x01(\bR\tretryable\"\r\n" +
-	"\vInfoRequest\"\xde\x01\n" +
+	"\vInfoRequest\"\xfa\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12/\n" +
@@ -1193,7 +1204,8 @@ const file_sdk_proto_sealv1_seal_proto_rawDesc = "" +
 	"\x10protocol_version\x18\x04 \x01(\rR\x0fprotocolVersion\x12\x1f\n" +
 	"\vsdk_version\x18\x05 \x01(\tR\n" +
 	"sdkVersion\x12#\n" +
-	"\raccepts_blobs\x18\x06 \x01(\bR\facceptsBlobs\"F\n" +
+	"\raccepts_blobs\x18\x06 \x01(\bR\facceptsBlobs\x12\x1a\n" +
+	"\bunserved\x18\a \x01(\tR\bunserved\"F\n" +
 	"\x04Blob\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x16\n" +
