@@ -92,7 +92,7 @@ func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Secto
 		return statusError(codes.Unimplemented, false, "no processor of this host serves %s: add a processor %q block to %s", stage, stage, h.cfg.File)
 	}
 	if allFailed(h, ids) {
-		return statusError(codes.FailedPrecondition, false, "every %s processor has failed (crash loop); see `host status` for why", stage)
+		return statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks; `host status` says why", stage)
 	}
 
 	h.mu.Lock()
@@ -136,7 +136,7 @@ func (h *Host) await(ctx context.Context, t *task) (*dispatch.Assignment, error)
 	// Checked after abandon is set, so a processor failing from here on
 	// finds this task in abandonWaiting.
 	if allFailed(h, h.stages[t.stage]) {
-		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed (crash loop); see `host status` for why", t.stage)
+		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks; `host status` says why", t.stage)
 	}
 	go func() {
 		select {
