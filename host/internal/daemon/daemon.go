@@ -289,6 +289,10 @@ func (h *Host) Confined() bool { return h.confined }
 func (h *Host) WaitRunning(ctx context.Context) error {
 	for _, id := range h.order {
 		if err := h.procs[id].sp.WaitRunning(ctx); err != nil {
+			var failed *supervise.FailedError
+			if errors.As(err, &failed) {
+				return err // names the processor already
+			}
 			return fmt.Errorf("processor %s: %w", id, err)
 		}
 	}

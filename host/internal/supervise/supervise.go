@@ -537,8 +537,8 @@ type WrongStageError struct {
 }
 
 func (e *WrongStageError) Error() string {
-	msg := fmt.Sprintf("processor %s: plugin %s does not serve stage %s (it serves %s); use a plugin that does, or remove the processor",
-		e.ID, e.Plugin, e.Stage, strings.Join(e.Serves, ", "))
+	msg := fmt.Sprintf("plugin %s does not serve stage %s (it serves %s); give processor %s a plugin that does, or remove it",
+		e.Plugin, e.Stage, strings.Join(e.Serves, ", "), e.ID)
 	if e.Why != "" {
 		msg += ": " + e.Why
 	}

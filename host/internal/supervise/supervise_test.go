@@ -351,7 +351,7 @@ func TestWrongStageFailsAtOnce(t *testing.T) {
 	p, ex := startProc(t, "wrong-stage", func(c *Config) { c.ID, c.Stage = "pc1.0", "pc1" })
 	waitFor(t, "the processor to fail", func() bool { return p.Status().State == Failed })
 	s := p.Status()
-	want := "processor pc1.0: plugin supervise-test does not serve stage pc1 (it serves c2); use a plugin that does, or remove the processor: this test plugin only proves c2"
+	want := "plugin supervise-test does not serve stage pc1 (it serves c2); give processor pc1.0 a plugin that does, or remove it: this test plugin only proves c2"
 	if s.LastError != want || s.Restarts != 0 {
 		t.Fatalf("status = %+v\nwant last error %q and no restart", s, want)
 	}
