@@ -597,14 +597,16 @@ func (b *builder) limits() {
 			}
 		}
 		if lim > sum {
-			who := "no " + string(st) + " processor"
+			who := "there is no " + string(st) + " processor"
+			fix := fmt.Sprintf("Remove limits.%s, or add a processor \"%s\" block.", st, st)
 			if len(ids) > 0 {
 				who = fmt.Sprintf("its processors (%s) run at most %d at once", strings.Join(ids, ", "), sum)
+				fix = fmt.Sprintf("Lower limits.%s to %d, or raise the processors' concurrent.", st, sum)
 			}
 			b.add(hcl.DiagWarning, config.CodeLimitUnreachable, nil,
 				"Stage limit cannot be reached",
-				"The %s limit is %d, but %s, so the limit never binds and misstates the plan's capacity. Lower limits.%s to %d, or raise the processors' concurrent.",
-				st, lim, who, st, sum)
+				"The %s limit is %d, but %s, so the limit never binds and misstates the plan's capacity. %s",
+				st, lim, who, fix)
 		}
 	}
 }
