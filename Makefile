@@ -54,7 +54,7 @@ bench:
 
 # Regenerates the plugin protocol's Go code (sdk/proto/*/*.pb.go) with
 # pinned protoc plugins; protoc itself: apt-get install -y protobuf-compiler.
-# sdk/proto/sealv1's TestGeneratedCodeIsFresh fails when this was forgotten.
+# sdk/proto's TestGeneratedCodeIsFresh fails when this was forgotten.
 proto:
 	sh sdk/proto/generate.sh
 
