@@ -1139,7 +1139,23 @@ func (x *C2Request) GetPhase1OutputBlob() *Blob {
 type C2Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// proof is the SNARK proof (1920 bytes for 32 GiB: 192 per partition).
-	Proof         []byte `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
+	Proof []byte `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
+	// verified is true only when the plugin checked proof with a real
+	// verifier (filecoin-ffi VerifySeal) against the sector's comm_r, comm_d,
+	// ticket and seed before answering. A proof of the right size can still
+	// be garbage (a fake, a remote prover's bad answer), and the host has no
+	// verifier of its own, so the plugin's word here is all an operator has;
+	// `host seal -require-verified` refuses a run without it. false, what a
+	// plugin that predates this field sends, means unchecked, not invalid: a
+	// plugin that finds its proof invalid returns an error instead.
+	Verified bool `protobuf:"varint,2,opt,name=verified,proto3" json:"verified,omitempty"`
+	// verification says in one line how the proof was checked, or why it was
+	// not ("VerifySeal (filecoin-ffi v1.30.0) against local INSECURE test
+	// parameters", "FAKE proof from plugins/mock: not a SNARK, nothing
+	// verified"), for the host to show next to verified: a bare true does not
+	// say against which parameters, and test parameters verify only against
+	// their own keys, never on chain.
+	Verification  string `protobuf:"bytes,3,opt,name=verification,proto3" json:"verification,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1179,6 +1195,20 @@ func (x *C2Response) GetProof() []byte {
 		return x.Proof
 	}
 	return nil
+}
+
+func (x *C2Response) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *C2Response) GetVerification() string {
+	if x != nil {
+		return x.Verification
+	}
+	return ""
 }
 
 var File_sdk_proto_sealv1_seal_proto protoreflect.FileDescriptor
@@ -1267,10 +1297,12 @@ const file_sdk_proto_sealv1_seal_proto_rawDesc = "" +
 	"\tC2Request\x120\n" +
 	"\x06sector\x18\x01 \x01(\v2\x18.sealhost.seal.v1.SectorR\x06sector\x12#\n" +
 	"\rphase1_output\x18\x02 \x01(\fR\fphase1Output\x12D\n" +
-	"\x12phase1_output_blob\x18\x03 \x01(\v2\x16.sealhost.seal.v1.BlobR\x10phase1OutputBlob\"\"\n" +
+	"\x12phase1_output_blob\x18\x03 \x01(\v2\x16.sealhost.seal.v1.BlobR\x10phase1OutputBlob\"b\n" +
 	"\n" +
 	"C2Response\x12\x14\n" +
-	"\x05proof\x18\x01 \x01(\fR\x05proof*j\n" +
+	"\x05proof\x18\x01 \x01(\fR\x05proof\x12\x1a\n" +
+	"\bverified\x18\x02 \x01(\bR\bverified\x12\"\n" +
+	"\fverification\x18\x03 \x01(\tR\fverification*j\n" +
 	"\x05Stage\x12\x15\n" +
 	"\x11STAGE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSTAGE_TREE_D\x10\x01\x12\r\n" +
