@@ -21,6 +21,11 @@ type mock struct{ w *worker }
 
 const fakeNote = "FAKE: produced by the sealhost mock plugin, proves nothing"
 
+// fakeProofNote is c2's C2Response.verification: the host prints it where
+// a real plugin's says which verifier accepted the proof, so the demo's own
+// output says its proofs are fake.
+const fakeProofNote = "FAKE proof from plugins/mock: not a SNARK, nothing verified"
+
 // sectorBytes encodes the sector's identity for hashing.
 func sectorBytes(s *sealv1.Sector) []byte {
 	b := binary.LittleEndian.AppendUint64(nil, uint64(s.GetRegisteredSealProof()))
@@ -270,7 +275,7 @@ func (m *mock) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Respons
 	if err := m.w.do(ctx, "c2"); err != nil {
 		return nil, err
 	}
-	return &sealv1.C2Response{Proof: fakeProof(p, req)}, nil
+	return &sealv1.C2Response{Proof: fakeProof(p, req), Verified: false, Verification: fakeProofNote}, nil
 }
 
 // fakeProof stretches a digest of the request to the proof size of p's

@@ -105,6 +105,10 @@ func TestProofSizes(t *testing.T) {
 		if len(resp.GetProof()) != want {
 			t.Errorf("proof type %d: %d bytes, want %d", pt, len(resp.GetProof()), want)
 		}
+		// A fake proof must never claim to be verified, and must say so.
+		if resp.GetVerified() || !strings.Contains(resp.GetVerification(), "FAKE") {
+			t.Errorf("proof type %d: verified %v, verification %q; want false and a FAKE note", pt, resp.GetVerified(), resp.GetVerification())
+		}
 	}
 }
 

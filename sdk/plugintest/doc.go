@@ -13,7 +13,8 @@
 //	                    plausible response (commitment CIDs of the right
 //	                    codec, a proof of 192 bytes per partition); the other
 //	                    stages answer UNIMPLEMENTED. Outputs feed the next
-//	                    stage as in a pipeline.
+//	                    stage as in a pipeline. c2's verified and
+//	                    verification are logged, not checked.
 //	payload/request     a 64 MiB request (C2's, else PC2's phase1_output)
 //	                    reaches the plugin
 //	payload/response    a 64 MiB response (C1's, else PC1's output), asked
