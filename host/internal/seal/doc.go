@@ -11,8 +11,10 @@
 // the task API client (sdk/client), tests use a fake. The host's dispatcher
 // decides what runs when; Run only records each call's processor, wait and
 // run time, and the Summary aggregates them per stage (lower median and
-// maximum) with the host's lock shares. A sector that fails stops at that
-// stage with its error; the others go on.
+// maximum) with the host's lock shares, and per sector comm_d, comm_r, the
+// proof's size and whether the c2 plugin verified it (C2Response.verified,
+// the plugin's word: the host has no verifier). A sector that fails stops
+// at that stage with its error; the others go on.
 //
 // Progress counts calls per stage while a run goes on; Renderer draws it
 // as bars redrawn in place with ANSI cursor movement on a terminal, or as

@@ -158,6 +158,9 @@ func sealOne(ctx context.Context, req Request, s *Sector, now func() time.Time) 
 		treeD, rep, err = req.Host.TreeD(ctx, &sealv1.TreeDRequest{Sector: s.ID, CachePath: s.CachePath, StagedPath: s.StagedPath, Pieces: s.Pieces})
 		return rep, err
 	})
+	if ok {
+		res.UnsealedCID = treeD.GetUnsealedCid()
+	}
 	ok = ok && do(config.StagePC1, func() (client.Report, error) {
 		var rep client.Report
 		var err error
@@ -175,6 +178,9 @@ func sealOne(ctx context.Context, req Request, s *Sector, now func() time.Time) 
 		// itself has a bug worth stopping for.
 		res.FailedStage, res.Err = config.StagePC2, fmt.Errorf("pc2 returned comm_d %s, tree_d returned %s", pc2.GetUnsealedCid(), treeD.GetUnsealedCid())
 		ok = false
+	}
+	if ok {
+		res.SealedCID = pc2.GetSealedCid()
 	}
 	if ok && req.WaitSeed > 0 {
 		t := time.NewTimer(req.WaitSeed)
@@ -207,9 +213,9 @@ func sealOne(ctx context.Context, req Request, s *Sector, now func() time.Time) 
 	}
 	if ok {
 		res.Done = true
-		res.SealedCID = pc2.GetSealedCid()
-		res.UnsealedCID = pc2.GetUnsealedCid()
 		res.ProofBytes = len(c2.GetProof())
+		res.Verified = c2.GetVerified()
+		res.Verification = c2.GetVerification()
 	}
 	return res
 }

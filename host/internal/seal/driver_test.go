@@ -2,12 +2,15 @@ package seal
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	commcid "github.com/filecoin-project/go-fil-commcid"
 
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/sdk/client"
@@ -30,7 +33,13 @@ type fakeHost struct {
 	gate func(ctx context.Context, sector uint64, stage config.Stage) error
 	// badCommD makes pc2 return a comm_d unlike tree_d's.
 	badCommD bool
-	status   *taskv1.StatusResponse
+	// realCIDs makes tree_d and pc2 answer CIDs of the real kinds (the
+	// zero piece's comm_d, a made-up comm_r) instead of "d-N" and "r-N".
+	realCIDs bool
+	// c2, when set, is c2's answer for a sector; default: a 192-byte
+	// proof that says nothing of its verification.
+	c2     func(sector uint64) *sealv1.C2Response
+	status *taskv1.StatusResponse
 	// running counts calls in progress per stage; peak is its maximum.
 	running, peak map[config.Stage]int
 }
@@ -78,7 +87,7 @@ func (f *fakeHost) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1
 	if err != nil {
 		return nil, rep, err
 	}
-	return &sealv1.TreeDResponse{UnsealedCid: fmt.Sprintf("d-%d", req.GetSector().GetSectorNumber())}, rep, nil
+	return &sealv1.TreeDResponse{UnsealedCid: f.commD(req.GetSector().GetSectorNumber())}, rep, nil
 }
 
 func (f *fakeHost) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Response, client.Report, error) {
@@ -95,11 +104,31 @@ func (f *fakeHost) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2
 		return nil, rep, err
 	}
 	n := req.GetSector().GetSectorNumber()
-	d := fmt.Sprintf("d-%d", n)
+	d := f.commD(n)
 	if f.badCommD {
 		d = "other"
 	}
-	return &sealv1.PC2Response{SealedCid: fmt.Sprintf("r-%d", n), UnsealedCid: d}, rep, nil
+	return &sealv1.PC2Response{SealedCid: f.commR(n), UnsealedCid: d}, rep, nil
+}
+
+func (f *fakeHost) commD(n uint64) string {
+	if f.realCIDs {
+		return ZeroPieceCID(2048) // a CC sector's comm_d is its one zero piece's
+	}
+	return fmt.Sprintf("d-%d", n)
+}
+
+func (f *fakeHost) commR(n uint64) string {
+	if !f.realCIDs {
+		return fmt.Sprintf("r-%d", n)
+	}
+	r := sha256.Sum256(fmt.Appendf(nil, "comm_r %d", n))
+	r[31] &= 0x3f
+	c, err := commcid.ReplicaCommitmentV1ToCID(r[:])
+	if err != nil {
+		panic(err)
+	}
+	return c.String()
 }
 
 func (f *fakeHost) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Response, client.Report, error) {
@@ -114,6 +143,9 @@ func (f *fakeHost) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Res
 	rep, err := f.do(ctx, req.GetSector(), config.StageC2, string(req.GetPhase1Output()))
 	if err != nil {
 		return nil, rep, err
+	}
+	if f.c2 != nil {
+		return f.c2(req.GetSector().GetSectorNumber()), rep, nil
 	}
 	return &sealv1.C2Response{Proof: make([]byte, 192)}, rep, nil
 }

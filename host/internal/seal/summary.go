@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sealhost/sealhost/host/internal/config"
 )
@@ -22,10 +23,17 @@ type SectorResult struct {
 	Stages      []StageResult
 	FailedStage config.Stage
 	Err         error
-	// Set when Done.
-	SealedCID   string
+	// UnsealedCID is comm_d, set once tree_d answered; SealedCID is comm_r,
+	// set once pc2 answered with the same comm_d. Both stay set when a
+	// later stage fails.
 	UnsealedCID string
-	ProofBytes  int
+	SealedCID   string
+	// Set when Done: the proof's size and what the c2 plugin said of it
+	// (sealv1.C2Response.verified and .verification). The host cannot
+	// check a proof itself; Verified is the plugin's word.
+	ProofBytes   int
+	Verified     bool
+	Verification string
 }
 
 // StageResult is one stage call of one sector.
@@ -44,7 +52,10 @@ type Summary struct {
 	Host    string
 	Sectors int
 	Done    int
-	Elapsed time.Duration
+	// Verified counts the sealed sectors whose proof the c2 plugin
+	// verified.
+	Verified int
+	Elapsed  time.Duration
 	// Stages has one entry per stage, in pipeline order.
 	Stages []StageSummary
 	// Locks are the host's lock shares at the end of the run (since the
@@ -56,6 +67,82 @@ type Summary struct {
 
 // OK reports whether every sector was sealed.
 func (s *Summary) OK() bool { return s.Done == s.Sectors }
+
+// AllVerified reports whether every sector was sealed with a proof its c2
+// plugin verified: what `host seal -require-verified` demands.
+func (s *Summary) AllVerified() bool { return s.OK() && s.Verified == s.Sectors }
+
+// ProofGroup is the sealed sectors whose c2 answered the same verified and
+// verification.
+type ProofGroup struct {
+	Verified     bool
+	Verification string
+	Sectors      []uint64
+}
+
+// ProofGroups groups the sealed sectors by what their c2 said of their
+// proof: verified groups first, then unverified ones, each kind in the
+// order of its first sector. Failed sectors have no proof and are in no
+// group.
+func (s *Summary) ProofGroups() []ProofGroup {
+	var out []ProofGroup
+	for _, verified := range []bool{true, false} {
+		at := map[string]int{}
+		for _, r := range s.Results {
+			if !r.Done || r.Verified != verified {
+				continue
+			}
+			i, ok := at[r.Verification]
+			if !ok {
+				i = len(out)
+				at[r.Verification] = i
+				out = append(out, ProofGroup{Verified: verified, Verification: r.Verification})
+			}
+			out[i].Sectors = append(out[i].Sectors, r.Sector)
+		}
+	}
+	return out
+}
+
+// Why is the group's verification line, or what its absence means.
+func (g ProofGroup) Why() string {
+	switch {
+	case g.Verification != "":
+		return g.Verification
+	case g.Verified:
+		return "the c2 plugin does not say how it verified"
+	}
+	return "the c2 plugin does not say why (it may predate C2Response.verification)"
+}
+
+// maxListed is how many runs of sector numbers SectorList writes.
+const maxListed = 8
+
+// SectorList writes sector numbers for a person: consecutive numbers as
+// ranges ("1-3, 5, 7-9"), the first maxListed runs only, then how many
+// sectors there are in all.
+func SectorList(nums []uint64) string {
+	nums = slices.Clone(nums)
+	slices.Sort(nums)
+	nums = slices.Compact(nums)
+	var runs []string
+	for i := 0; i < len(nums); {
+		j := i
+		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+			j++
+		}
+		if len(runs) == maxListed {
+			return strings.Join(runs, ", ") + fmt.Sprintf(", … (%d sectors in all)", len(nums))
+		}
+		if j == i {
+			runs = append(runs, fmt.Sprint(nums[i]))
+		} else {
+			runs = append(runs, fmt.Sprintf("%d-%d", nums[i], nums[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(runs, ", ")
+}
 
 // StageSummary aggregates a stage's calls over every sector.
 type StageSummary struct {
@@ -100,6 +187,9 @@ func summarise(results []SectorResult, elapsed time.Duration) *Summary {
 	for _, r := range results {
 		if r.Done {
 			s.Done++
+			if r.Verified {
+				s.Verified++
+			}
 		}
 		for i, sr := range r.Stages {
 			ss := byStage[sr.Stage]
@@ -168,6 +258,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %-7s %s\n", l.Lock, shareText(l.Share))
 		}
 	}
+	writeSectors(&b, s.Results)
+	writeProofs(&b, s)
 	var failed []SectorResult
 	for _, r := range s.Results {
 		if !r.Done {
@@ -184,6 +276,105 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// sectorRowsAll is the most sectors the text summary lists one by one;
+// above it, it lists the first sectorRowsSome and counts the rest.
+const (
+	sectorRowsAll  = 16
+	sectorRowsSome = 8
+)
+
+// writeSectors prints one row per sector: comm_d, comm_r, proof size and
+// whether c2 verified the proof. CIDs are shortened to fit 80 columns;
+// -json has them in full.
+func writeSectors(b *strings.Builder, results []SectorResult) {
+	if len(results) == 0 {
+		return
+	}
+	shown := results
+	if len(shown) > sectorRowsAll {
+		shown = shown[:sectorRowsSome]
+	}
+	rows := [][]string{{"SECTOR", "COMM_D", "COMM_R", "PROOF", "VERIFIED"}}
+	shortened := false
+	for _, r := range shown {
+		for _, c := range []string{r.UnsealedCID, r.SealedCID} {
+			shortened = shortened || (c != "" && shortCID(c) != c)
+		}
+		proof, verified := "-", "no"
+		switch {
+		case !r.Done:
+			verified = "no: failed at " + string(r.FailedStage)
+		case r.Verified:
+			verified = "yes"
+		}
+		if r.Done {
+			proof = fmt.Sprint(r.ProofBytes)
+		}
+		rows = append(rows, []string{fmt.Sprint(r.Sector), shortCID(r.UnsealedCID), shortCID(r.SealedCID), proof, verified})
+	}
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	if shortened {
+		fmt.Fprintln(b, "\nSectors (comm_d and comm_r shortened; -json prints them in full)")
+	} else {
+		fmt.Fprintln(b, "\nSectors")
+	}
+	for _, row := range rows {
+		// Numbers right-aligned, the rest left; the last column unpadded.
+		fmt.Fprintf(b, "  %*s  %-*s  %-*s  %*s  %s\n", width[0], row[0], width[1], row[1], width[2], row[2], width[3], row[3], row[4])
+	}
+	if n := len(results) - len(shown); n > 0 {
+		fmt.Fprintf(b, "  … and %d more sectors (-json lists every one)\n", n)
+	}
+}
+
+// shortCID keeps a CID's kind (its first 12 characters: baga6ea4seaq is
+// comm_d, bagboea4b5ab comm_r) and its last 8, enough to tell sectors
+// apart; "-" when unknown.
+func shortCID(c string) string {
+	r := []rune(c)
+	switch {
+	case c == "":
+		return "-"
+	case len(r) <= 24:
+		return c
+	}
+	return string(r[:12]) + "…" + string(r[len(r)-8:])
+}
+
+// writeProofs says, each on its own line, which proofs c2 verified and how,
+// and which it did not and why: the line an operator must not miss when
+// the proofs are fake.
+func writeProofs(b *strings.Builder, s *Summary) {
+	groups := s.ProofGroups()
+	if len(groups) == 0 {
+		return
+	}
+	fmt.Fprintln(b)
+	for _, g := range groups {
+		switch {
+		case g.Verified:
+			fmt.Fprintf(b, "verified: %d of %d proofs (%s): %s\n", len(g.Sectors), s.Done, Sectors(g.Sectors), g.Why())
+		case s.Verified == 0 && len(groups) == 1:
+			fmt.Fprintf(b, "UNVERIFIED: none of the %d proofs was verified (%s): %s\n", s.Done, Sectors(g.Sectors), g.Why())
+		default:
+			fmt.Fprintf(b, "UNVERIFIED: %d of %d proofs (%s): %s\n", len(g.Sectors), s.Done, Sectors(g.Sectors), g.Why())
+		}
+	}
+}
+
+// Sectors is SectorList after "sector" or "sectors".
+func Sectors(nums []uint64) string {
+	if len(nums) == 1 {
+		return fmt.Sprintf("sector %d", nums[0])
+	}
+	return "sectors " + SectorList(nums)
 }
 
 func shareText(share map[string]float64) string {
@@ -212,12 +403,14 @@ func shareText(share map[string]float64) string {
 	return strings.Join(parts, ", ")
 }
 
-// The JSON form: durations in seconds (float), stages keyed by name.
+// The JSON form, documented in docs/seal-json.md: durations in seconds
+// (float), stages keyed by name.
 type jsonSummary struct {
 	OK             bool                 `json:"ok"`
 	Host           string               `json:"host,omitempty"`
 	Sectors        int                  `json:"sectors"`
 	Done           int                  `json:"done"`
+	Verified       int                  `json:"verified"`
 	ElapsedSeconds float64              `json:"elapsed_seconds"`
 	Stages         []jsonStage          `json:"stages"`
 	Locks          map[string]jsonShare `json:"locks"`
@@ -238,14 +431,16 @@ type jsonStage struct {
 }
 
 type jsonSector struct {
-	Sector      uint64          `json:"sector"`
-	Done        bool            `json:"done"`
-	FailedStage string          `json:"failed_stage,omitempty"`
-	Error       string          `json:"error,omitempty"`
-	SealedCID   string          `json:"sealed_cid,omitempty"`
-	UnsealedCID string          `json:"unsealed_cid,omitempty"`
-	ProofBytes  int             `json:"proof_bytes,omitempty"`
-	Stages      []jsonStageCall `json:"stages"`
+	Sector       uint64          `json:"sector"`
+	Done         bool            `json:"done"`
+	FailedStage  string          `json:"failed_stage,omitempty"`
+	Error        string          `json:"error,omitempty"`
+	SealedCID    string          `json:"sealed_cid,omitempty"`
+	UnsealedCID  string          `json:"unsealed_cid,omitempty"`
+	ProofBytes   int             `json:"proof_bytes,omitempty"`
+	Verified     bool            `json:"verified"`
+	Verification string          `json:"verification,omitempty"`
+	Stages       []jsonStageCall `json:"stages"`
 }
 
 type jsonStageCall struct {
@@ -255,9 +450,10 @@ type jsonStageCall struct {
 	RanSeconds    float64 `json:"ran_seconds"`
 }
 
-// WriteJSON prints the summary as one indented JSON object.
+// WriteJSON prints the summary as one indented JSON object
+// (docs/seal-json.md).
 func (s *Summary) WriteJSON(w io.Writer) error {
-	out := jsonSummary{OK: s.OK(), Host: s.Host, Sectors: s.Sectors, Done: s.Done, ElapsedSeconds: s.Elapsed.Seconds(),
+	out := jsonSummary{OK: s.OK(), Host: s.Host, Sectors: s.Sectors, Done: s.Done, Verified: s.Verified, ElapsedSeconds: s.Elapsed.Seconds(),
 		Stages: []jsonStage{}, Locks: map[string]jsonShare{}, Results: []jsonSector{}}
 	for _, st := range s.Stages {
 		out.Stages = append(out.Stages, jsonStage{Stage: string(st.Stage), Done: st.Done, Failed: st.Failed,
@@ -270,7 +466,8 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	}
 	for _, r := range s.Results {
 		js := jsonSector{Sector: r.Sector, Done: r.Done, FailedStage: string(r.FailedStage),
-			SealedCID: r.SealedCID, UnsealedCID: r.UnsealedCID, ProofBytes: r.ProofBytes, Stages: []jsonStageCall{}}
+			SealedCID: r.SealedCID, UnsealedCID: r.UnsealedCID, ProofBytes: r.ProofBytes,
+			Verified: r.Verified, Verification: r.Verification, Stages: []jsonStageCall{}}
 		if r.Err != nil {
 			js.Error = r.Err.Error()
 		}

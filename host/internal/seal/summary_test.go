@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,12 @@ func fixedSummary(t *testing.T) *Summary {
 	}
 	f.fail[key{3, config.StagePC1}] = errors.New(`pc1: staged file /w/s-t01000-3/unsealed: no such file`)
 	f.status = &taskv1.StatusResponse{Locks: []*taskv1.Lock{{Name: "gpu0", Share: map[string]float64{"pc2": 0.4, "c2": 0.6}}}}
+	f.c2 = func(n uint64) *sealv1.C2Response {
+		if n == 4 {
+			return fakeProof
+		}
+		return realProof
+	}
 	sum, err := Run(context.Background(), Request{Host: f, Sectors: prepare(t, 4)})
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +50,14 @@ func fixedSummary(t *testing.T) *Summary {
 	}
 	return sum
 }
+
+// What a real c2 plugin and the mock answer (see sealv1.C2Response).
+var (
+	realProof = &sealv1.C2Response{Proof: make([]byte, 192), Verified: true,
+		Verification: "VerifySeal (filecoin-ffi v1.30.0) against local INSECURE test parameters"}
+	fakeProof = &sealv1.C2Response{Proof: make([]byte, 192), Verified: false,
+		Verification: "FAKE proof from plugins/mock: not a SNARK, nothing verified"}
+)
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
@@ -79,13 +94,178 @@ func TestSummaryJSONGolden(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &v); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"ok", "sectors", "done", "elapsed_seconds", "stages", "locks", "results"} {
+	for _, k := range []string{"ok", "sectors", "done", "verified", "elapsed_seconds", "stages", "locks", "results"} {
 		if _, ok := v[k]; !ok {
 			t.Errorf("JSON lacks %q", k)
 		}
 	}
-	if v["ok"] != false || v["done"] != 3.0 {
-		t.Errorf("ok %v done %v, want false and 3", v["ok"], v["done"])
+	if v["ok"] != false || v["done"] != 3.0 || v["verified"] != 2.0 {
+		t.Errorf("ok %v done %v verified %v, want false, 3 and 2", v["ok"], v["done"], v["verified"])
+	}
+	// Every sector has verified, sealed or not; only c2's answer has a
+	// verification.
+	for _, r := range v["results"].([]any) {
+		r := r.(map[string]any)
+		if _, ok := r["verified"].(bool); !ok {
+			t.Errorf("sector %v: verified %v, want a bool", r["sector"], r["verified"])
+		}
+		if _, ok := r["verification"]; ok != (r["done"] == true) {
+			t.Errorf("sector %v (done %v): verification %v", r["sector"], r["done"], r["verification"])
+		}
+	}
+}
+
+// TestProofVerification runs sectors through a fake host whose c2 answers
+// like a verifying plugin, like the mock, or both, and checks what the
+// summary records and says: per sector comm_d, comm_r, proof size and
+// verified; one line per kind of answer, the unverified ones loud.
+func TestProofVerification(t *testing.T) {
+	verified := func(uint64) *sealv1.C2Response { return realProof }
+	fake := func(uint64) *sealv1.C2Response { return fakeProof }
+	for _, tc := range []struct {
+		name    string
+		sectors int
+		c2      func(n uint64) *sealv1.C2Response
+		fail    map[key]error
+		// want: verified sectors; the others that sealed are unverified.
+		verified    []uint64
+		allVerified bool
+		lines       []string // each must be a whole line of the text
+		absent      []string // no line may contain these
+	}{
+		{
+			name: "all verified", sectors: 8, c2: verified,
+			verified:    []uint64{1, 2, 3, 4, 5, 6, 7, 8},
+			allVerified: true,
+			lines:       []string{"verified: 8 of 8 proofs (sectors 1-8): VerifySeal (filecoin-ffi v1.30.0) against local INSECURE test parameters"},
+			absent:      []string{"UNVERIFIED", "FAKE", "no: failed"},
+		},
+		{
+			name: "none verified (mock)", sectors: 8, c2: fake,
+			lines:  []string{"UNVERIFIED: none of the 8 proofs was verified (sectors 1-8): FAKE proof from plugins/mock: not a SNARK, nothing verified"},
+			absent: []string{"verified: ", "  yes"},
+		},
+		{
+			name: "mixed", sectors: 8,
+			c2: func(n uint64) *sealv1.C2Response {
+				if n%3 == 0 {
+					return fakeProof
+				}
+				return realProof
+			},
+			verified: []uint64{1, 2, 4, 5, 7, 8},
+			lines: []string{
+				"verified: 6 of 8 proofs (sectors 1-2, 4-5, 7-8): VerifySeal (filecoin-ffi v1.30.0) against local INSECURE test parameters",
+				"UNVERIFIED: 2 of 8 proofs (sectors 3, 6): FAKE proof from plugins/mock: not a SNARK, nothing verified",
+			},
+		},
+		{
+			name: "failed sector", sectors: 4, c2: verified,
+			fail:     map[key]error{{2, config.StageC2}: errors.New("c2: out of gpu memory"), {3, config.StagePC1}: errors.New("pc1: no space")},
+			verified: []uint64{1, 4},
+			lines: []string{
+				"verified: 2 of 2 proofs (sectors 1, 4): VerifySeal (filecoin-ffi v1.30.0) against local INSECURE test parameters",
+				"  sector 2 at c2: out of gpu memory",
+			},
+			absent: []string{"UNVERIFIED"},
+		},
+		{
+			name: "a plugin that predates verification", sectors: 2,
+			c2:     func(uint64) *sealv1.C2Response { return &sealv1.C2Response{Proof: make([]byte, 192)} },
+			lines:  []string{"UNVERIFIED: none of the 2 proofs was verified (sectors 1-2): the c2 plugin does not say why (it may predate C2Response.verification)"},
+			absent: []string{"verified: "},
+		},
+		{
+			name: "many sectors", sectors: 40, c2: fake,
+			lines: []string{
+				"  … and 32 more sectors (-json lists every one)",
+				"UNVERIFIED: none of the 40 proofs was verified (sectors 1-40): FAKE proof from plugins/mock: not a SNARK, nothing verified",
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.realCIDs = true
+			f.c2 = tc.c2
+			if tc.fail != nil {
+				f.fail = tc.fail
+			}
+			sum, err := Run(context.Background(), Request{Host: f, Sectors: prepare(t, tc.sectors)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum.Elapsed = 1500 * time.Millisecond
+			if sum.Verified != len(tc.verified) || sum.AllVerified() != tc.allVerified {
+				t.Errorf("verified %d, all verified %v; want %d and %v", sum.Verified, sum.AllVerified(), len(tc.verified), tc.allVerified)
+			}
+			for _, r := range sum.Results {
+				want := slices.Contains(tc.verified, r.Sector)
+				if r.Verified != want {
+					t.Errorf("sector %d: verified %v, want %v", r.Sector, r.Verified, want)
+				}
+				if r.UnsealedCID != ZeroPieceCID(2048) {
+					t.Errorf("sector %d: comm_d %q, want tree_d's, also when a later stage failed", r.Sector, r.UnsealedCID)
+				}
+				pastPC2 := r.Done || stageIndex(r.FailedStage) > stageIndex(config.StagePC2)
+				if (r.SealedCID != "") != pastPC2 {
+					t.Errorf("sector %d (failed at %q): comm_r %q", r.Sector, r.FailedStage, r.SealedCID)
+				}
+				if r.Done != (r.ProofBytes == 192) || (!r.Done && r.Verification != "") {
+					t.Errorf("sector %d (done %v): proof of %d bytes, verification %q", r.Sector, r.Done, r.ProofBytes, r.Verification)
+				}
+			}
+			var b bytes.Buffer
+			if err := sum.WriteText(&b); err != nil {
+				t.Fatal(err)
+			}
+			text := b.String()
+			lines := strings.Split(text, "\n")
+			for _, l := range tc.lines {
+				if !slices.Contains(lines, l) {
+					t.Errorf("no line %q in\n%s", l, text)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(text, a) {
+					t.Errorf("%q in\n%s", a, text)
+				}
+			}
+			for _, l := range lines {
+				if n := utf8.RuneCountInString(l); n > 80 && !strings.HasPrefix(l, "verified: ") && !strings.HasPrefix(l, "UNVERIFIED: ") {
+					t.Errorf("line of %d columns: %q", n, l)
+				}
+			}
+			golden(t, "proofs_"+strings.NewReplacer(" ", "_", "(", "", ")", "").Replace(tc.name)+".txt", b.Bytes())
+		})
+	}
+}
+
+func TestSectorList(t *testing.T) {
+	for _, tc := range []struct {
+		in   []uint64
+		want string
+	}{
+		{nil, ""},
+		{[]uint64{7}, "7"},
+		{[]uint64{1, 2}, "1-2"},
+		{[]uint64{5, 1, 2, 3, 9, 9}, "1-3, 5, 9"},
+		{[]uint64{1, 3, 5, 7, 9, 11, 13, 15, 17, 19}, "1, 3, 5, 7, 9, 11, 13, 15, … (10 sectors in all)"},
+	} {
+		if got := SectorList(tc.in); got != tc.want {
+			t.Errorf("SectorList(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestShortCID(t *testing.T) {
+	d := ZeroPieceCID(2048)
+	if got, want := shortCID(d), d[:12]+"…"+d[len(d)-8:]; got != want {
+		t.Errorf("shortCID(%s) = %q, want %q", d, got, want)
+	}
+	for in, want := range map[string]string{"": "-", "r-1": "r-1"} {
+		if got := shortCID(in); got != want {
+			t.Errorf("shortCID(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -170,6 +350,41 @@ func TestRendererFitsNarrowTerminals(t *testing.T) {
 		l = strings.TrimPrefix(l, "\r\x1b[2K")
 		if n := utf8.RuneCountInString(l); n > 29 {
 			t.Errorf("%d columns on a 30-column terminal: %q", n, l)
+		}
+	}
+}
+
+// TestJSONFieldsDocumented checks that every field -json writes is in
+// docs/seal-json.md (maps keyed by lock, stage or processor excepted).
+func TestJSONFieldsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "seal-json.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := fixedSummary(t).WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]any
+	if err := json.Unmarshal(b.Bytes(), &top); err != nil {
+		t.Fatal(err)
+	}
+	check := func(where string, obj map[string]any) {
+		for k := range obj {
+			if !bytes.Contains(doc, []byte("`"+k+"`")) && !bytes.Contains(doc, []byte(`"`+k+`"`)) {
+				t.Errorf("%s field %q is not in docs/seal-json.md", where, k)
+			}
+		}
+	}
+	check("top-level", top)
+	for _, st := range top["stages"].([]any) {
+		check("stages[]", st.(map[string]any))
+	}
+	for _, r := range top["results"].([]any) {
+		r := r.(map[string]any)
+		check("results[]", r)
+		for _, c := range r["stages"].([]any) {
+			check("results[].stages[]", c.(map[string]any))
 		}
 	}
 }
