@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,15 +46,21 @@ lotus lays them out: a staged file of the sector size holding zeros, an
 empty sealed file, a cache folder; its one piece is the zero piece of the
 full size. Progress bars per stage are drawn on stderr while it runs (plain
 lines when stderr is not a terminal), then a summary is printed: sectors
-done, per-stage run and wait times, tasks per processor, lock shares.
+done, per-stage run and wait times, tasks per processor, lock shares, and
+per sector comm_d, comm_r, proof size and whether the c2 plugin verified
+the proof (filecoin-ffi VerifySeal) before answering. Proofs that were not
+verified (the mock's are fake) are named on a line starting UNVERIFIED,
+with the plugin's reason.
 
-Exit status: 0 every sector sealed, 1 some sector failed or the host could
-not run, 2 a usage mistake.`
+Exit status: 0 every sector sealed (with -require-verified: and every
+proof verified), 1 some sector failed, a proof came back unverified under
+-require-verified, or the host could not run, 2 a usage mistake.`
 
 type sealFlags struct {
 	config, socket, topology, workdir, progress string
 	sectors                                     int
 	asJSON, inProcess, unconfined, keep         bool
+	requireVerified                             bool
 	waitSeed                                    time.Duration
 	seed, miner, first                          uint64
 }
@@ -68,7 +75,8 @@ func runSeal(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.inProcess, "in-process", false, "always start a host inside this command, even if one answers on the default socket")
 	fs.BoolVar(&f.unconfined, "unconfined", false, "run the in-process host's plugins without cgroups even where cgroups work")
 	fs.StringVar(&f.topology, "topology", "", "check the config against the machine at `PATH` (a /sys-like folder or `host topology -json` output) instead of this one")
-	fs.BoolVar(&f.asJSON, "json", false, "print the summary as one JSON object")
+	fs.BoolVar(&f.asJSON, "json", false, "print the summary as one JSON object (its fields: docs/seal-json.md)")
+	fs.BoolVar(&f.requireVerified, "require-verified", false, "exit 1 unless every sector's proof came back verified by its c2 plugin (a real verifier, not a fake)")
 	fs.DurationVar(&f.waitSeed, "wait-seed", 0, "pause between pc2 and c1 standing for the chain's seed wait (mainnet: ~75m)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the sectors' tickets and interactive seeds: the same seed gives the same randomness")
 	fs.Uint64Var(&f.miner, "miner", 1000, "miner actor id of the sectors")
@@ -228,14 +236,42 @@ func sealIn(ctx context.Context, f sealFlags, cfg *config.Config, workdir string
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "host seal: interrupted: the sectors in flight were cancelled")
 	}
+	rc := 0
 	if !sum.OK() {
 		fmt.Fprintf(stderr, "host seal: %d of %d sectors failed; their files stay in %s\n", sum.Sectors-sum.Done, sum.Sectors, workdir)
 		if host != nil {
 			fmt.Fprintf(stderr, "host seal: the in-process host's log: %s\n", filepath.Join(workdir, "host.log"))
 		}
-		return 1
+		rc = 1
 	}
-	return 0
+	if f.requireVerified && !sum.AllVerified() {
+		requireVerifiedFailed(sum, workdir, stderr)
+		rc = 1
+	}
+	return rc
+}
+
+// requireVerifiedFailed says which sectors -require-verified refuses: those
+// sealed with an unverified proof, with their c2's reason, and those that
+// failed before they had a proof.
+func requireVerifiedFailed(sum *seal.Summary, workdir string, stderr io.Writer) {
+	var why []string
+	for _, g := range sum.ProofGroups() {
+		if !g.Verified {
+			why = append(why, fmt.Sprintf("%s came back unverified (%s)", seal.Sectors(g.Sectors), g.Why()))
+		}
+	}
+	var failed []uint64
+	for _, r := range sum.Results {
+		if !r.Done {
+			failed = append(failed, r.Sector)
+		}
+	}
+	if len(failed) > 0 {
+		why = append(why, fmt.Sprintf("%s failed before a proof", seal.Sectors(failed)))
+	}
+	fmt.Fprintf(stderr, "host seal: -require-verified: %d of %d proofs verified: %s; the files stay in %s\n",
+		sum.Verified, sum.Sectors, strings.Join(why, "; "), workdir)
 }
 
 // loadSealConfig loads and plans the config, printing its errors. Warnings

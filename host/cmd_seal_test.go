@@ -1,17 +1,21 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/confine"
+	"github.com/sealhost/sealhost/host/internal/seal"
 )
 
 // The seal scripts need a real plugin: the mock is built once per test
@@ -104,4 +108,52 @@ func repeat(s string, n int) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// TestRequireVerifiedMessage checks what -require-verified says when it
+// refuses a run: the unverified sectors with their plugin's reason, and
+// the sectors that failed before they had a proof.
+func TestRequireVerifiedMessage(t *testing.T) {
+	checked := seal.SectorResult{Done: true, ProofBytes: 192, Verified: true, Verification: "VerifySeal (filecoin-ffi v1.30.0) against local INSECURE test parameters"}
+	fake := seal.SectorResult{Done: true, ProofBytes: 192, Verification: "FAKE proof from plugins/mock: not a SNARK, nothing verified"}
+	failed := seal.SectorResult{FailedStage: config.StageC2, Err: errors.New("c2: no gpu")}
+	for _, tc := range []struct {
+		name    string
+		results []seal.SectorResult
+		refused bool
+		want    string
+	}{
+		{"all verified", []seal.SectorResult{checked, checked, checked}, false, ""},
+		{"none verified (mock)", []seal.SectorResult{fake, fake, fake}, true,
+			"host seal: -require-verified: 0 of 3 proofs verified: sectors 1-3 came back unverified (FAKE proof from plugins/mock: not a SNARK, nothing verified); the files stay in /w\n"},
+		{"mixed", []seal.SectorResult{checked, fake, checked}, true,
+			"host seal: -require-verified: 2 of 3 proofs verified: sector 2 came back unverified (FAKE proof from plugins/mock: not a SNARK, nothing verified); the files stay in /w\n"},
+		{"failed sector", []seal.SectorResult{checked, failed, checked}, true,
+			"host seal: -require-verified: 2 of 3 proofs verified: sector 2 failed before a proof; the files stay in /w\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sum := &seal.Summary{Sectors: len(tc.results)}
+			for i, r := range tc.results {
+				r.Sector = uint64(i + 1)
+				sum.Results = append(sum.Results, r)
+				if r.Done {
+					sum.Done++
+				}
+				if r.Verified {
+					sum.Verified++
+				}
+			}
+			if sum.AllVerified() == tc.refused {
+				t.Fatalf("AllVerified %v, want %v", sum.AllVerified(), !tc.refused)
+			}
+			if !tc.refused {
+				return
+			}
+			var b strings.Builder
+			requireVerifiedFailed(sum, "/w", &b)
+			if b.String() != tc.want {
+				t.Errorf("got\n%q\nwant\n%q", b.String(), tc.want)
+			}
+		})
+	}
 }
