@@ -7,12 +7,14 @@ import (
 
 	ffi "github.com/filecoin-project/filecoin-ffi"
 	"github.com/filecoin-project/go-state-types/abi"
+	"github.com/filecoin-project/go-state-types/proof"
 	"github.com/ipfs/go-cid"
 )
 
-// realSealer calls filecoin-ffi v1.30.0. It only compiles where filecoin-ffi
-// was built (its Rust library and filcrypto.h); typecheck_test.go checks it
-// against the real API everywhere else.
+// realSealer calls filecoin-ffi v1.32.0 in the calling process; the plugin
+// uses it only inside a call's child process (child.go). It only compiles
+// where filecoin-ffi was built (tools/filcrypto/build.sh); typecheck_test.go
+// checks it against the real API everywhere else.
 type realSealer struct{}
 
 func newSealer() Sealer { return realSealer{} }
@@ -38,4 +40,8 @@ func (realSealer) SealCommitPhase2(_ context.Context, phase1Out []byte, sector a
 	return ffi.SealCommitPhase2(phase1Out, sector, miner)
 }
 
-func (realSealer) GPUDevices() ([]string, error) { return ffi.GetGPUDevices() }
+func (realSealer) VerifySeal(_ context.Context, info proof.SealVerifyInfo) (bool, error) {
+	return ffi.VerifySeal(info)
+}
+
+func (realSealer) GPUDevices(context.Context) ([]string, error) { return ffi.GetGPUDevices() }

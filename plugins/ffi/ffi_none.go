@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/filecoin-project/go-state-types/abi"
+	"github.com/filecoin-project/go-state-types/proof"
 	"github.com/ipfs/go-cid"
 )
 
@@ -36,4 +37,6 @@ func (noSealer) SealCommitPhase2(context.Context, []byte, abi.SectorNumber, abi.
 	return nil, ErrNoFFI
 }
 
-func (noSealer) GPUDevices() ([]string, error) { return nil, ErrNoFFI }
+func (noSealer) VerifySeal(context.Context, proof.SealVerifyInfo) (bool, error) { return false, ErrNoFFI }
+
+func (noSealer) GPUDevices(context.Context) ([]string, error) { return nil, ErrNoFFI }

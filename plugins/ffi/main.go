@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"strings"
 
@@ -17,7 +18,21 @@ import (
 var version = "dev"
 
 func main() {
-	s := &stages{sealer: newSealer()}
+	if len(os.Args) == 3 && os.Args[1] == childArg {
+		// One filecoin-ffi call, in a child of the serving plugin.
+		os.Exit(runChild(os.Args[2], newSealer()))
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "ffi", Output: os.Stderr, JSONFormat: true, Level: hclog.LevelFromString(os.Getenv("SEALHOST_FFI_LOG"))})
+	var sealer Sealer = newSealer()
+	if builtWithFFI {
+		cs, err := newChildSealer(log)
+		if err != nil {
+			log.Error("cannot run filecoin-ffi calls in child processes", "error", err)
+			os.Exit(1)
+		}
+		sealer = cs
+	}
+	s := &stages{sealer: sealer}
 	p := sdk.Plugin{Name: "ffi", Version: version, TreeD: s}
 	if builtWithFFI {
 		p.PC1, p.PC2, p.C1, p.C2 = s, s, s, s
@@ -26,7 +41,7 @@ func main() {
 		// truth in Info; the other stages say why they are missing.
 		p.Unserved = ErrNoFFI.Error()
 	}
-	logStartup(hclog.New(&hclog.LoggerOptions{Name: "ffi", Output: os.Stderr, JSONFormat: true}), s.sealer)
+	logStartup(log, s.sealer)
 	sdk.Serve(p)
 }
 
@@ -45,7 +60,7 @@ func logStartup(log hclog.Logger, sealer Sealer) {
 		log.Warn("built without filecoin-ffi: only tree_d works; see plugins/ffi/README.md", env...)
 		return
 	}
-	gpus, err := sealer.GPUDevices()
+	gpus, err := sealer.GPUDevices(context.Background())
 	if err != nil {
 		log.Warn("filecoin-ffi could not list GPUs", append(env, "error", err)...)
 		return

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	commcid "github.com/filecoin-project/go-fil-commcid"
 	"github.com/filecoin-project/go-state-types/abi"
+	"github.com/filecoin-project/go-state-types/proof"
 	"github.com/ipfs/go-cid"
 
 	"github.com/sealhost/sealhost/sdk"
@@ -19,10 +21,10 @@ import (
 // preconditions lotus enforces, so that a bad request fails here with a
 // message an operator can act on instead of deep inside rust-fil-proofs.
 //
-// filecoin-ffi calls cannot be interrupted once started: a stage checks ctx
-// before it calls and reports ctx's error if the host gave up meanwhile, but
-// the call itself runs to the end. A task timeout on the host therefore ends
-// by killing the plugin process (the supervisor restarts it).
+// filecoin-ffi calls cannot be interrupted once started, so the Sealer the
+// plugin runs with (childSealer) makes each in a child process and ends a
+// cancelled call by killing that child; the stage then removes what the
+// call left in the cache dir, so a retry starts clean.
 type stages struct {
 	sealer Sealer
 }
@@ -81,6 +83,14 @@ func (s *stages) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Re
 	var out []byte
 	err = withCleanup(ctx, req.GetCachePath(), func() error {
 		var e error
+		defer func() {
+			// PC1 copies the staged data into the sealed file first; a
+			// failed or killed PC1 leaves it to be empty again, as the
+			// retry's precondition wants.
+			if e != nil {
+				os.Truncate(req.GetSealedPath(), 0)
+			}
+		}()
 		out, e = s.sealer.SealPreCommitPhase1(ctx, proof, req.GetCachePath(), req.GetStagedPath(), req.GetSealedPath(),
 			abi.SectorNumber(req.GetSector().GetSectorNumber()), abi.ActorID(req.GetSector().GetMinerId()),
 			abi.SealRandomness(req.GetTicket()), pieces)
@@ -168,12 +178,76 @@ func (s *stages) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Respo
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	proof, err := s.sealer.SealCommitPhase2(ctx, req.GetPhase1Output(),
-		abi.SectorNumber(req.GetSector().GetSectorNumber()), abi.ActorID(req.GetSector().GetMinerId()))
+	c1, err := parseC1Output(req.GetPhase1Output())
+	if err != nil {
+		return nil, err
+	}
+	id := req.GetSector()
+	sealProof, err := s.sealer.SealCommitPhase2(ctx, req.GetPhase1Output(), abi.SectorNumber(id.GetSectorNumber()), abi.ActorID(id.GetMinerId()))
 	if err != nil {
 		return nil, stageErr("c2", err)
 	}
-	return &sealv1.C2Response{Proof: proof}, nil
+	// As Curio does before it reports a proof: a proof that does not verify
+	// would be rejected on chain after the precommit deposit is spent, so it
+	// is refused here, where a retry is still cheap.
+	commR, err := commcid.ReplicaCommitmentV1ToCID(c1.CommR[:])
+	if err != nil {
+		return nil, sdk.Errorf("c2: comm_r of phase1_output: %v", err)
+	}
+	commD, err := commcid.DataCommitmentV1ToCID(c1.CommD[:])
+	if err != nil {
+		return nil, sdk.Errorf("c2: comm_d of phase1_output: %v", err)
+	}
+	ok, err := s.sealer.VerifySeal(ctx, proof.SealVerifyInfo{
+		SealProof:             abi.RegisteredSealProof(id.GetRegisteredSealProof()),
+		SectorID:              abi.SectorID{Miner: abi.ActorID(id.GetMinerId()), Number: abi.SectorNumber(id.GetSectorNumber())},
+		Randomness:            c1.Ticket[:],
+		InteractiveRandomness: c1.Seed[:],
+		Proof:                 sealProof,
+		SealedCID:             commR,
+		UnsealedCID:           commD,
+	})
+	if err != nil {
+		return nil, stageErr("c2: verifying the proof", err)
+	}
+	if !ok {
+		return nil, sdk.Errorf("c2: the proof rust-fil-proofs made for sector %d does not verify (VerifySeal false for comm_r %s, comm_d %s): not returned; check that FIL_PROOFS_PARAMETER_CACHE holds the parameters and verifying keys of one setup", id.GetSectorNumber(), commR, commD)
+	}
+	return &sealv1.C2Response{Proof: sealProof, Verified: true, Verification: verification()}, nil
+}
+
+// c1Output is the part of filecoin-ffi's C1 output (filecoin-proofs-api's
+// SealCommitPhase1Output as JSON) that VerifySeal needs. 32-byte values
+// are JSON arrays of numbers, which encoding/json decodes into arrays.
+type c1Output struct {
+	CommR  [32]byte `json:"comm_r"`
+	CommD  [32]byte `json:"comm_d"`
+	Ticket [32]byte `json:"ticket"`
+	Seed   [32]byte `json:"seed"`
+}
+
+func parseC1Output(b []byte) (c1Output, error) {
+	var c c1Output
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, sdk.Errorf("c2: phase1_output is not filecoin-ffi's C1 output (JSON with comm_r, comm_d, ticket, seed): %v; pass C1's output unchanged", err)
+	}
+	if c.CommR == ([32]byte{}) || c.CommD == ([32]byte{}) {
+		return c, sdk.Errorf("c2: phase1_output has no comm_r or comm_d: pass C1's output unchanged")
+	}
+	return c, nil
+}
+
+// verification says how a proof was checked, and whether the parameters
+// are the insecure local ones tools/filcrypto/build.sh makes.
+func verification() string {
+	dir := os.Getenv("FIL_PROOFS_PARAMETER_CACHE")
+	if dir == "" {
+		dir = "/var/tmp/filecoin-proof-parameters"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "README-INSECURE.txt")); err == nil {
+		return "VerifySeal (filecoin-ffi " + ffiVersion + ") with local INSECURE test parameters in " + dir + ": valid against these keys only, never on chain"
+	}
+	return "VerifySeal (filecoin-ffi " + ffiVersion + ") with the parameters in " + dir
 }
 
 // sectorOf checks the proof type and returns its sector size.
@@ -323,11 +397,16 @@ func withCleanup(ctx context.Context, dir string, call func() error) error {
 	return err
 }
 
-// stageErr keeps ErrNoFFI recognisable and marks other filecoin-ffi failures
-// non-retryable: rust-fil-proofs fails the same way on the same input.
+// stageErr marks filecoin-ffi's own failures non-retryable (rust-fil-proofs
+// fails the same way on the same input) and a call whose child died before
+// answering (killed, OOM, abort) retryable: the stage cleaned up after it.
 func stageErr(stage string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	var ce *ChildError
+	if errors.As(err, &ce) {
+		return sdk.RetryableErrorf("%s: %v", stage, err)
 	}
 	return sdk.Errorf("%s: %v", stage, err)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -10,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/filecoin-project/go-commp-utils/v2/zerocomm"
+	commcid "github.com/filecoin-project/go-fil-commcid"
 	"github.com/filecoin-project/go-state-types/abi"
+	"github.com/filecoin-project/go-state-types/proof"
 	"github.com/ipfs/go-cid"
 
 	"github.com/sealhost/sealhost/sdk"
@@ -26,6 +29,8 @@ type fakeSealer struct {
 	onCall func()
 	commR  cid.Cid
 	commD  cid.Cid
+	// invalid makes VerifySeal answer false.
+	invalid bool
 }
 
 type call struct {
@@ -55,15 +60,28 @@ func (f *fakeSealer) SealCommitPhase1(_ context.Context, proof abi.RegisteredSea
 	sector abi.SectorNumber, miner abi.ActorID, ticket abi.SealRandomness, seed abi.InteractiveSealRandomness,
 	pieces []abi.PieceInfo) ([]byte, error) {
 	f.record("c1", proof, commR, commD, cacheDir, sealed, sector, miner, ticket, seed, pieces)
-	return []byte("c1out"), f.err
+	return fakeC1Out, f.err
 }
+
+// fakeC1Out has the fields of filecoin-ffi's C1 output that c2 reads to
+// verify its proof (comm_r 1…, comm_d 2…, ticket 3…, seed 4…).
+var fakeC1Out = []byte(`{"registered_proof":"StackedDrg2KiBV1_1","vanilla_proofs":{},` +
+	`"comm_r":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],` +
+	`"comm_d":[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2],` +
+	`"ticket":[3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3],` +
+	`"seed":[4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4]}`)
 
 func (f *fakeSealer) SealCommitPhase2(_ context.Context, out []byte, sector abi.SectorNumber, miner abi.ActorID) ([]byte, error) {
 	f.record("c2", out, sector, miner)
 	return make([]byte, 192), f.err
 }
 
-func (f *fakeSealer) GPUDevices() ([]string, error) { return []string{"fake"}, nil }
+func (f *fakeSealer) VerifySeal(_ context.Context, info proof.SealVerifyInfo) (bool, error) {
+	f.record("verify", info)
+	return !f.invalid, f.err
+}
+
+func (f *fakeSealer) GPUDevices(context.Context) ([]string, error) { return []string{"fake"}, nil }
 
 const proof2K = abi.RegisteredSealProof_StackedDrg2KiBV1_1
 
@@ -245,13 +263,32 @@ func TestPC2C1C2Mapping(t *testing.T) {
 		t.Fatalf("c1 args %#v\nwant %#v", f.calls[1].args, wantC1)
 	}
 
-	c2, err := st.C2(context.Background(), &sealv1.C2Request{Sector: sector, Phase1Output: []byte("c1out")})
+	c2, err := st.C2(context.Background(), &sealv1.C2Request{Sector: sector, Phase1Output: fakeC1Out})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c2.GetProof()) != 192 || !reflect.DeepEqual(f.calls[2].args, []any{[]byte("c1out"), abi.SectorNumber(42), abi.ActorID(1000)}) {
+	if len(c2.GetProof()) != 192 || !reflect.DeepEqual(f.calls[2].args, []any{fakeC1Out, abi.SectorNumber(42), abi.ActorID(1000)}) {
 		t.Fatalf("c2 args %v", f.calls[2].args)
 	}
+	if !c2.GetVerified() || !strings.Contains(c2.GetVerification(), "VerifySeal") {
+		t.Fatalf("c2 = verified %v (%q), want verified by VerifySeal", c2.GetVerified(), c2.GetVerification())
+	}
+	// VerifySeal gets what the chain would check: the C1 output's
+	// commitments and randomness, the request's sector and the proof.
+	wantCommR, _ := commcid.ReplicaCommitmentV1ToCID(bytes.Repeat([]byte{1}, 32))
+	wantCommD, _ := commcid.DataCommitmentV1ToCID(bytes.Repeat([]byte{2}, 32))
+	wantVerify := proof.SealVerifyInfo{SealProof: proof2K, SectorID: abi.SectorID{Miner: 1000, Number: 42},
+		Randomness: bytes.Repeat([]byte{3}, 32), InteractiveRandomness: bytes.Repeat([]byte{4}, 32),
+		Proof: make([]byte, 192), SealedCID: wantCommR, UnsealedCID: wantCommD}
+	if got := f.calls[3].args[0]; !reflect.DeepEqual(got, wantVerify) {
+		t.Fatalf("verify args %#v\nwant %#v", got, wantVerify)
+	}
+	f.invalid = true
+	if _, err := st.C2(context.Background(), &sealv1.C2Request{Sector: sector, Phase1Output: fakeC1Out}); err == nil ||
+		!strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("c2 with a proof that does not verify: err = %v, want a refusal", err)
+	}
+	f.invalid = false
 
 	for _, tc := range []struct {
 		name  string
@@ -275,6 +312,14 @@ func TestPC2C1C2Mapping(t *testing.T) {
 			_, e := st.C2(context.Background(), &sealv1.C2Request{Sector: sector})
 			return e
 		}, "phase1_output is empty"},
+		{"c2 phase1 output not C1's JSON", func() error {
+			_, e := st.C2(context.Background(), &sealv1.C2Request{Sector: sector, Phase1Output: []byte("c1out")})
+			return e
+		}, "is not filecoin-ffi's C1 output"},
+		{"c2 phase1 output without commitments", func() error {
+			_, e := st.C2(context.Background(), &sealv1.C2Request{Sector: sector, Phase1Output: []byte(`{"ticket":[]}`)})
+			return e
+		}, "has no comm_r or comm_d"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.run(); err == nil || !strings.Contains(err.Error(), tc.wants) {

@@ -18,7 +18,7 @@ import (
 
 // The tagged adapter (ffi_cgo.go) cannot be compiled here: filecoin-ffi needs
 // a Rust library and header we cannot build (field-facts §2). These tests
-// type-check it against the real filecoin-ffi v1.30.0 source with go/types and
+// type-check it against the real filecoin-ffi v1.32.0 source with go/types and
 // FakeImportC, which declares an empty "C" package, so a wrong argument order
 // or type in the adapter fails CI even though cgo cannot link.
 
@@ -138,8 +138,8 @@ func TestAdapterTypeChecksAgainstFFI(t *testing.T) {
 	for _, p := range pkgs {
 		if p.ImportPath == "github.com/filecoin-project/filecoin-ffi" {
 			sawFFI = true
-			if !strings.Contains(p.Dir, "filecoin-ffi@v1.30.0") {
-				t.Fatalf("checked against %s, want filecoin-ffi v1.30.0", p.Dir)
+			if !strings.Contains(p.Dir, "filecoin-ffi@v1.32.0") {
+				t.Fatalf("checked against %s, want filecoin-ffi v1.32.0", p.Dir)
 			}
 		}
 	}
