@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-main test-ffi proto bench demo clean ffi
+.PHONY: all build test test-main test-ffi test-real proto bench demo demo-real clean ffi ffi-real filcrypto params
 
 all: build
 
@@ -11,8 +11,11 @@ build:
 	$(GO) build -o $(BIN)/plugins/mock ./plugins/mock
 	cd plugins/ffi && $(GO) build -o ../../$(BIN)/plugins/ffi .
 
-# Every test of both modules. Fuzz targets' seed corpora run as ordinary
-# tests; `go test -fuzz=FuzzX ./pkg` explores further.
+# Every test of both modules, and the real 2KiB seal (test-real: on a cold
+# machine it first builds filecoin-ffi and the parameters, about 20 minutes
+# on 2 cores). Fuzz targets' seed corpora run as ordinary tests;
+# `go test -fuzz=FuzzX ./pkg` explores further. `make test-main` alone is
+# the quick loop.
 test: build test-main test-ffi
 
 test-main:
@@ -62,8 +65,47 @@ proto:
 # was built (plugins/ffi/README.md). The committed go.mod is left untouched:
 # the replace lives in a throwaway module file.
 ffi:
-	@test -n "$(FFI_DIR)" || { echo "usage: make ffi FFI_DIR=/path/to/built/filecoin-ffi" >&2; exit 2; }
-	@test -f "$(FFI_DIR)/filcrypto.h" || { echo "$(FFI_DIR) has no filcrypto.h: run make in that filecoin-ffi checkout first (plugins/ffi/README.md)" >&2; exit 2; }
+	@test -n "$(FFI_DIR)" || { echo "usage: make ffi FFI_DIR=/path/to/built/filecoin-ffi (or make ffi-real)" >&2; exit 2; }
+	@test -f "$(FFI_DIR)/filcrypto.h" || { echo "$(FFI_DIR) has no filcrypto.h: build it with make filcrypto (plugins/ffi/README.md)" >&2; exit 2; }
 	cd plugins/ffi && cp go.mod ffi.local.mod && cp go.sum ffi.local.sum && \
 	  $(GO) mod edit -modfile=ffi.local.mod -replace github.com/filecoin-project/filecoin-ffi=$(abspath $(FFI_DIR)) && \
 	  CGO_ENABLED=1 $(GO) build -modfile=ffi.local.mod -tags ffi -o ../../$(BIN)/plugins/ffi .
+
+# filecoin-ffi's Rust library, built here from filecoin-ffi's own sources
+# (tools/filcrypto/build.sh): about 10 minutes the first time on 2 cores,
+# cached in $(SEALHOST_CACHE) (default /var/cache/sealhost) under a key of
+# (filecoin-ffi version, features, rustc version), under a second after.
+FILCRYPTO := tools/filcrypto/build.sh
+filcrypto:
+	@$(FILCRYPTO) lib >/dev/null
+
+# INSECURE local Groth16 parameters (see plugins/ffi/README.md): 2KiB PoRep
+# by default, about 11 minutes and 1.1 GB the first time on 2 cores.
+# PARAM_SIZES=2048,8388608 adds 8MiB; PARAM_CIRCUITS adds
+# winning-post, window-post, update.
+PARAM_SIZES ?= 2048
+PARAM_CIRCUITS ?= porep
+params: filcrypto
+	@$(FILCRYPTO) params $(PARAM_SIZES) $(PARAM_CIRCUITS) >/dev/null
+
+# bin/plugins/ffi linked against the library `make filcrypto` built.
+ffi-real: build filcrypto
+	@$(MAKE) --no-print-directory ffi FFI_DIR=$$($(FILCRYPTO) dir)
+
+# Seals 2 sectors of 2KiB for real through the host (examples/ffi-2k.hcl):
+# exit 0 only if every proof verified. A first run builds the library and
+# the parameters (about 20 minutes on 2 cores); later runs take about a minute.
+demo-real: ffi-real params
+	FIL_PROOFS_PARAMETER_CACHE=$$($(FILCRYPTO) paramdir) \
+	  $(BIN)/host seal -config examples/ffi-2k.hcl -sectors 2 -require-verified
+
+# plugins/ffi's tests built with filecoin-ffi: the real 2KiB lifecycle
+# through the host and the cross-checks (plugins/ffi/real_test.go). They
+# fail, never skip, when the library or the parameters are missing.
+test-real: SHELL := /bin/bash
+test-real: ffi-real params
+	cd plugins/ffi && SEALHOST_FFI_DIR=$$(../../$(FILCRYPTO) dir) \
+	  FIL_PROOFS_PARAMETER_CACHE=$$(../../$(FILCRYPTO) paramdir) \
+	  CGO_ENABLED=1 $(GO) test -modfile=ffi.local.mod -tags ffi -count=1 -timeout 60m -v -run Real . 2>&1 | \
+	  tee ../../$(BIN)/test-real.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|real_test.go'; \
+	  exit $${PIPESTATUS[0]}
