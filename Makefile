@@ -16,7 +16,7 @@ build:
 # on 2 cores). Fuzz targets' seed corpora run as ordinary tests;
 # `go test -fuzz=FuzzX ./pkg` explores further. `make test-main` alone is
 # the quick loop.
-test: build test-main test-ffi
+test: build test-main test-ffi test-real
 
 test-main:
 	$(GO) vet ./...

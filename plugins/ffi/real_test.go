@@ -232,15 +232,25 @@ func TestRealCancelOnePC1(t *testing.T) {
 			j.out, j.took = resp.GetPhase1Output(), time.Since(start)
 		}()
 	}
-	// Three at once on 2 cpus take longer than one alone: a third of one
-	// alone is inside the call.
-	time.Sleep(one / 3)
+	// PC1 first copies the staged file into the sealed file, then computes
+	// the layers: once the sealed file has grown, rust-fil-proofs is inside
+	// the call, and the cancel lands mid-call.
+	midCall := false
+	for deadline := time.Now().Add(one * 20); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+		if st, err := os.Stat(jobs[0].s.sealed); err == nil && st.Size() > 0 {
+			midCall = true
+			break
+		}
+	}
 	cancel()
 	wg.Wait()
+	if !midCall {
+		t.Fatalf("the cancelled PC1 never started writing its sealed file (err %v after %v)", jobs[0].err, jobs[0].took)
+	}
 	if !strings.Contains(errString(jobs[0].err), "context canceled") {
 		t.Fatalf("cancelled PC1: err = %v (after %v), want context.Canceled", jobs[0].err, jobs[0].took)
 	}
-	t.Logf("cancelled PC1 returned after %v; the others took %v and %v", jobs[0].took, jobs[1].took, jobs[2].took)
+	t.Logf("PC1 cancelled mid-call (its sealed file written) returned after %v; the others took %v and %v", jobs[0].took, jobs[1].took, jobs[2].took)
 	assertCleanForRetry(t, jobs[0].s)
 	for i, j := range jobs[1:] {
 		if j.err != nil {
