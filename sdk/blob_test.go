@@ -160,3 +160,33 @@ func TestRequestBlobErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestBlobOnlyFromTheBlobDir: a request blob naming a file outside
+// the directory the host gave the plugin (blob.DirEnv) is refused and the
+// file is left alone, even when it looks like a blob.
+func TestRequestBlobOnlyFromTheBlobDir(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	t.Setenv(blob.DirEnv, root)
+	ref, err := blob.Write(context.Background(), outside, "c2", make([]byte, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, seen := blobServer(t)
+	_, err = srv.C2(context.Background(), &sealv1.C2Request{Phase1OutputBlob: ref})
+	if err == nil || !strings.Contains(status.Convert(err).Message(), "is not inside "+root+", this processor's blob directory; refused") {
+		t.Fatalf("C2 error = %v, want the blob refused as outside the blob directory", err)
+	}
+	if *seen != nil {
+		t.Error("the handler ran on a refused blob")
+	}
+	if _, err := os.Stat(ref.GetPath()); err != nil {
+		t.Fatalf("the refused file: %v; want it left in place", err)
+	}
+	inside, err := blob.Write(context.Background(), root, "c2", make([]byte, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.C2(context.Background(), &sealv1.C2Request{Phase1OutputBlob: inside}); err != nil {
+		t.Fatalf("a blob inside the blob directory: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -237,7 +238,13 @@ func (s *server) inflate(data *[]byte, b **sealv1.Blob) error {
 		return &Error{Message: fmt.Sprintf("plugin %q: the request sets both phase1_output (%d bytes) and phase1_output_blob; a host sets one or the other (a bug in the host)", s.p.Name, len(*data))}
 	}
 	start := time.Now()
-	v, err := blob.Read(*b, "")
+	// Only from the directory the host named when it started this
+	// plugin; without one (a kit or test harness), from TMPDIR.
+	root := os.Getenv(blob.DirEnv)
+	if root == "" {
+		root = os.TempDir()
+	}
+	v, err := blob.ReadUnder(*b, root)
 	if err != nil {
 		// Retryable: the host writes a fresh file for each attempt.
 		return &Error{Message: fmt.Sprintf("plugin %q could not read the request's phase1_output: %v", s.p.Name, err), Retryable: true}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"google.golang.org/protobuf/proto"
@@ -55,22 +56,63 @@ func Write(ctx context.Context, dir, prefix string, data []byte) (*sealv1.Blob, 
 	return &sealv1.Blob{Path: path, Size: uint64(len(data)), Crc32C: crc}, nil
 }
 
-// Read returns the bytes b refers to and removes its file, whatever the
-// outcome, unless the path is refused outright. When within is not empty
-// the file must be directly inside that directory: the host passes the
-// call's directory so a plugin cannot make it read (and remove) any other
-// file. The file must be a regular file (a symlink is refused) of exactly
-// b.Size bytes whose CRC-32C is b.Crc32C.
+// DirEnv names the environment variable through which the host tells a
+// plugin the one directory its request blobs may come from (the
+// processor's own TMPDIR). The host sets it when it starts the plugin, so
+// no task request can move it.
+const DirEnv = "SEALHOST_BLOB_DIR"
+
+// Read returns the bytes b refers to and removes its file, but only a file
+// that passed every check: a blob is a file the receiver removes, so a
+// reference it did not expect must not make it remove anything (a plugin
+// often runs as root). When within is not empty the file must be directly
+// inside that directory (the host passes the call's directory). The file
+// must be a regular file (not a link, not a FIFO or device, checked
+// without blocking), owned by this process's user, with one link (no hard
+// link to a file elsewhere), of exactly b.Size bytes whose CRC-32C is
+// b.Crc32C. A file refused on its name, kind, owner or links is left as it
+// is, and the error tells nothing about it the caller could not know.
 func Read(b *sealv1.Blob, within string) ([]byte, error) {
 	path := b.GetPath()
 	if path == "" {
 		return nil, errors.New("blob: empty path")
 	}
-	if within != "" && filepath.Dir(filepath.Clean(path)) != filepath.Clean(within) {
+	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
+		return nil, fmt.Errorf("blob: %q is not a clean absolute path; refused", path)
+	}
+	if within != "" && filepath.Dir(path) != filepath.Clean(within) {
 		return nil, fmt.Errorf("blob: %s is not in %s, the directory given for this call; refused", path, within)
 	}
-	defer func() { _ = os.Remove(path) }()
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	return readChecked(b, path)
+}
+
+// ReadUnder is Read for a receiver that knows a root rather than the
+// call's directory (a plugin: its DirEnv): the file's directory, with
+// every link in it resolved, must lie inside root, also resolved.
+func ReadUnder(b *sealv1.Blob, root string) ([]byte, error) {
+	path := b.GetPath()
+	if path == "" {
+		return nil, errors.New("blob: empty path")
+	}
+	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
+		return nil, fmt.Errorf("blob: %q is not a clean absolute path; refused", path)
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("blob: the blob directory %s: %w", root, err)
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	rel, rerr := filepath.Rel(realRoot, dir)
+	if err != nil || rerr != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, fmt.Errorf("blob: %s is not inside %s, this processor's blob directory; refused", path, root)
+	}
+	return readChecked(b, filepath.Join(dir, filepath.Base(path)))
+}
+
+func readChecked(b *sealv1.Blob, path string) ([]byte, error) {
+	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	// writer forever. It has no effect on a regular file's reads.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
@@ -80,8 +122,23 @@ func Read(b *sealv1.Blob, within string) ([]byte, error) {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("blob: %s is not a regular file (%s)", path, st.Mode().Type())
+		return nil, fmt.Errorf("blob: %s is not a regular file; refused", path)
 	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		if int(sys.Uid) != os.Geteuid() {
+			return nil, fmt.Errorf("blob: %s is not owned by this process's user; refused", path)
+		}
+		if sys.Nlink != 1 {
+			return nil, fmt.Errorf("blob: %s has %d links, a blob has one; refused", path, sys.Nlink)
+		}
+	}
+	// Checked: from here on the file is ours to remove, whatever happens.
+	defer func() {
+		// Only if the name still refers to the file that was checked.
+		if cur, err := os.Lstat(path); err == nil && os.SameFile(cur, st) {
+			_ = os.Remove(path)
+		}
+	}()
 	if uint64(st.Size()) != b.GetSize() {
 		return nil, fmt.Errorf("blob: %s holds %d bytes, the message says %d (truncated or overwritten)", path, st.Size(), b.GetSize())
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sealhost/sealhost/internal/blob"
@@ -97,16 +98,26 @@ func TestReadRefuses(t *testing.T) {
 			p := filepath.Join(outside, "precious")
 			must(t, os.Rename(ref.Path, p))
 			ref.Path = dir + "/../" + filepath.Base(outside) + "/precious"
-		}, "is not in", false},
+		}, "is not a clean absolute path", false},
+		// A refused file is left as it is: a blob reference must not make
+		// the receiver remove anything it did not check (the call's
+		// directory goes with the call anyway).
 		{"symlink", func(t *testing.T, ref *sealv1.Blob, dir, outside string) {
 			p := filepath.Join(outside, "precious")
 			must(t, os.Rename(ref.Path, p))
 			must(t, os.Symlink(p, ref.Path))
-		}, "too many levels of symbolic links", true},
-		{"directory", func(t *testing.T, ref *sealv1.Blob, _, _ string) {
-			must(t, os.Remove(ref.Path))
+		}, "too many levels of symbolic links", false},
+		{"hard link to a file elsewhere", func(t *testing.T, ref *sealv1.Blob, dir, outside string) {
+			must(t, os.Link(ref.Path, filepath.Join(outside, "precious")))
+		}, "has 2 links, a blob has one", false},
+		{"fifo (would block a plain open)", func(t *testing.T, ref *sealv1.Blob, dir, outside string) {
+			must(t, os.Rename(ref.Path, filepath.Join(outside, "precious")))
+			must(t, syscall.Mkfifo(ref.Path, 0o600))
+		}, "not a regular file", false},
+		{"directory", func(t *testing.T, ref *sealv1.Blob, _, outside string) {
+			must(t, os.Rename(ref.Path, filepath.Join(outside, "precious")))
 			must(t, os.Mkdir(ref.Path, 0o700))
-		}, "not a regular file", true},
+		}, "not a regular file", false},
 		{"empty path", func(t *testing.T, ref *sealv1.Blob, _, _ string) {
 			must(t, os.Remove(ref.Path))
 			ref.Path = ""
@@ -127,6 +138,9 @@ func TestReadRefuses(t *testing.T) {
 			}
 			if left := entries(t, dir); tt.removed && len(left) != 0 {
 				t.Errorf("Read failed but left %v in the call's directory", left)
+			}
+			if left := entries(t, dir); !tt.removed && tt.name != "outside the directory" && tt.name != "dot-dot escape" && len(left) != 1 {
+				t.Errorf("Read removed what it refused: %v left in the call's directory", left)
 			}
 			if left := entries(t, outside); !tt.removed && len(left) != 1 {
 				t.Errorf("Read removed a file outside the call's directory: %v left", left)
@@ -177,5 +191,67 @@ func TestShallow(t *testing.T) {
 	pc1 := &sealv1.PC1Request{Pieces: []*sealv1.PieceInfo{{Size: 2048, PieceCid: "baga"}}, Ticket: []byte{1}}
 	if got := blob.Shallow(pc1); len(got.GetPieces()) != 1 || got.GetPieces()[0].GetPieceCid() != "baga" || string(got.GetTicket()) != "\x01" {
 		t.Errorf("Shallow(%v) = %v, lost fields", pc1, got)
+	}
+}
+
+// TestReadUnder is the plugin side: a blob is read, and removed, only from
+// inside the processor's blob directory and only when it is this user's.
+func TestReadUnder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// place returns the blob to read, given the root and a folder
+		// outside it holding the file to protect.
+		place   func(t *testing.T, root, outside string) *sealv1.Blob
+		want    string // "" for success
+		removed bool
+	}{
+		{"in a call folder under the root", func(t *testing.T, root, _ string) *sealv1.Blob {
+			dir := filepath.Join(root, "sealhost-blobs-1", "c2-1")
+			must(t, os.MkdirAll(dir, 0o700))
+			ref, err := blob.Write(context.Background(), dir, "c2", data(100))
+			must(t, err)
+			return ref
+		}, "", true},
+		{"outside the root", func(t *testing.T, _, outside string) *sealv1.Blob {
+			ref, err := blob.Write(context.Background(), outside, "c2", data(100))
+			must(t, err)
+			return ref
+		}, "is not inside", false},
+		{"through a link in the root that leads out", func(t *testing.T, root, outside string) *sealv1.Blob {
+			ref, err := blob.Write(context.Background(), outside, "c2", data(100))
+			must(t, err)
+			must(t, os.Symlink(outside, filepath.Join(root, "escape")))
+			return &sealv1.Blob{Path: filepath.Join(root, "escape", filepath.Base(ref.Path)), Size: ref.Size, Crc32C: ref.Crc32C}
+		}, "is not inside", false},
+		{"another user's file", func(t *testing.T, root, _ string) *sealv1.Blob {
+			if os.Geteuid() != 0 {
+				t.Skip("needs root to give a file to another user (CI runs as root)")
+			}
+			ref, err := blob.Write(context.Background(), root, "c2", data(100))
+			must(t, err)
+			must(t, os.Chown(ref.Path, 65534, 65534))
+			return ref
+		}, "not owned by this process's user", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			root, outside := filepath.Join(parent, "root"), filepath.Join(parent, "outside")
+			must(t, os.Mkdir(root, 0o700))
+			must(t, os.Mkdir(outside, 0o700))
+			ref := tc.place(t, root, outside)
+			out, err := blob.ReadUnder(ref, root)
+			if tc.want == "" {
+				if err != nil || len(out) != 100 {
+					t.Fatalf("ReadUnder = %d bytes, %v", len(out), err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("ReadUnder = %d bytes, %v; want an error containing %q", len(out), err, tc.want)
+			}
+			real, _ := filepath.EvalSymlinks(filepath.Dir(ref.Path))
+			_, statErr := os.Lstat(filepath.Join(real, filepath.Base(ref.Path)))
+			if tc.removed != os.IsNotExist(statErr) {
+				t.Errorf("file removed = %v, want %v", os.IsNotExist(statErr), tc.removed)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package confine
 
 import (
+	"github.com/sealhost/sealhost/internal/blob"
 	"sort"
 	"strings"
 )
@@ -45,6 +46,11 @@ func BuildEnv(host []string, inherit bool, env map[string]string, tmpdir string)
 	}
 	for k, v := range env {
 		vars[k] = v
+	}
+	if tmpdir != "" {
+		// Where the host puts request blobs: the plugin reads (and
+		// removes) blob files only there. Host-owned, not the operator's.
+		vars[blob.DirEnv] = tmpdir
 	}
 	keys := make([]string, 0, len(vars))
 	for k := range vars {

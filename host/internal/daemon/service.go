@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/dispatch"
@@ -34,31 +35,31 @@ type service struct {
 type sectorRef = *sealv1.Sector
 
 func (s *service) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.TreeDResponse, error) {
-	return runStage(s.h, ctx, config.StageTreeD, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.TreeDResponse, error) {
+	return runStage(s.h, ctx, config.StageTreeD, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.TreeDResponse, error) {
 		return c.TreeD(ctx, req)
 	})
 }
 
 func (s *service) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Response, error) {
-	return runStage(s.h, ctx, config.StagePC1, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.PC1Response, error) {
+	return runStage(s.h, ctx, config.StagePC1, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.PC1Response, error) {
 		return c.PC1(ctx, req)
 	})
 }
 
 func (s *service) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, error) {
-	return runStage(s.h, ctx, config.StagePC2, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.PC2Response, error) {
+	return runStage(s.h, ctx, config.StagePC2, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.PC2Response, error) {
 		return c.PC2(ctx, req)
 	})
 }
 
 func (s *service) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Response, error) {
-	return runStage(s.h, ctx, config.StageC1, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.C1Response, error) {
+	return runStage(s.h, ctx, config.StageC1, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.C1Response, error) {
 		return c.C1(ctx, req)
 	})
 }
 
 func (s *service) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
-	return runStage(s.h, ctx, config.StageC2, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.C2Response, error) {
+	return runStage(s.h, ctx, config.StageC2, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.C2Response, error) {
 		return c.C2(ctx, req)
 	})
 }
@@ -66,8 +67,11 @@ func (s *service) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Resp
 // runStage runs one stage call as a task and returns its response only on
 // success: after an error the call may still be running (Do does not wait
 // for a dead plugin's call), so its response is not ours to read.
-func runStage[Resp any](h *Host, ctx context.Context, stage config.Stage, sector *sealv1.Sector, call func(context.Context, *pluginclient.Client) (Resp, error)) (Resp, error) {
+func runStage[Resp any](h *Host, ctx context.Context, stage config.Stage, req proto.Message, sector *sealv1.Sector, call func(context.Context, *pluginclient.Client) (Resp, error)) (Resp, error) {
 	var resp Resp
+	if err := refuseHostFields(req); err != nil {
+		return resp, err
+	}
 	err := h.run(ctx, stage, sector, func(ctx context.Context, c *pluginclient.Client) (err error) {
 		resp, err = call(ctx, c)
 		return err
