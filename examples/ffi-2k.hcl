@@ -64,9 +64,12 @@ processor "c1" { # c1.0
   timeout      = "10m"
 }
 
-# c2 proves on the CPU here: Groth16 over the 2 KiB circuit, then
-# VerifySeal before it answers. The parameters are the local INSECURE ones
-# `make params` writes (tools/filcrypto/build.sh paramdir prints where).
+# c2 proves on the CPU here: Groth16 over the 2 KiB circuit (about 50 s on
+# 2 cpus), then VerifySeal before it answers. It finds the parameters through
+# FIL_PROOFS_PARAMETER_CACHE, inherited from the host's environment: the
+# local INSECURE ones `make params` writes (`tools/filcrypto/build.sh
+# paramdir` prints where; `make demo-real` exports it). Set it in `env`
+# below instead to pin it in this file.
 processor "c2" { # c2.0
   plugin       = "ffi"
   cpuset       = "0-1"
@@ -74,7 +77,6 @@ processor "c2" { # c2.0
   memory_limit = "4GiB"
   timeout      = "30m"
   env = {
-    BELLMAN_NO_GPU             = "1"
-    FIL_PROOFS_PARAMETER_CACHE = "/var/cache/sealhost/params-INSECURE/filecoin-proofs-18.1.0"
+    BELLMAN_NO_GPU = "1"
   }
 }
