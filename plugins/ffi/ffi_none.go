@@ -37,6 +37,8 @@ func (noSealer) SealCommitPhase2(context.Context, []byte, abi.SectorNumber, abi.
 	return nil, ErrNoFFI
 }
 
-func (noSealer) VerifySeal(context.Context, proof.SealVerifyInfo) (bool, error) { return false, ErrNoFFI }
+func (noSealer) VerifySeal(context.Context, proof.SealVerifyInfo) (bool, error) {
+	return false, ErrNoFFI
+}
 
 func (noSealer) GPUDevices(context.Context) ([]string, error) { return nil, ErrNoFFI }
