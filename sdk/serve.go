@@ -32,6 +32,9 @@ func Serve(p Plugin) {
 		fmt.Fprintf(stderr(), "sdk.Serve: %v\n", err)
 		os.Exit(1)
 	}
+	if limit, ok := setMemoryLimit(); ok {
+		pluginLogger().Debug("Go memory limit set from the cgroup's memory limit", "gomemlimit", limit)
+	}
 
 	// go-plugin prints the handshake line with fmt.Printf, i.e. to
 	// whatever os.Stdout is at that moment, then swaps os.Stdout for a pipe

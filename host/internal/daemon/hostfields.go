@@ -16,6 +16,16 @@ import (
 // directory).
 var blobName = (&sealv1.Blob{}).ProtoReflect().Descriptor().FullName()
 
+// Bounds on what a task request may carry besides its payloads (bytes
+// fields: phase-1 outputs, bounded by the message size). A path or CID
+// longer than PATH_MAX names nothing; more pieces than a sector can hold
+// deals is not a sector. Unbounded, four 16 MiB "paths" in one request
+// were copied into a 256 MiB pc1 plugin until the kernel killed it.
+const (
+	maxString = 4096 // Linux PATH_MAX, with the terminating NUL
+	maxList   = 512  // a sector holds at most 256 deals (actors' DealLimit for 32GiB and up)
+)
+
 // refuseHostFields rejects a task request that sets a field only the host
 // may set: any Blob (a plugin reads and removes the file it names, as
 // root when the plugin runs as root) and response_blob_dir (where a plugin
@@ -27,7 +37,32 @@ func refuseHostFields(req proto.Message) error {
 		return statusError(codes.InvalidArgument, false,
 			"%s is set: it is host-internal (the host passes large payloads as files itself); send the bytes inline in the plain field", field)
 	}
+	if msg := oversized(req.ProtoReflect(), ""); msg != "" {
+		return statusError(codes.InvalidArgument, false, "%s", msg)
+	}
 	return nil
+}
+
+// oversized returns why m holds a string or list beyond the bounds, or "".
+func oversized(m protoreflect.Message, prefix string) string {
+	var found string
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		name := prefix + string(fd.Name())
+		switch {
+		case fd.IsList() && v.List().Len() > maxList:
+			found = fmt.Sprintf("%s has %d entries, at most %d are taken (a sector holds at most 256 deals)", name, v.List().Len(), maxList)
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < v.List().Len() && found == ""; i++ {
+				found = oversized(v.List().Get(i).Message(), fmt.Sprintf("%s[%d].", name, i))
+			}
+		case !fd.IsList() && fd.Kind() == protoreflect.StringKind && len(v.String()) > maxString:
+			found = fmt.Sprintf("%s is %d bytes long, at most %d are taken (a path or CID; PATH_MAX is 4096)", name, len(v.String()), maxString)
+		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+			found = oversized(v.Message(), name+".")
+		}
+		return found == ""
+	})
+	return found
 }
 
 // hostField returns the path of the first host-only field set in m, or "".

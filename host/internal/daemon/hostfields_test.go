@@ -103,3 +103,47 @@ processor "c2" {
 		})
 	}
 }
+
+// TestOversizedRequestRefused: paths and lists beyond the bounds are
+// refused with InvalidArgument before they reach a plugin; at the bound
+// they pass the check.
+func TestOversizedRequestRefused(t *testing.T) {
+	h := startHost(t, "", `
+processor "pc1" {
+  plugin = "mock"
+}
+`, hostOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name   string
+		mangle func(r *sealv1.PC1Request)
+		want   string
+	}{
+		{"16 MiB staged path", func(r *sealv1.PC1Request) { r.StagedPath = "/" + strings.Repeat("a", 16<<20) },
+			"staged_path is 16777217 bytes long, at most 4096"},
+		{"long piece cid", func(r *sealv1.PC1Request) { r.Pieces[0].PieceCid = strings.Repeat("b", 5000) },
+			"pieces[0].piece_cid is 5000 bytes long"},
+		{"too many pieces", func(r *sealv1.PC1Request) {
+			for len(r.Pieces) <= maxList {
+				r.Pieces = append(r.Pieces, r.Pieces[0])
+			}
+		}, "pieces has 513 entries, at most 512"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := inputs(t, 1).PC1
+			tc.mangle(r)
+			_, err := h.c.PC1(ctx, r)
+			if err == nil || taskErr(t, err).Code != codes.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want InvalidArgument containing %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("at the bound the check passes", func(t *testing.T) {
+		r := inputs(t, 1).PC1
+		r.StagedPath = "/" + strings.Repeat("a", maxString-1)
+		if err := refuseHostFields(r); err != nil {
+			t.Fatalf("a %d-byte path: %v", maxString, err)
+		}
+	})
+}
