@@ -89,7 +89,11 @@ type CallError struct {
 	Code codes.Code
 	Err  *sdk.Error
 	Exit *ExitError
-	ctx  error
+	// FromPlugin says the plugin itself answered with this error (its
+	// status carries the sdk's detail): the connection is fine, whatever
+	// the code, so nobody needs to wait for the plugin to die.
+	FromPlugin bool
+	ctx        error
 }
 
 func (e *CallError) Error() string {
@@ -132,6 +136,7 @@ func (c *Client) callError(ctx context.Context, stage string, err error) error {
 	for _, d := range st.Details() {
 		if e, ok := d.(*sealv1.Error); ok {
 			ce.Err = &sdk.Error{Message: e.GetMessage(), Retryable: e.GetRetryable()}
+			ce.FromPlugin = true
 		}
 	}
 	if ce.Err != nil {

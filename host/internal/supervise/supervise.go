@@ -276,7 +276,9 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 // how it died rather than a bare "connection closed".
 func (p *Processor) diesSoon(inst *instance, err error) bool {
 	var ce *pluginclient.CallError
-	if !errors.As(err, &ce) || (ce.Exit == nil && ce.Code != codes.Unavailable && ce.Code != codes.Canceled) {
+	if !errors.As(err, &ce) || ce.FromPlugin || (ce.Exit == nil && ce.Code != codes.Unavailable && ce.Code != codes.Canceled) {
+		// A plugin's own answer (a retryable stage error is Unavailable
+		// too) comes over a working connection: no death to wait for.
 		return false
 	}
 	select {
@@ -289,7 +291,7 @@ func (p *Processor) diesSoon(inst *instance, err error) bool {
 
 // deathWait bounds how long a failed call waits for its instance's death
 // to be confirmed: the watcher kills and reaps within a couple of seconds.
-const deathWait = 3 * time.Second
+var deathWait = 3 * time.Second // a var for tests
 
 func isDead(inst *instance) bool {
 	select {

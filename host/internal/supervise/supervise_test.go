@@ -39,7 +39,8 @@ func TestMain(m *testing.M) {
 
 // runPlugin serves C2, whose phase1_output says what to do:
 // "ok", "sleep:D" (honours ctx), "hang:D" (ignores ctx), "stop" (SIGSTOPs
-// itself), "status" (returns its /proc/self/status).
+// itself), "status" (returns its /proc/self/status), "retryable" (a
+// retryable stage error).
 func runPlugin(mode string) int {
 	if mode == "crash" {
 		fmt.Fprintln(os.Stderr, "test plugin crashing at start as asked")
@@ -67,6 +68,8 @@ func runPlugin(mode string) int {
 			case "status":
 				b, err := os.ReadFile("/proc/self/status")
 				return &sealv1.C2Response{Proof: b}, err
+			case "retryable":
+				return nil, sdk.RetryableErrorf("busy, try again")
 			}
 			return &sealv1.C2Response{Proof: []byte("proof")}, nil
 		})})
@@ -357,5 +360,30 @@ func TestWrongStageFailsAtOnce(t *testing.T) {
 	}
 	if got := ex.list(); len(got) != 1 || got[0] != "pc1.0#1" {
 		t.Fatalf("OnExit calls = %v, want [pc1.0#1]", got)
+	}
+}
+
+// TestRetryableAnswerIsNotADeath: a plugin's own retryable answer (gRPC
+// Unavailable, like a dying connection) is returned as it is, without
+// waiting for a death that never comes. deathWait is set to an hour so that
+// the old wait cannot pass unnoticed.
+func TestRetryableAnswerIsNotADeath(t *testing.T) {
+	old := deathWait
+	deathWait = time.Hour
+	t.Cleanup(func() { deathWait = old })
+	p, _ := startProc(t, "ok", nil)
+	errc := make(chan error, 1)
+	go func() { _, err := c2(context.Background(), p, "retryable"); errc <- err }()
+	select {
+	case err := <-errc:
+		if err == nil || !sdk.IsRetryable(err) || !strings.Contains(err.Error(), "busy, try again") {
+			t.Fatalf("err = %v, want the plugin's retryable answer", err)
+		}
+		var died *DiedError
+		if errors.As(err, &died) {
+			t.Fatalf("err = %v: a DiedError for a plugin that answered", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the call waited for the plugin to die after its own retryable answer")
 	}
 }
