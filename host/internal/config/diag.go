@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -97,9 +98,18 @@ func withCode(diags hcl.Diagnostics, c Code) hcl.Diagnostics {
 // file's name (as given to Parse) and bytes; diagnostics about other files are
 // written without a source line.
 func WriteDiagnostics(w io.Writer, cfgFile string, src []byte, diags hcl.Diagnostics, color bool) error {
+	// hcl's writer scans the file from its start for every diagnostic; a
+	// real config is a few KB, but a huge or binary -config made `host
+	// validate` take minutes. Above bigFile each diagnostic is shown
+	// against a file holding only its own lines (without the name of the
+	// enclosing block, which needs the parsed file).
+	big := len(src) > bigFile
 	// A parsed file lets hcl name the enclosing block ("in processor
 	// "pc2""); the parse's own diagnostics are already in diags.
-	file, _ := hclsyntax.ParseConfig(src, cfgFile, hcl.InitialPos)
+	var file *hcl.File
+	if !big && !checkBounds(src, cfgFile).HasErrors() { // a file Parse refused unparsed stays unparsed
+		file, _ = hclsyntax.ParseConfig(src, cfgFile, hcl.InitialPos)
+	}
 	if file == nil {
 		file = &hcl.File{Bytes: src}
 	}
@@ -117,9 +127,47 @@ func WriteDiagnostics(w io.Writer, cfgFile string, src []byte, diags hcl.Diagnos
 		if d.Subject != nil {
 			c.Summary = d.Subject.String() + ": " + c.Summary
 		}
-		if err := tw.WriteDiagnostic(&c); err != nil {
+		out := tw
+		if big && d.Subject != nil && d.Subject.Filename == cfgFile {
+			var snip *hcl.File
+			snip, c.Subject = snippet(src, *d.Subject)
+			c.Context = nil
+			out = hcl.NewDiagnosticTextWriter(w, map[string]*hcl.File{cfgFile: snip}, 78, color)
+		}
+		if err := out.WriteDiagnostic(&c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// bigFile is the size above which WriteDiagnostics renders each
+// diagnostic against its own lines only.
+const bigFile = 64 << 10
+
+// snippet returns a file holding only the lines r spans, preceded by as
+// many empty lines as come before them (so hcl prints the right line
+// number), and r moved onto it.
+func snippet(src []byte, r hcl.Range) (*hcl.File, *hcl.Range) {
+	start := r.Start.Byte
+	if start < 0 || start > len(src) {
+		start = len(src)
+	}
+	end := r.End.Byte
+	if end < start || end > len(src) {
+		end = start
+	}
+	lineStart := bytes.LastIndexByte(src[:start], '\n') + 1
+	lineEnd := len(src)
+	if i := bytes.IndexByte(src[end:], '\n'); i >= 0 {
+		lineEnd = end + i
+	}
+	pad := max(r.Start.Line-1, 0)
+	b := make([]byte, 0, pad+lineEnd-lineStart)
+	b = append(b, bytes.Repeat([]byte{'\n'}, pad)...)
+	b = append(b, src[lineStart:lineEnd]...)
+	moved := r
+	moved.Start.Byte = pad + start - lineStart
+	moved.End.Byte = pad + end - lineStart
+	return &hcl.File{Bytes: b}, &moved
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 
 // Load reads and parses the config file at path. See Parse.
 func Load(path string) (*Config, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := readBounded(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
@@ -31,13 +32,35 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 	return Parse(src, path)
 }
 
+// readBounded reads at most one byte more than MaxFileSize, so that
+// -config /dev/zero or a huge file is refused by checkBounds rather than
+// read whole.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+}
+
 // Parse decodes a config file. filename names it in diagnostics and is the
 // base for relative plugin paths.
 //
-// Every problem of the file is reported at once, in file order, each with a
-// Subject range and a stable code (see CodeOf). When diags has errors the
+// Every problem of the file is reported at once (up to MaxDiagnostics, then
+// a count), in file order, each with a Subject range and a stable code (see
+// CodeOf). A file over MaxFileSize or nesting deeper than MaxNesting is
+// refused before it is parsed. When diags has errors the
 // returned Config is nil; otherwise diags holds at most warnings.
 func Parse(src []byte, filename string) (*Config, hcl.Diagnostics) {
+	if diags := checkBounds(src, filename); diags.HasErrors() {
+		return nil, diags
+	}
+	cfg, diags := parse(src, filename)
+	return cfg, CapDiagnostics(diags)
+}
+
+func parse(src []byte, filename string) (*Config, hcl.Diagnostics) {
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	withCode(diags, CodeConfig)
 	// A repeated attribute leaves a sound tree behind (the parser keeps the

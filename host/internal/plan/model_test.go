@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"bytes"
 	"encoding/json"
 	"regexp"
@@ -287,5 +288,55 @@ func TestDegenerateInputs(t *testing.T) {
 	}
 	if p := Build(planB(), nil); codes(p)[string(config.CodeCPUNotPresent)] != 6 {
 		t.Errorf("plan B on no machine: want cpu-not-present for all 6 processors, got %v", p.Diagnostics)
+	}
+}
+
+// TestManyOverlapsReportedOncePerProcessor: a config of many processors on
+// one cpu gets one cpu-overlap warning per processor (not one per pair),
+// capped with a count; a few get one per pair.
+func TestManyOverlapsReportedOncePerProcessor(t *testing.T) {
+	for _, tc := range []struct {
+		n        int
+		warnings int // cpu-overlap diagnostics
+		wants    string
+	}{
+		{3, 3, "Processors c1.0 and c1.1 both keep cpus 0 busy"},
+		// 55 pairs: past maxPairWarnings, one warning per processor.
+		{11, 10, "Processor c1.10 keeps cpus 0 busy, as do c1.0, c1.1, c1.2, c1.3, c1.4 and 5 more"},
+		// Capped: the first MaxDiagnostics, then a count.
+		{2000, config.MaxDiagnostics, "Processor c1.6 keeps cpus 0 busy, as do c1.0, c1.1, c1.2, c1.3, c1.4 and 1 more"},
+	} {
+		t.Run(fmt.Sprint(tc.n), func(t *testing.T) {
+			var procs []config.Processor
+			for range tc.n {
+				procs = append(procs, proc(config.StageC1, "0"))
+			}
+			p := Build(cfg("32GiB", nil, nil, procs...), seedSpec.build())
+			n, text := 0, ""
+			for _, d := range p.Diagnostics {
+				if config.CodeOf(d) == string(config.CodeCPUOverlap) {
+					n++
+					text += d.Detail + "\n"
+				}
+			}
+			if n != tc.warnings || !strings.Contains(text, tc.wants) {
+				t.Fatalf("%d cpu-overlap warnings, want %d, one containing %q:\n%s", n, tc.warnings, tc.wants, text)
+			}
+		})
+	}
+}
+
+// BenchmarkPlan2000Processors: `host plan` on 2000 processors sharing one
+// cpu (target: well under 1 s and 100 MB; it took minutes and 2 GB with a
+// warning per pair).
+func BenchmarkPlan2000Processors(b *testing.B) {
+	var procs []config.Processor
+	for range 2000 {
+		procs = append(procs, proc(config.StageC1, "0"))
+	}
+	c, m := cfg("32GiB", nil, nil, procs...), seedSpec.build()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		Build(c, m)
 	}
 }

@@ -175,7 +175,7 @@ func Build(cfg *config.Config, m *topology.Machine) *Plan {
 	b.cpuMap()
 	b.lockTable()
 	b.gpuTable()
-	b.p.Diagnostics = sortDiags(b.diags)
+	b.p.Diagnostics = config.CapDiagnostics(sortDiags(b.diags))
 	return b.p
 }
 
@@ -545,19 +545,116 @@ func containsStr(s []string, v string) bool {
 }
 
 // pairs checks what two processors that can run at once may not share.
+// Processors are compared for cpus only with those they share a busy cpu
+// with (an index by cpu), and for GPUs only among those that use one, so a
+// config of 2000 processors is checked in moments, not minutes. Past
+// maxPairWarnings overlapping pairs, each processor gets one warning
+// naming all it overlaps instead of one per pair.
 func (b *builder) pairs() {
+	byCPU := map[int][]int{}
 	for i, a := range b.procs {
-		for _, c := range b.procs[i+1:] {
-			if b.exclusive(a, c) != "" {
+		for _, c := range a.Busy.UnsortedList() {
+			byCPU[c] = append(byCPU[c], i)
+		}
+	}
+	// One pass finds, for each processor j, the earlier ones it may run
+	// beside on a shared cpu. stamp[i] == j+1 marks i as found for j, so
+	// no per-processor map is made; only counts and the first few names
+	// are kept, and cpusets are intersected only for what is reported.
+	type overlaps struct {
+		first []int // up to maxPairWarnings earlier processors, in order
+		n     int
+		cpus  cpuset.CPUSet
+	}
+	stamp := make([]int, len(b.procs))
+	per := make([]overlaps, len(b.procs))
+	total := 0
+	for j, c := range b.procs {
+		var earlier []int
+		for _, cpu := range c.Busy.UnsortedList() {
+			for _, i := range byCPU[cpu] {
+				if i < j && stamp[i] != j+1 {
+					stamp[i] = j + 1
+					earlier = append(earlier, i)
+				}
+			}
+		}
+		sort.Ints(earlier)
+		var busy []int
+		for _, i := range earlier {
+			if b.exclusive(b.procs[i], c) != "" {
+				stamp[i] = 0
 				continue
 			}
-			if ov := a.Busy.Intersection(c.Busy); ov.Size() > 0 {
-				b.add(hcl.DiagWarning, config.CodeCPUOverlap, at(c.cfg.CPUsRange, c.cfg.Range),
-					"Processors that can run at once share cpus",
-					"Processors %s and %s both keep cpus %s busy and nothing stops them running at the same time, so their tasks compete for those cores. Give them disjoint cpusets, or, if they must take turns, make both hold a lock of capacity 1.",
-					a.ID, c.ID, ov.String())
+			if len(per[j].first) < maxPairWarnings {
+				per[j].first = append(per[j].first, i)
 			}
-			if !a.UsesGPU || !c.UsesGPU {
+			per[j].n++
+			total++
+		}
+		// The shared cpus: those of j that some earlier, non-exclusive
+		// processor (still stamped) also keeps busy.
+		for _, cpu := range c.Busy.UnsortedList() {
+			for _, i := range byCPU[cpu] {
+				if i < j && stamp[i] == j+1 {
+					busy = append(busy, cpu)
+					break
+				}
+			}
+		}
+		per[j].cpus = cpuset.New(busy...)
+	}
+	if total <= maxPairWarnings {
+		type pair struct{ i, j int }
+		var found []pair
+		for j := range per {
+			for _, i := range per[j].first {
+				found = append(found, pair{i, j})
+			}
+		}
+		sort.Slice(found, func(x, y int) bool {
+			if found[x].i != found[y].i {
+				return found[x].i < found[y].i
+			}
+			return found[x].j < found[y].j
+		})
+		for _, o := range found {
+			a, c := b.procs[o.i], b.procs[o.j]
+			b.add(hcl.DiagWarning, config.CodeCPUOverlap, at(c.cfg.CPUsRange, c.cfg.Range),
+				"Processors that can run at once share cpus",
+				"Processors %s and %s both keep cpus %s busy and nothing stops them running at the same time, so their tasks compete for those cores. Give them disjoint cpusets, or, if they must take turns, make both hold a lock of capacity 1.",
+				a.ID, c.ID, a.Busy.Intersection(c.Busy).String())
+		}
+	} else {
+		for j, o := range per {
+			if o.n == 0 {
+				continue
+			}
+			c := b.procs[j]
+			var ids []string
+			for _, i := range o.first[:min(len(o.first), 5)] {
+				ids = append(ids, b.procs[i].ID)
+			}
+			who := strings.Join(ids, ", ")
+			if o.n > len(ids) {
+				who += fmt.Sprintf(" and %d more", o.n-len(ids))
+			}
+			b.add(hcl.DiagWarning, config.CodeCPUOverlap, at(c.cfg.CPUsRange, c.cfg.Range),
+				"Processors that can run at once share cpus",
+				"Processor %s keeps cpus %s busy, as do %s, and nothing stops them running at the same time, so their tasks compete for those cores. Give them disjoint cpusets, or, if they must take turns, make them hold a lock of capacity 1.",
+				c.ID, o.cpus.String(), who)
+		}
+	}
+
+	var gpu []*Processor
+	for _, p := range b.procs {
+		if p.UsesGPU {
+			gpu = append(gpu, p)
+		}
+	}
+	for i, a := range gpu {
+		for _, c := range gpu[i+1:] {
+			if b.exclusive(a, c) != "" {
 				continue
 			}
 			var shared []string
@@ -581,6 +678,9 @@ func (b *builder) pairs() {
 		}
 	}
 }
+
+// maxPairWarnings is how many cpu-overlap pairs are reported one by one.
+const maxPairWarnings = 50
 
 func (b *builder) limits() {
 	for _, st := range config.Stages {
