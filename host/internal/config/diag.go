@@ -45,6 +45,10 @@ const (
 	CodeObsoleteEnv          Code = "obsolete-env"
 	CodeLimitUnreachable     Code = "limit-unreachable"
 	CodeMemoryOvercommit     Code = "memory-overcommit"
+	// CodePluginNotRunnable: a plugin's path is missing, not a regular
+	// executable file, or its arguments are beyond exec's limits (checked
+	// when planning for this machine).
+	CodePluginNotRunnable Code = "plugin-not-runnable"
 )
 
 // codedExtra attaches a code to a diagnostic that hcl itself produced while

@@ -1,9 +1,11 @@
 package plan
 
 import (
-	"fmt"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -338,5 +340,53 @@ func BenchmarkPlan2000Processors(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		Build(c, m)
+	}
+}
+
+// TestPluginNotRunnable: on the live machine each used plugin's path must
+// be a regular executable file whose arguments exec accepts; planning for
+// another machine (-topology) does not look at this machine's files.
+func TestPluginNotRunnable(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "plugin")
+	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, nil, 0o644)
+	loop := filepath.Join(dir, "loop")
+	os.Symlink(loop, loop)
+	for _, tc := range []struct {
+		name, path string
+		args       []string
+		live       bool
+		want       string // "" when no plugin-not-runnable
+	}{
+		{"executable", exe, nil, true, ""},
+		{"missing", filepath.Join(dir, "gone"), nil, true, "no such file or directory"},
+		{"a folder", dir, nil, true, "is not a regular file"},
+		{"not executable", plain, nil, true, "is not executable (mode -rw-r--r--)"},
+		{"link loop", loop, nil, true, "too many levels of symbolic links"},
+		{"argument too long", exe, []string{strings.Repeat("x", 200<<10)}, true, "args[0] is 204800 bytes"},
+		{"arguments too long together", exe, []string{strings.Repeat("x", 100<<10), strings.Repeat("y", 100<<10), strings.Repeat("z", 100<<10),
+			strings.Repeat("x", 100<<10), strings.Repeat("y", 100<<10), strings.Repeat("z", 100<<10), strings.Repeat("x", 100<<10),
+			strings.Repeat("y", 100<<10), strings.Repeat("z", 100<<10), strings.Repeat("x", 100<<10), strings.Repeat("y", 100<<10)}, true, "arguments add up to"},
+		{"missing, but planned for another machine", filepath.Join(dir, "gone"), nil, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cfg("32GiB", nil, nil, proc(config.StageC2, "0"))
+			c.Plugins[0].Path, c.Plugins[0].Args = tc.path, tc.args
+			m := seedSpec.build()
+			if tc.live {
+				m.Source = "live"
+			}
+			var got []string
+			for _, d := range Build(c, m).Diagnostics {
+				if config.CodeOf(d) == string(config.CodePluginNotRunnable) {
+					got = append(got, d.Detail)
+				}
+			}
+			if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)) {
+				t.Fatalf("plugin-not-runnable = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,6 +171,11 @@ func Build(cfg *config.Config, m *topology.Machine) *Plan {
 		b.processor(i, &cfg.Processors[i])
 	}
 	b.pairs()
+	if m != nil && m.Source == "live" {
+		// Plugin paths are this machine's; planning for another machine
+		// (-topology) says nothing about its files.
+		b.plugins()
+	}
 	b.limits()
 	b.memory()
 	b.cpuMap()
@@ -675,6 +681,57 @@ func (b *builder) pairs() {
 					"Processors %s and %s both put work on GPU %s (%s) and share no lock of capacity 1, so a %s and a %s task can run on it together and run out of GPU memory (damocles #572). Declare a lock of capacity 1 and list it in both processors' locks, or give them different GPUs with CUDA_VISIBLE_DEVICES.",
 					a.ID, c.ID, strings.Join(shared, ","), how, a.Stage, c.Stage)
 			}
+		}
+	}
+}
+
+// Kernel limits on what exec takes (Linux: MAX_ARG_STRLEN per string; the
+// whole argv and environment must fit ARG_MAX, a quarter of the 8 MiB
+// default stack, of which half is left here for the environment).
+const (
+	maxArgLen  = 128 << 10
+	maxArgvLen = 1 << 20
+)
+
+// plugins checks that each plugin the processors use can be executed: it
+// exists (following links, without a loop), is a regular file with an
+// execute bit, and its arguments fit what exec accepts. Otherwise every
+// processor on it would fail at start with a less direct message.
+func (b *builder) plugins() {
+	used := map[string]bool{}
+	for _, p := range b.cfg.Processors {
+		used[p.Plugin] = true
+	}
+	for _, pl := range b.cfg.Plugins {
+		if !used[pl.Name] {
+			continue
+		}
+		fail := func(format string, args ...any) {
+			b.add(hcl.DiagError, config.CodePluginNotRunnable, at(pl.PathRange, pl.Range), "Plugin cannot be run",
+				"Plugin %q: "+format, append([]any{pl.Name}, args...)...)
+		}
+		st, err := os.Stat(pl.Path)
+		switch {
+		case err != nil:
+			fail("%v. Build or install it there (e.g. `make build` for bin/plugins/…), or fix path.", err)
+			continue
+		case !st.Mode().IsRegular():
+			fail("%s is not a regular file (%s). Point path at the plugin's binary.", pl.Path, st.Mode().Type())
+			continue
+		case st.Mode().Perm()&0o111 == 0:
+			fail("%s is not executable (mode %s). chmod +x it.", pl.Path, st.Mode().Perm())
+			continue
+		}
+		total := len(pl.Path) + 1
+		for i, a := range pl.Args {
+			if len(a) >= maxArgLen {
+				fail("args[%d] is %d bytes; the kernel takes at most %d per argument. Pass large values in a file.", i, len(a), maxArgLen-1)
+				break
+			}
+			total += len(a) + 1
+		}
+		if total > maxArgvLen {
+			fail("its arguments add up to %d bytes; exec takes about %d with the environment. Pass large values in a file.", total, maxArgvLen)
 		}
 	}
 }
