@@ -197,7 +197,7 @@ build_params() {
 	local item
 	for item in "${todo[@]}"; do
 		s=${item%%:*} c=${item#*:}
-		say "generating INSECURE $c parameters for $s-byte sectors (2KiB: seconds to a minute; 8MiB: minutes)"
+		say "generating INSECURE $c parameters for $s-byte sectors (2KiB PoRep: about 11 minutes on 2 cores, 1.1 GB)"
 		FIL_PROOFS_PARAMETER_CACHE="$dir" RUST_LOG=${RUST_LOG:-warn} "$gen" "$s" "$c" >&2
 		touch "$dir/.done-$s-$c"
 	done
