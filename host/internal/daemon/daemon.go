@@ -71,6 +71,7 @@ type Host struct {
 	confined bool
 
 	mgr    *confine.Manager
+	lock   *os.File // the instance lock (lockInstance)
 	disp   *dispatch.Dispatcher
 	arb    *arbiter.Arbiter
 	procs  map[string]*proc
@@ -176,6 +177,11 @@ func Start(opts Options) (*Host, error) {
 		if err := confine.Available(); err != nil {
 			return nil, fmt.Errorf("%w (or start with -unconfined)", err)
 		}
+	}
+	// Before anything else of the instance's: NewManager cleans its
+	// cgroups as stale, which would be another live host's.
+	if h.lock, err = lockInstance(opts.Instance); err != nil {
+		return nil, err
 	}
 	h.mgr, err = confine.NewManager(opts.Instance, h.log, unconfined)
 	if err != nil {
@@ -432,6 +438,9 @@ func (h *Host) teardown(ctx context.Context) error {
 	}
 	if h.disp != nil {
 		h.disp.Close()
+	}
+	if h.lock != nil {
+		h.lock.Close() // releases the flock
 	}
 	if h.socket != "" {
 		// The listener unlinks it on close; a socket a failed Start made

@@ -39,7 +39,12 @@ func listen(path, group string) (net.Listener, error) {
 	if err := safeDir(dir); err != nil {
 		return nil, err
 	}
-	if _, err := os.Lstat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			// Only a stale socket is ever replaced: -socket pointing at
+			// a config file or a folder by mistake must not delete it.
+			return nil, fmt.Errorf("-socket %s exists and is not a socket (%s); refusing to replace it: choose another -socket", path, describeMode(fi.Mode()))
+		}
 		c, err := net.DialTimeout("unix", path, time.Second)
 		if err == nil {
 			c.Close()
@@ -103,4 +108,16 @@ func safeDir(dir string) error {
 		return fmt.Errorf("socket folder %s is writable by others (mode %v): another user could replace the socket; chmod go-w it or choose another -socket", dir, fi.Mode().Perm())
 	}
 	return nil
+}
+
+func describeMode(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m.IsRegular():
+		return "a regular file"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return m.Type().String()
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,10 @@ func TestListenRefuses(t *testing.T) {
 	foreign := filepath.Join(base, "foreign")
 	os.Mkdir(foreign, 0o755)
 	chownErr := os.Chown(foreign, 65534, 65534)
+	file := filepath.Join(base, "config.hcl")
+	os.WriteFile(file, []byte("precious"), 0o644)
+	folder := filepath.Join(base, "folder")
+	os.Mkdir(folder, 0o755)
 	for _, tc := range []struct {
 		name, path, group, want string
 		skip                    string
@@ -27,6 +32,9 @@ func TestListenRefuses(t *testing.T) {
 		{name: "folder writable by others", path: filepath.Join(open, "h.sock"), want: "writable by others"},
 		{name: "folder of another user", path: filepath.Join(foreign, "h.sock"), want: "belongs to uid 65534", skip: errString(chownErr)},
 		{name: "unknown group", path: filepath.Join(base, "g.sock"), group: "no-such-group-here", want: "no such group"},
+		// Before the fix both were removed as if stale sockets.
+		{name: "a regular file", path: file, want: "is not a socket (a regular file); refusing to replace it"},
+		{name: "a folder", path: folder, want: "is not a socket (a folder); refusing to replace it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.skip != "" {
@@ -40,6 +48,12 @@ func TestListenRefuses(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("listen(%s): %v; want it to say %q", tc.path, err, tc.want)
 			}
+			if b, err := os.ReadFile(file); err != nil || string(b) != "precious" {
+				t.Errorf("the regular file at -socket: %q, %v", b, err)
+			}
+			if st, err := os.Stat(folder); err != nil || !st.IsDir() {
+				t.Errorf("the folder at -socket: %v", err)
+			}
 		})
 	}
 }
@@ -49,4 +63,24 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestOneHostPerName: a second host with the same instance name is refused
+// even on another socket, and names the first; after the first stops, the
+// name is free again.
+func TestOneHostPerName(t *testing.T) {
+	name := fmt.Sprintf("%s-lock-%d", testInstance, instanceSeq.Add(1))
+	first, err := lockInstance(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockInstance(name); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("another host named %q is running (pid %d)", name, os.Getpid())) {
+		t.Fatalf("second lock of %s: %v, want it refused naming the first", name, err)
+	}
+	first.Close()
+	again, err := lockInstance(name)
+	if err != nil {
+		t.Fatalf("after the first let go: %v", err)
+	}
+	again.Close()
 }
