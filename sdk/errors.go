@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error is a stage failure as the host sees it: a message for the operator
@@ -18,11 +19,15 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Retryable {
-		return e.Message + " (retryable)"
+	// A message passed on from another retryable error (a plugin's, through
+	// the host's task API) already says so; once is enough.
+	if e.Retryable && !strings.HasSuffix(e.Message, retryableMark) {
+		return e.Message + retryableMark
 	}
 	return e.Message
 }
+
+const retryableMark = " (retryable)"
 
 // Errorf returns a non-retryable *Error: the request is wrong or the data
 // is broken, and trying again will fail the same way.

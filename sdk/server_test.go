@@ -221,3 +221,21 @@ func TestStageLogger(t *testing.T) {
 		t.Error("Logger outside a stage call is nil")
 	}
 }
+
+func TestErrorSaysRetryableOnce(t *testing.T) {
+	for _, tc := range []struct {
+		err  *Error
+		want string
+	}{
+		{&Error{Message: "busy", Retryable: true}, "busy (retryable)"},
+		{&Error{Message: "busy (retryable)", Retryable: true}, "busy (retryable)"},
+		{&Error{Message: "bad input"}, "bad input"},
+		{&Error{Message: "c2: " + (&Error{Message: "busy", Retryable: true}).Error(), Retryable: true}, "c2: busy (retryable)"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.want {
+				t.Fatalf("Error() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
