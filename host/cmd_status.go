@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"errors"
 	"io"
+	"net"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -63,7 +66,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	st, err := c.Status(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "host status: no host answered on %s: %v\n(is `host run` running? give its socket with -socket, or its -name)\n", path, err)
+		fmt.Fprintf(stderr, "host status: %s\n", socketTrouble(path, err))
 		return 1
 	}
 	if *asJSON {
@@ -77,4 +80,17 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	statusview.Write(stdout, st)
 	return 0
+}
+
+// socketTrouble says why a call on the socket at path failed, in the words
+// an operator can act on: a permission problem is not a host that is down.
+func socketTrouble(path string, err error) string {
+	if c, derr := net.Dial("unix", path); derr == nil {
+		c.Close()
+	} else if errors.Is(derr, syscall.EACCES) || errors.Is(derr, syscall.EPERM) {
+		return fmt.Sprintf("permission denied on %s: the socket is its host's owner's (and -socket-group's, if set); run as that user or join the group", path)
+	} else if errors.Is(derr, syscall.ENOENT) {
+		return fmt.Sprintf("no host answered on %s: there is no socket there (is `host run` running? give its socket with -socket, or its -name)", path)
+	}
+	return fmt.Sprintf("no host answered on %s: %v\n(is `host run` running? give its socket with -socket, or its -name)", path, err)
 }
