@@ -203,14 +203,14 @@ func (s *server) begin(ctx context.Context, stage sealv1.Stage, errp *error) (co
 	return ctx, func() {
 		if r := recover(); r != nil {
 			l.Error("stage panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			*errp = toStatus(ctx, &Error{Message: fmt.Sprintf("plugin %q panicked in %s: %v", s.p.Name, StageName(stage), r)})
+			*errp = toStatus(ctx, bug{&Error{Message: fmt.Sprintf("plugin %q panicked in %s: %v", s.p.Name, StageName(stage), r)}})
 		}
 	}
 }
 
 func (s *server) finish(ctx context.Context, nilResp bool, err error) error {
 	if err == nil && nilResp {
-		err = &Error{Message: fmt.Sprintf("plugin %q returned neither a response nor an error (a bug in the plugin)", s.p.Name)}
+		err = bug{&Error{Message: fmt.Sprintf("plugin %q returned neither a response nor an error (a bug in the plugin)", s.p.Name)}}
 	}
 	return toStatus(ctx, err)
 }
@@ -309,9 +309,16 @@ func toStatus(ctx context.Context, err error) error {
 	detail := &sealv1.Error{Message: err.Error()}
 	code := codes.Unknown
 	var se *Error
+	var b bug
 	switch {
+	case errors.As(err, &b):
+		// A bug in the plugin, not in the request: Unknown, as before.
+		detail.Message = b.e.Message
 	case errors.As(err, &se):
 		detail.Message, detail.Retryable = se.Message, se.Retryable
+		// Errorf says the request cannot work as it is: to generic gRPC
+		// tooling that is InvalidArgument, not Unknown.
+		code = codes.InvalidArgument
 		if se.Retryable {
 			code = codes.Unavailable
 		}
@@ -326,3 +333,10 @@ func toStatus(ctx context.Context, err error) error {
 	}
 	return st.Err()
 }
+
+// bug is an error the sdk makes for a plugin that broke the contract
+// (panicked, answered nothing): not the request's fault, so not
+// InvalidArgument.
+type bug struct{ e *Error }
+
+func (b bug) Error() string { return b.e.Error() }

@@ -95,7 +95,7 @@ func TestStageErrors(t *testing.T) {
 		retryable bool
 		noDetail  bool
 	}{
-		{"permanent", nil, c2Returning(nil, Errorf("bad %s", "input")), codes.Unknown, "bad input", false, false},
+		{"permanent", nil, c2Returning(nil, Errorf("bad %s", "input")), codes.InvalidArgument, "bad input", false, false},
 		{"retryable", nil, c2Returning(nil, RetryableErrorf("busy")), codes.Unavailable, "busy", true, false},
 		{"wrapped sdk error", nil, c2Returning(nil, fmt.Errorf("ctx: %w", RetryableErrorf("busy"))), codes.Unavailable, "busy", true, false},
 		{"plain error", nil, c2Returning(nil, errors.New("disk full")), codes.Unknown, "disk full", false, false},

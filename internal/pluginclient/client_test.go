@@ -271,7 +271,7 @@ func TestErrorPropagation(t *testing.T) {
 		retryable bool
 	}{
 		{1001, codes.Unavailable, "prover 10.0.0.1 unreachable", true},
-		{1002, codes.Unknown, "sector 1002: cache dir is not empty", false},
+		{1002, codes.InvalidArgument, "sector 1002: cache dir is not empty", false},
 		{1003, codes.Unknown, "plain failure", false},
 		{1004, codes.Unknown, `plugin "all" panicked in pc1: helper panics on purpose`, false},
 	}
