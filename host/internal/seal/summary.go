@@ -3,6 +3,7 @@ package seal
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/sealhost/sealhost/host/internal/termtext"
 	"io"
 	"slices"
 	"sort"
@@ -108,7 +109,7 @@ func (s *Summary) ProofGroups() []ProofGroup {
 func (g ProofGroup) Why() string {
 	switch {
 	case g.Verification != "":
-		return g.Verification
+		return termtext.Clean(g.Verification)
 	case g.Verified:
 		return "the c2 plugin does not say how it verified"
 	}
@@ -270,7 +271,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\n%d sector(s) failed:\n", len(failed))
 		for _, r := range failed {
 			// Task errors already start with their stage.
-			msg := strings.TrimPrefix(r.Err.Error(), string(r.FailedStage)+": ")
+			msg := termtext.Clean(strings.TrimPrefix(r.Err.Error(), string(r.FailedStage)+": "))
 			fmt.Fprintf(&b, "  sector %d at %s: %s\n", r.Sector, r.FailedStage, msg)
 		}
 	}

@@ -388,3 +388,31 @@ func TestJSONFieldsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginTextIsCleaned: a plugin's error and verification line reach
+// the text summary without their terminal escape sequences (they could
+// recolour or overwrite what the host printed); -json keeps them as sent.
+func TestPluginTextIsCleaned(t *testing.T) {
+	f := newFake()
+	f.fail[key{1, config.StagePC1}] = errors.New("pc1: \x1b[2K\x1b[1Aall sectors sealed\x1b]0;pwned\x07")
+	f.c2 = func(uint64) *sealv1.C2Response {
+		return &sealv1.C2Response{Proof: make([]byte, 192), Verification: "\x1b[32mVERIFIED\x1b[0m (not really)"}
+	}
+	sum, err := Run(context.Background(), Request{Host: f, Sectors: prepare(t, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := sum.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsRune(out, 0x1b) || strings.ContainsRune(out, 0x07) {
+		t.Fatalf("the text summary carries control characters:\n%q", out)
+	}
+	for _, want := range []string{"sector 1 at pc1: all sectors sealed", "VERIFIED (not really)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package statusview
 
 import (
 	"fmt"
+	"github.com/sealhost/sealhost/host/internal/termtext"
 	"io"
 	"sort"
 	"strings"
@@ -157,7 +158,8 @@ func orDash(s string) string {
 // firstLines keeps an error (which may quote many lines of plugin stderr)
 // to a few lines, indented under its processor.
 func firstLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
+	// Plugin text: no escape sequence of a plugin's reaches the terminal.
+	lines := strings.Split(strings.TrimSpace(termtext.Clean(s)), "\n")
 	for i, l := range lines {
 		// Plugin stderr arrives tab-indented; tabs break the alignment.
 		lines[i] = strings.TrimSpace(l)
