@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
@@ -144,6 +145,40 @@ processor "pc1" {
 		r.StagedPath = "/" + strings.Repeat("a", maxString-1)
 		if err := refuseHostFields(r); err != nil {
 			t.Fatalf("a %d-byte path: %v", maxString, err)
+		}
+	})
+}
+
+// FuzzRequestChecks: any bytes decoded as any task request type go through
+// the checks the task API runs first without a panic, and a request the
+// checks pass sets no host-only field.
+func FuzzRequestChecks(f *testing.F) {
+	for _, m := range []proto.Message{
+		&sealv1.C2Request{Phase1OutputBlob: &sealv1.Blob{Path: "/victim", Size: 1}},
+		&sealv1.PC1Request{ResponseBlobDir: "/", Pieces: []*sealv1.PieceInfo{{Size: 2048, PieceCid: "baga"}}},
+		&sealv1.PC2Request{Phase1Output: []byte("x"), CachePath: "/c"},
+		&sealv1.C1Request{SealedCid: "bagboea", Ticket: make([]byte, 32)},
+		&sealv1.TreeDRequest{StagedPath: "/s"},
+	} {
+		b, _ := proto.Marshal(m)
+		f.Add(b)
+	}
+	news := []func() proto.Message{
+		func() proto.Message { return &sealv1.TreeDRequest{} },
+		func() proto.Message { return &sealv1.PC1Request{} },
+		func() proto.Message { return &sealv1.PC2Request{} },
+		func() proto.Message { return &sealv1.C1Request{} },
+		func() proto.Message { return &sealv1.C2Request{} },
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, mk := range news {
+			m := mk()
+			if proto.Unmarshal(b, m) != nil {
+				continue
+			}
+			if refuseHostFields(m) == nil && hostField(m.ProtoReflect(), "") != "" {
+				t.Fatalf("%T passed the checks with a host-only field set", m)
+			}
 		}
 	})
 }
