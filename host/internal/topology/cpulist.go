@@ -17,9 +17,37 @@ const maxCPUID = 1 << 16
 // the empty set) with cpuset.Parse after checking every number against
 // maxCPUID.
 func parseCPUList(s string) (cpuset.CPUSet, error) {
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '-' }) {
-		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > maxCPUID {
-			return cpuset.CPUSet{}, fmt.Errorf("cpu %d is above the largest cpu number accepted, %d", n, maxCPUID)
+	return parseCPUListMax(s, maxCPUID+1)
+}
+
+// maxSiblings bounds a core's hardware threads (SMT8 is the most any CPU
+// has).
+const maxSiblings = 8
+
+// parseCPUListMax is parseCPUList for a list that may name at most max
+// cpus: it counts them before it builds the set, so a JSON machine whose
+// 192 cpus each claim "0-65535" as siblings is refused in microseconds
+// rather than expanded 192 times (it stalled the fuzzer).
+func parseCPUListMax(s string, max int) (cpuset.CPUSet, error) {
+	count := 0
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, errA := strconv.Atoi(strings.TrimSpace(lo))
+		b := a
+		var errB error
+		if isRange {
+			b, errB = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		for _, n := range []int{a, b} {
+			if n > maxCPUID {
+				return cpuset.CPUSet{}, fmt.Errorf("cpu %d is above the largest cpu number accepted, %d", n, maxCPUID)
+			}
+		}
+		if errA == nil && errB == nil && b >= a {
+			count += b - a + 1
+		}
+		if count > max {
+			return cpuset.CPUSet{}, fmt.Errorf("names more than %d cpus", max)
 		}
 	}
 	return cpuset.Parse(s)

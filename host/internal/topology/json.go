@@ -179,9 +179,9 @@ func (m *Machine) Validate() error {
 		if n.ID < 0 || (i > 0 && n.ID <= m.Nodes[i-1].ID) {
 			return fmt.Errorf("node %d: want non-negative ids in increasing order without repeats", n.ID)
 		}
-		set, err := parseCPUList(n.CPUs)
+		set, err := parseCPUListMax(n.CPUs, len(m.CPUs))
 		if err != nil {
-			return fmt.Errorf("node %d: cpus %q: want a cpu list like 0-47: %v", n.ID, n.CPUs, err)
+			return fmt.Errorf("node %d: cpus %q: want a cpu list like 0-47 of the machine's %d cpus: %v", n.ID, n.CPUs, len(m.CPUs), err)
 		}
 		if !set.IsSubsetOf(all) {
 			return fmt.Errorf("node %d: cpus %s are not among the machine's cpus", n.ID, set.Difference(all))
@@ -200,7 +200,7 @@ func (m *Machine) Validate() error {
 		if !set.Contains(c.ID) {
 			return fmt.Errorf("cpu %d: says node %d, but node %d's cpus %q do not hold it", c.ID, c.Node, c.Node, set.String())
 		}
-		sib, err := parseCPUList(c.Siblings)
+		sib, err := parseCPUListMax(c.Siblings, maxSiblings)
 		if err != nil {
 			return fmt.Errorf("cpu %d: siblings %q: want a cpu list like 0,48: %v", c.ID, c.Siblings, err)
 		}
