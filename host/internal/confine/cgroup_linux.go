@@ -90,6 +90,19 @@ func copyMap(m map[string]string) map[string]string {
 	return out
 }
 
+// Memory reads the cgroup's OOM-kill count, limit and peak (Known false
+// when unconfined).
+func (c *Cgroup) Memory() Memory {
+	if c.mgr == nil {
+		return Memory{}
+	}
+	v1 := c.paths["memory"]
+	if v1 == "" {
+		return readMemory("", c.paths[""])
+	}
+	return readMemory(v1, "")
+}
+
 // CPUs is the cpuset the plugin runs on.
 func (c *Cgroup) CPUs() cpuset.CPUSet { return c.cpus }
 

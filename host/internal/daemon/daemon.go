@@ -249,6 +249,7 @@ func Start(opts Options) (*Host, error) {
 			Backoff:        opts.Backoff,
 			Logger:         h.log,
 			OnExit:         func(owner string) { h.pluginExited(p, owner) },
+			OnOOM:          func() { h.m.ooms.WithLabelValues(id).Inc() },
 		})
 		if err != nil {
 			return nil, err

@@ -29,6 +29,7 @@ import (
 //	sealhost_tasks_waiting{stage}                         gauge: queue length
 //	sealhost_tasks_running{stage}                         gauge
 //	sealhost_plugin_restarts_total{processor}
+//	sealhost_plugin_oom_kills_total{processor}            plugins ended by the kernel's OOM killer
 //	sealhost_processor_state{processor,state}             1 for the current state, 0 for the others
 //	sealhost_processor_confined{processor}                1 when the plugin runs in a cgroup
 type metrics struct {
@@ -42,6 +43,7 @@ type metrics struct {
 	lockHold *prometheus.HistogramVec
 	waiting  *prometheus.GaugeVec
 	running  *prometheus.GaugeVec
+	ooms     *prometheus.CounterVec
 }
 
 // Sealing stages run from seconds (tree_d of small sectors, the mock) to
@@ -78,8 +80,11 @@ func newMetrics(h *Host) *metrics {
 		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sealhost_tasks_running", Help: "Tasks running, per stage.",
 		}, []string{"stage"}),
+		ooms: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealhost_plugin_oom_kills_total", Help: "Plugin processes ended by the kernel's OOM killer in their cgroup.",
+		}, []string{"processor"}),
 	}
-	m.reg.MustRegister(m.started, m.finished, m.failed, m.duration, m.wait, m.lockWait, m.lockHold, m.waiting, m.running,
+	m.reg.MustRegister(m.started, m.finished, m.failed, m.duration, m.wait, m.lockWait, m.lockHold, m.waiting, m.running, m.ooms,
 		&procCollector{h: h},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, p := range h.cfg.Processors {
@@ -88,6 +93,7 @@ func newMetrics(h *Host) *metrics {
 		m.running.WithLabelValues(string(p.Stage))
 		m.started.WithLabelValues(string(p.Stage), p.ID)
 		m.finished.WithLabelValues(string(p.Stage), p.ID)
+		m.ooms.WithLabelValues(p.ID)
 	}
 	return m
 }

@@ -71,6 +71,9 @@ type Config struct {
 	// gone, with the instance's owner name; the host releases the
 	// instance's lock leases there. It must not block for long.
 	OnExit func(owner string)
+	// OnOOM, when set, runs when the kernel's OOM killer ended a plugin
+	// (for the host's metric).
+	OnOOM func()
 }
 
 // DeadlineMetadata is the gRPC metadata key that carries a task's deadline
@@ -195,6 +198,41 @@ func (e *DiedError) Error() string {
 }
 
 func (e *DiedError) Unwrap() error { return e.Cause }
+
+// OOMError is why a plugin died when the kernel's OOM killer ended it in
+// its cgroup: the message names the limit and the peak, so an operator
+// sees a memory_limit to raise (or a task too big for it), not a bare
+// "signal: killed".
+type OOMError struct {
+	Limit, Peak uint64 // bytes; 0 when unknown
+	Cause       error  // the exit as the process saw it
+}
+
+func (e *OOMError) Error() string {
+	limit, peak := "no memory_limit", "unknown"
+	if e.Limit > 0 {
+		limit = "memory_limit " + bytesIEC(e.Limit)
+	}
+	if e.Peak > 0 {
+		peak = bytesIEC(e.Peak)
+	}
+	return fmt.Sprintf("killed by the kernel's OOM killer at %s (peak %s): raise the processor's memory_limit or give it smaller tasks (%v)", limit, peak, e.Cause)
+}
+
+func (e *OOMError) Unwrap() error { return e.Cause }
+
+func bytesIEC(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	v, i := float64(n), 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if v == float64(uint64(v)) {
+		return fmt.Sprintf("%d %s", uint64(v), units[i])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
 
 // TimeoutError is a task's error when it ran past the processor's timeout.
 type TimeoutError struct {
@@ -512,8 +550,18 @@ func (p *Processor) runInstance(owner string) error {
 	inst := &instance{owner: owner, client: c, dead: make(chan struct{}), kill: make(chan string)}
 	p.log.Info("plugin running", "owner", owner, "pid", c.Pid())
 	p.setState(Running, inst, nil)
+	memBefore := p.cg.Memory()
 
 	cause := p.watch(inst)
+	// Read before the cgroup is emptied: an OOM kill in it while this
+	// instance ran names what killed the plugin.
+	if mem := p.cg.Memory(); mem.Known && mem.OOMKills > memBefore.OOMKills {
+		cause = &OOMError{Limit: mem.Limit, Peak: mem.Peak, Cause: cause}
+		p.log.Error("plugin killed by the kernel's OOM killer", "owner", owner, "memory_limit", mem.Limit, "peak", mem.Peak)
+		if p.cfg.OnOOM != nil {
+			p.cfg.OnOOM()
+		}
+	}
 
 	// Make sure the process and everything it started is gone before
 	// anyone is told: a restarted plugin must not meet its predecessor.

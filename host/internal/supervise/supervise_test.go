@@ -70,6 +70,16 @@ func runPlugin(mode string) int {
 				return &sealv1.C2Response{Proof: b}, err
 			case "retryable":
 				return nil, sdk.RetryableErrorf("busy, try again")
+			case "oom":
+				// Touch memory until the cgroup's limit ends the process.
+				var hold [][]byte
+				for {
+					b := make([]byte, 16<<20)
+					for i := range b {
+						b[i] = 1
+					}
+					hold = append(hold, b)
+				}
 			}
 			return &sealv1.C2Response{Proof: []byte("proof")}, nil
 		})})
@@ -386,4 +396,22 @@ func TestRetryableAnswerIsNotADeath(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the call waited for the plugin to die after its own retryable answer")
 	}
+}
+
+// TestOOMKillNamed: a plugin the kernel's OOM killer ends in its cgroup
+// fails its task with the limit and the peak named, not a bare signal.
+func TestOOMKillNamed(t *testing.T) {
+	if err := confine.Available(); err != nil {
+		t.Skipf("needs cgroups for a memory limit: %v", err)
+	}
+	p, _ := startProc(t, "ok", func(c *Config) { c.Spec.MemoryLimit = 96 << 20 })
+	_, err := c2(context.Background(), p, "oom")
+	var oom *OOMError
+	if !errors.As(err, &oom) || !strings.Contains(err.Error(), "killed by the kernel's OOM killer at memory_limit 96 MiB (peak ") {
+		t.Fatalf("err = %v, want it to name the OOM killer and the 96 MiB limit", err)
+	}
+	if oom.Peak < 64<<20 {
+		t.Errorf("peak %d bytes, want near the 96 MiB limit", oom.Peak)
+	}
+	waitFor(t, "the plugin to come back", func() bool { return p.Status().State == Running && strings.Contains(p.Status().LastError, "OOM killer") })
 }
