@@ -23,7 +23,7 @@ import (
 // baseline), through childSealer (the plugin's child process per call), and
 // through `bin/host seal` (host, confinement, gRPC, child process; the
 // host's own per-stage run times). It reports each stage's time per way as
-// <stage>-<way>-ns; tools/benchtable prints the ratios.
+// <stage>-<way>-ns/op; tools/benchtable prints the ratios.
 func BenchmarkRealSeal2KiB(b *testing.B) {
 	b.Setenv(modeEnv, "real")
 	child, err := newChildSealer(hclog.NewNullLogger())
@@ -43,7 +43,7 @@ func BenchmarkRealSeal2KiB(b *testing.B) {
 		}
 	}
 	for k, d := range sum {
-		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), k+"-ns")
+		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), k+"-ns/op")
 	}
 }
 

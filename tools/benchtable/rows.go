@@ -75,4 +75,56 @@ var rows = []row{
 		what: "arbiter alone, 30-day §5 scenario", num: ref{"arbiter.Scenario30Days", "ns/op"},
 		baseline: "1 s (slept)", den: ref{"simulate.OneSecond", "ns/op"},
 	},
+	{
+		what: "host validate: 128 KiB of random bytes", num: ref{"config.HostileConfig/128-KiB-of-random-bytes", "ns/op"},
+		baseline: "1 s (the target, slept)", den: ref{"simulate.OneSecond", "ns/op"}, target: 1,
+	},
+	{
+		what: "host validate: 100,000 nested parentheses", num: ref{"config.HostileConfig/100000-nested-parentheses", "ns/op"},
+		baseline: "1 s (the target, slept)", den: ref{"simulate.OneSecond", "ns/op"}, target: 1,
+	},
+	{
+		what: "host validate: 10,000 unknown attributes", num: ref{"config.HostileConfig/10000-unknown-attributes", "ns/op"},
+		baseline: "1 s (the target, slept)", den: ref{"simulate.OneSecond", "ns/op"}, target: 1,
+	},
+	{
+		what: "host plan: 2000 processors on one cpu", num: ref{"plan.Plan2000Processors", "ns/op"},
+		baseline: "1 s (the target, slept)", den: ref{"simulate.OneSecond", "ns/op"}, target: 1,
+	},
+	{
+		what: "real 2KiB c2 (filecoin-ffi), in the plugin's child process", num: ref{"ffi.RealSeal2KiB", "c2-child-ns/op"},
+		baseline: "same call in one process (direct)", den: ref{"ffi.RealSeal2KiB", "c2-direct-ns/op"}, target: 1.05,
+	},
+	{
+		what: "real 2KiB c2 through host seal (run time on the processor)", num: ref{"ffi.RealSeal2KiB", "c2-host-ns/op"},
+		baseline: "same call in one process (direct)", den: ref{"ffi.RealSeal2KiB", "c2-direct-ns/op"}, target: 1.05,
+	},
+	{
+		what: "real 2KiB pc1 (tens of ms), child process", num: ref{"ffi.RealSeal2KiB", "pc1-child-ns/op"},
+		baseline: "direct; the difference is the child's start", den: ref{"ffi.RealSeal2KiB", "pc1-direct-ns/op"},
+	},
+	{
+		what: "real 2KiB pc1 through host seal", num: ref{"ffi.RealSeal2KiB", "pc1-host-ns/op"},
+		baseline: "direct", den: ref{"ffi.RealSeal2KiB", "pc1-direct-ns/op"},
+	},
+	{
+		what: "real 2KiB pc2, child process", num: ref{"ffi.RealSeal2KiB", "pc2-child-ns/op"},
+		baseline: "direct", den: ref{"ffi.RealSeal2KiB", "pc2-direct-ns/op"},
+	},
+	{
+		what: "real 2KiB pc2 through host seal", num: ref{"ffi.RealSeal2KiB", "pc2-host-ns/op"},
+		baseline: "direct", den: ref{"ffi.RealSeal2KiB", "pc2-direct-ns/op"},
+	},
+	{
+		what: "real 2KiB c1, child process", num: ref{"ffi.RealSeal2KiB", "c1-child-ns/op"},
+		baseline: "direct", den: ref{"ffi.RealSeal2KiB", "c1-direct-ns/op"},
+	},
+	{
+		what: "real 2KiB c1 through host seal", num: ref{"ffi.RealSeal2KiB", "c1-host-ns/op"},
+		baseline: "direct", den: ref{"ffi.RealSeal2KiB", "c1-direct-ns/op"},
+	},
+	{
+		what: "one filecoin-ffi call in a child process (fixed cost)", num: ref{"ffi.RealChildStart", "ns/op"},
+		baseline: "the same near-empty call in-process", den: ref{"ffi.RealChildStart", "direct-ns/op"},
+	},
 }
