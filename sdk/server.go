@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/metadata"
 	"os"
 	"runtime/debug"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -90,7 +93,17 @@ type server struct {
 	sealv1.UnimplementedStagesServer
 	p   Plugin
 	log hclog.Logger
+
+	// running holds the CallMetadata ids of stage calls whose handler has
+	// not returned, for InfoResponse.running_calls.
+	mu      sync.Mutex
+	running map[string]int
 }
+
+// CallMetadata is the gRPC metadata key by which the host names each stage
+// call, so that after cancelling one it can ask (Info) whether the
+// plugin's handler has returned.
+const CallMetadata = "sealhost-call"
 
 type loggerKey struct{}
 
@@ -112,7 +125,43 @@ func (s *server) Info(context.Context, *sealv1.InfoRequest) (*sealv1.InfoRespons
 		SdkVersion:      SDKVersion,
 		AcceptsBlobs:    true,
 		Unserved:        s.p.Unserved,
+		TracksCalls:     true,
+		RunningCalls:    s.runningCalls(),
 	}, nil
+}
+
+func (s *server) runningCalls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.running))
+	for id := range s.running {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// track records ctx's call id as running until the returned func runs.
+func (s *server) track(ctx context.Context) func() {
+	md, _ := metadata.FromIncomingContext(ctx)
+	ids := md.Get(CallMetadata)
+	if len(ids) == 0 {
+		return func() {}
+	}
+	id := ids[0]
+	s.mu.Lock()
+	if s.running == nil {
+		s.running = map[string]int{}
+	}
+	s.running[id]++
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		if s.running[id]--; s.running[id] <= 0 {
+			delete(s.running, id)
+		}
+		s.mu.Unlock()
+	}
 }
 
 func (s *server) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (resp *sealv1.TreeDResponse, err error) {
@@ -200,7 +249,9 @@ func (s *server) C2(ctx context.Context, req *sealv1.C2Request) (resp *sealv1.C2
 func (s *server) begin(ctx context.Context, stage sealv1.Stage, errp *error) (context.Context, func()) {
 	l := s.log.With("stage", StageName(stage))
 	ctx = context.WithValue(ctx, loggerKey{}, l)
+	untrack := s.track(ctx)
 	return ctx, func() {
+		defer untrack()
 		if r := recover(); r != nil {
 			l.Error("stage panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			*errp = toStatus(ctx, bug{&Error{Message: fmt.Sprintf("plugin %q panicked in %s: %v", s.p.Name, StageName(stage), r)}})

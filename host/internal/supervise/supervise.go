@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -285,10 +287,21 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 		callCtx = metadata.AppendToOutgoingContext(callCtx, DeadlineMetadata, strconv.FormatInt(deadline.UnixNano(), 10))
 	}
 
+	callID := fmt.Sprintf("%s/%d", p.cfg.ID, callSeq.Add(1))
+	callCtx = metadata.AppendToOutgoingContext(callCtx, sdk.CallMetadata, callID)
+
 	res := make(chan error, 1)
 	go func() { res <- f(callCtx, inst.client) }()
 	select {
 	case err := <-res:
+		graceSpent := !deadline.IsZero() && ctx.Err() == nil && errors.Is(callCtx.Err(), context.DeadlineExceeded)
+		if err != nil && callCtx.Err() != nil && !graceSpent {
+			// Cancelled on our side (the caller left, the host's abort):
+			// the gRPC call returned, the plugin's work may not have. The
+			// caller keeps the slot and locks until it has. (Past the
+			// timeout's grace, below, the plugin is killed at once.)
+			p.awaitCallEnd(inst, callID)
+		}
 		switch {
 		case err == nil:
 			return nil
@@ -298,6 +311,11 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 			if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
 				// The grace ran out too: the plugin never answered.
 				p.killInstance(inst, fmt.Sprintf("task exceeded timeout %s and the plugin ignored cancellation for %s", p.cfg.Timeout, p.cfg.CancelGrace))
+				// The slot and locks go back only once the work stopped.
+				select {
+				case <-inst.dead:
+				case <-time.After(10 * time.Second):
+				}
 				return &TimeoutError{ID: p.cfg.ID, Timeout: p.cfg.Timeout, Killed: true}
 			}
 			return &TimeoutError{ID: p.cfg.ID, Timeout: p.cfg.Timeout}
@@ -305,6 +323,41 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 		return err
 	case <-inst.dead:
 		return &DiedError{ID: p.cfg.ID, Owner: inst.owner, Cause: inst.err}
+	}
+}
+
+// callSeq numbers stage calls for sdk.CallMetadata.
+var callSeq atomic.Uint64
+
+// awaitCallEnd returns once the plugin no longer runs the cancelled call
+// id (it answers Info with running_calls), the instance is dead, or
+// CancelGrace has passed — then the instance is killed, since a call that
+// ignores cancellation (filecoin-ffi in-process, a busy loop) would go on
+// using the cores, memory and GPU its slot and locks stand for. A plugin
+// that does not track calls cannot say, and is killed after the grace too.
+func (p *Processor) awaitCallEnd(inst *instance, id string) {
+	deadline := time.Now().Add(p.cfg.CancelGrace)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		info, err := inst.client.Info(ctx)
+		cancel()
+		if err == nil && info.GetTracksCalls() && !slices.Contains(info.GetRunningCalls(), id) {
+			return
+		}
+		if !time.Now().Before(deadline) {
+			p.log.Warn("a cancelled call still runs in the plugin after the grace: killing it", "processor", p.cfg.ID, "owner", inst.owner, "call", id, "grace", p.cfg.CancelGrace)
+			p.killInstance(inst, fmt.Sprintf("a cancelled call was still running %s after its cancellation", p.cfg.CancelGrace))
+			select {
+			case <-inst.dead:
+			case <-time.After(10 * time.Second):
+			}
+			return
+		}
+		select {
+		case <-inst.dead:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,9 +47,16 @@ func runPlugin(mode string) int {
 		fmt.Fprintln(os.Stderr, "test plugin crashing at start as asked")
 		return 3
 	}
+	var inflight atomic.Int32
 	sdk.Serve(sdk.Plugin{Name: "supervise-test", Version: "1", Unserved: "this test plugin only proves c2", C2: sdk.C2Func(
 		func(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
 			cmd, arg, _ := strings.Cut(string(req.GetPhase1Output()), ":")
+			if cmd == "inflight" {
+				// How many other calls' handlers are running right now.
+				return &sealv1.C2Response{Proof: []byte(fmt.Sprint(inflight.Load()))}, nil
+			}
+			inflight.Add(1)
+			defer inflight.Add(-1)
 			switch cmd {
 			case "sleep":
 				d, _ := time.ParseDuration(arg)
@@ -413,5 +421,48 @@ func TestOOMKillNamed(t *testing.T) {
 	if oom.Peak < 64<<20 {
 		t.Errorf("peak %d bytes, want near the 96 MiB limit", oom.Peak)
 	}
-	waitFor(t, "the plugin to come back", func() bool { return p.Status().State == Running && strings.Contains(p.Status().LastError, "OOM killer") })
+	waitFor(t, "the plugin to come back", func() bool {
+		return p.Status().State == Running && strings.Contains(p.Status().LastError, "OOM killer")
+	})
+}
+
+// TestCancelledCallHoldsUntilItEnds: after the caller cancels, Do returns
+// only once the plugin's handler has returned (the slot and locks it stands
+// for stay taken while the work goes on); a handler that ignores the
+// cancellation past the grace gets its plugin killed. Before the fix Do
+// returned at the cancel, with the handler still running.
+func TestCancelledCallHoldsUntilItEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name, mode string
+		grace      time.Duration
+		killed     bool
+	}{
+		{"handler ends within the grace", "hang:800ms", 5 * time.Second, false},
+		{"handler ignores the grace", "hang:60s", 300 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := startProc(t, "ok", func(c *Config) { c.CancelGrace = tc.grace })
+			owner := p.Status().Owner
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { _, err := c2(ctx, p, tc.mode); done <- err }()
+			waitFor(t, "the call to start", func() bool { return p.Status().InFlight == 1 })
+			time.Sleep(100 * time.Millisecond)
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("Do did not return after the cancel")
+			}
+			if tc.killed {
+				waitFor(t, "the killed plugin to be restarted", func() bool { s := p.Status(); return s.State == Running && s.Owner != owner })
+			} else if s := p.Status(); s.Owner != owner {
+				t.Fatalf("plugin restarted (%s → %s) though its handler ended within the grace", owner, s.Owner)
+			}
+			out, err := c2(context.Background(), p, "inflight")
+			if err != nil || string(out) != "0" {
+				t.Fatalf("after Do returned the plugin still runs %s handler(s) (%v)", out, err)
+			}
+		})
+	}
 }

@@ -349,7 +349,17 @@ type InfoResponse struct {
 	// unserved, when not empty, says why this build does not serve the stages
 	// missing from stages (sdk.Plugin.Unserved), so the host can tell the
 	// operator at start instead of at the first task.
-	Unserved      string `protobuf:"bytes,7,opt,name=unserved,proto3" json:"unserved,omitempty"`
+	Unserved string `protobuf:"bytes,7,opt,name=unserved,proto3" json:"unserved,omitempty"`
+	// tracks_calls says running_calls is kept: set by the sdk. A host that
+	// cancels a call holds its processor slot and locks until the plugin no
+	// longer lists the call (filecoin-ffi cannot be interrupted, so a
+	// cancelled call may go on computing on the GPU), or kills the plugin
+	// after the grace; for a plugin without tracking it can only do the
+	// latter.
+	TracksCalls bool `protobuf:"varint,8,opt,name=tracks_calls,json=tracksCalls,proto3" json:"tracks_calls,omitempty"`
+	// running_calls are the ids (metadata "sealhost-call") of the stage
+	// calls whose handler has not returned yet, cancelled ones included.
+	RunningCalls  []string `protobuf:"bytes,9,rep,name=running_calls,json=runningCalls,proto3" json:"running_calls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,6 +441,20 @@ func (x *InfoResponse) GetUnserved() string {
 		return x.Unserved
 	}
 	return ""
+}
+
+func (x *InfoResponse) GetTracksCalls() bool {
+	if x != nil {
+		return x.TracksCalls
+	}
+	return false
+}
+
+func (x *InfoResponse) GetRunningCalls() []string {
+	if x != nil {
+		return x.RunningCalls
+	}
+	return nil
 }
 
 // Blob is a bytes field moved out of band into a file (see "Large
@@ -1226,7 +1250,7 @@ const file_sdk_proto_sealv1_seal_proto_rawDesc = "" +
 	"\x05Error\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tretryable\x18\x02 \x01(\bR\tretryable\"\r\n" +
-	"\vInfoRequest\"\xfa\x01\n" +
+	"\vInfoRequest\"\xc2\x02\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12/\n" +
@@ -1235,7 +1259,9 @@ const file_sdk_proto_sealv1_seal_proto_rawDesc = "" +
 	"\vsdk_version\x18\x05 \x01(\tR\n" +
 	"sdkVersion\x12#\n" +
 	"\raccepts_blobs\x18\x06 \x01(\bR\facceptsBlobs\x12\x1a\n" +
-	"\bunserved\x18\a \x01(\tR\bunserved\"F\n" +
+	"\bunserved\x18\a \x01(\tR\bunserved\x12!\n" +
+	"\ftracks_calls\x18\b \x01(\bR\vtracksCalls\x12#\n" +
+	"\rrunning_calls\x18\t \x03(\tR\frunningCalls\"F\n" +
 	"\x04Blob\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x16\n" +
