@@ -117,7 +117,7 @@ type Cgroup struct {
 }
 
 func (c *Cgroup) Paths() map[string]string { return map[string]string{} }
-func (c *Cgroup) Memory() Memory            { return Memory{} }
+func (c *Cgroup) Memory() Memory           { return Memory{} }
 func (c *Cgroup) CPUs() cpuset.CPUSet      { return c.spec.CPUs }
 func (c *Cgroup) TempDir() string          { return c.tmpdir }
 func (c *Cgroup) Env() []string            { return append([]string(nil), c.env...) }
