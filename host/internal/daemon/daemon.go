@@ -441,6 +441,11 @@ func (h *Host) teardown(ctx context.Context) error {
 		h.disp.Close()
 	}
 	if h.lock != nil {
+		// Unlinked while still held: a host that failed to take it (the
+		// lock is never waited for) has already given up, so no one can
+		// be left holding a lock on a name that no longer exists. Hosts
+		// with per-run names (host seal's seal-PID) leave nothing behind.
+		os.Remove(h.lock.Name())
 		h.lock.Close() // releases the flock
 	}
 	if h.socket != "" {

@@ -74,6 +74,7 @@ func TestOneHostPerName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.Remove(first.Name()) })
 	if _, err := lockInstance(name); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("another host named %q is running (pid %d)", name, os.Getpid())) {
 		t.Fatalf("second lock of %s: %v, want it refused naming the first", name, err)
 	}
