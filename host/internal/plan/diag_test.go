@@ -130,6 +130,8 @@ func TestDiagnostics(t *testing.T) {
 			with(planB(), func(c *config.Config) { c.SectorSize = config.SectorSize{Name: "64GiB", Bytes: 64 << 30} }), seed, 2},
 
 		{"valid SDR settings", CodeEnvInvalid, cfg("32GiB", nil, nil, proc(config.StagePC1, "0-41", env("FIL_PROOFS_USE_MULTICORE_SDR", "true", "FIL_PROOFS_MULTICORE_SDR_PRODUCERS", "1"))), seed, 0},
+		{"zero producers with multicore SDR (pc1 hangs)", CodeEnvInvalid, cfg("32GiB", nil, nil, proc(config.StagePC1, "0-41", env("FIL_PROOFS_USE_MULTICORE_SDR", "1", "FIL_PROOFS_MULTICORE_SDR_PRODUCERS", "0"))), seed, 1},
+		{"zero producers without multicore SDR", CodeEnvInvalid, cfg("32GiB", nil, nil, proc(config.StagePC1, "0-41", env("FIL_PROOFS_MULTICORE_SDR_PRODUCERS", "0"))), seed, 0},
 		{"producers not a number", CodeEnvInvalid, cfg("32GiB", nil, nil, proc(config.StagePC1, "0-41", env("FIL_PROOFS_USE_MULTICORE_SDR", "1", "FIL_PROOFS_MULTICORE_SDR_PRODUCERS", "two"))), seed, 1},
 		{"multicore SDR not a boolean", CodeEnvInvalid, cfg("32GiB", nil, nil, proc(config.StagePC1, "0-41", env("FIL_PROOFS_USE_MULTICORE_SDR", "maybe"))), seed, 1},
 	}

@@ -89,6 +89,11 @@ func sdrSettings(env map[string]string) (on bool, producers int, err error) {
 		if perr != nil || n < 0 {
 			return on, 0, fmt.Errorf("%s=%s: not a count of producer threads (a whole number, default 3)", envProducers, v)
 		}
+		if on && n == 0 {
+			// Seen here with rust-fil-proofs 18.1 (filecoin-ffi v1.32.0):
+			// a 2KiB pc1 with no producer never finished.
+			return on, 0, fmt.Errorf("%s=0: multicore SDR with no producer thread hangs pc1 (rust-fil-proofs 18.1); use 1 or more", envProducers)
+		}
 		producers = n
 	}
 	return on, producers, nil
