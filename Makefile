@@ -12,7 +12,7 @@ build:
 	cd plugins/ffi && $(GO) build -o ../../$(BIN)/plugins/ffi .
 
 # Every test of both modules, and the real 2KiB seal (test-real: on a cold
-# machine it first builds filecoin-ffi and the parameters, about 20 minutes
+# machine it first builds filecoin-ffi and the parameters, about 25 minutes
 # on 2 cores). Fuzz targets' seed corpora run as ordinary tests;
 # `go test -fuzz=FuzzX ./pkg` explores further. `make test-main` alone is
 # the quick loop.
@@ -102,7 +102,7 @@ ffi-real: build filcrypto
 
 # Seals 2 sectors of 2KiB for real through the host (examples/ffi-2k.hcl):
 # exit 0 only if every proof verified. A first run builds the library and
-# the parameters (about 20 minutes on 2 cores); later runs take about a minute.
+# the parameters (about 17 minutes on 2 cores); later runs take about 2 minutes.
 demo-real: ffi-real params
 	FIL_PROOFS_PARAMETER_CACHE=$$($(FILCRYPTO) paramdir) \
 	  $(BIN)/host seal -config examples/ffi-2k.hcl -sectors 2 -require-verified

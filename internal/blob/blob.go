@@ -73,12 +73,9 @@ const DirEnv = "SEALHOST_BLOB_DIR"
 // b.Crc32C. A file refused on its name, kind, owner or links is left as it
 // is, and the error tells nothing about it the caller could not know.
 func Read(b *sealv1.Blob, within string) ([]byte, error) {
-	path := b.GetPath()
-	if path == "" {
-		return nil, errors.New("blob: empty path")
-	}
-	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
-		return nil, fmt.Errorf("blob: %q is not a clean absolute path; refused", path)
+	path, err := cleanPath(b)
+	if err != nil {
+		return nil, err
 	}
 	if within != "" && filepath.Dir(path) != filepath.Clean(within) {
 		return nil, fmt.Errorf("blob: %s is not in %s, the directory given for this call; refused", path, within)
@@ -90,12 +87,9 @@ func Read(b *sealv1.Blob, within string) ([]byte, error) {
 // call's directory (a plugin: its DirEnv): the file's directory, with
 // every link in it resolved, must lie inside root, also resolved.
 func ReadUnder(b *sealv1.Blob, root string) ([]byte, error) {
-	path := b.GetPath()
-	if path == "" {
-		return nil, errors.New("blob: empty path")
-	}
-	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
-		return nil, fmt.Errorf("blob: %q is not a clean absolute path; refused", path)
+	path, err := cleanPath(b)
+	if err != nil {
+		return nil, err
 	}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
@@ -107,6 +101,19 @@ func ReadUnder(b *sealv1.Blob, root string) ([]byte, error) {
 		return nil, fmt.Errorf("blob: %s is not inside %s, this processor's blob directory; refused", path, root)
 	}
 	return readChecked(b, filepath.Join(dir, filepath.Base(path)))
+}
+
+// cleanPath returns b's path if it is absolute and clean ("..", "//" and
+// relative paths are refused before anything looks at the file).
+func cleanPath(b *sealv1.Blob) (string, error) {
+	path := b.GetPath()
+	if path == "" {
+		return "", errors.New("blob: empty path")
+	}
+	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
+		return "", fmt.Errorf("blob: %q is not a clean absolute path; refused", path)
+	}
+	return path, nil
 }
 
 func readChecked(b *sealv1.Blob, path string) ([]byte, error) {

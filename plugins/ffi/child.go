@@ -202,7 +202,7 @@ func exitStatus(cmd *exec.Cmd, runErr, readErr error) string {
 	}
 }
 
-// tailBuffer keeps the last max bytes written to it.
+// tailBuffer keeps at least the last max bytes written to it.
 type tailBuffer struct {
 	mu  sync.Mutex
 	max int
@@ -213,8 +213,10 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
+	// Trimmed only past twice the bound, so a chatty child (RUST_LOG=debug)
+	// costs one copy per max bytes written, not one per line.
+	if len(t.b) > 2*t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
 	}
 	return len(p), nil
 }

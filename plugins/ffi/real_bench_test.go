@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -50,9 +49,7 @@ func BenchmarkRealSeal2KiB(b *testing.B) {
 // sealOnce runs pc1 → pc2 → c1 → c2 → verify on s and times each call.
 func sealOnce(b *testing.B, s Sealer, num uint64) map[string]time.Duration {
 	ctx := context.Background()
-	d := b.TempDir()
-	sec := sectorDirs{cache: filepath.Join(d, "cache"), staged: filepath.Join(d, "staged"), sealed: filepath.Join(d, "sealed")}
-	mustPrepare(b, sec)
+	sec := newSector(b)
 	tk, sd := bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 32)
 	pieces := []abi.PieceInfo{{Size: 2048, PieceCID: zeroPiece2K}}
 	out := map[string]time.Duration{}
@@ -88,17 +85,6 @@ func sealOnce(b *testing.B, s Sealer, num uint64) map[string]time.Duration {
 		b.Fatalf("VerifySeal = %v, %v", ok, err)
 	}
 	return out
-}
-
-func mustPrepare(b *testing.B, s sectorDirs) {
-	b.Helper()
-	for _, err := range []error{
-		mkdir(s.cache), writeFile(s.staged, make([]byte, 2048)), writeFile(s.sealed, nil),
-	} {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
 }
 
 // hostSealOnce seals one sector through bin/host seal and returns the
@@ -156,7 +142,3 @@ func BenchmarkRealChildStart(b *testing.B) {
 	}
 	b.ReportMetric(float64(direct.Nanoseconds())/float64(b.N), "direct-ns/op")
 }
-
-func mkdir(p string) error { return os.Mkdir(p, 0o755) }
-
-func writeFile(p string, b []byte) error { return os.WriteFile(p, b, 0o644) }

@@ -88,7 +88,7 @@ const proof2K = abi.RegisteredSealProof_StackedDrg2KiBV1_1
 // sectorDirs lays out a 2KiB CC sector the way lotus does before PC1.
 type sectorDirs struct{ cache, staged, sealed string }
 
-func newSector(t *testing.T) sectorDirs {
+func newSector(t testing.TB) sectorDirs {
 	t.Helper()
 	d := t.TempDir()
 	s := sectorDirs{cache: filepath.Join(d, "cache"), staged: filepath.Join(d, "staged"), sealed: filepath.Join(d, "sealed")}

@@ -10,9 +10,10 @@
 #
 # The library is keyed by (filecoin-ffi version, cargo features, rustc
 # version, recipe): a second run with the same key prints the cached copy
-# in well under a second. The first takes tens of minutes on 2 cores
-# (measured in the README). The sources come from the Go module cache (the
-# filecoin-ffi module zip carries its Rust crate and a full Cargo.lock);
+# in well under a second. The first takes about 6 minutes on 2 cores, the
+# 2KiB parameters about 11 more (measured; plugins/ffi/README.md). The
+# sources come from the Go module cache (the filecoin-ffi module zip
+# carries its Rust crate and a full Cargo.lock);
 # crates come from the Rust registry; nothing is downloaded from GitHub.
 #
 # Cache root: $SEALHOST_CACHE, default /var/cache/sealhost.
@@ -94,7 +95,7 @@ build_lib() {
 		die "filecoin-ffi ${FFI_VERSION} does not pin filecoin-proofs ${PROOFS_VERSION}: update PROOFS_VERSION (and the parameters) in $0"
 
 	say "building libfilcrypto from filecoin-ffi ${FFI_VERSION}'s sources (rustc $(rustc_version), features $FEATURES)."
-	say "a first build takes about 10 minutes on 2 cores (measured: 7-9) and 1-2 GB in $(target_dir); later runs reuse it."
+	say "a first build takes about 6 minutes on 2 cores (measured 6m27s) and about 1 GB in $(target_dir); later runs reuse it."
 	mkdir -p "$CACHE_ROOT/filcrypto"
 	# A writable copy: the module cache is read-only. The copy is the
 	# FFI_DIR `make ffi` links against (Go sources + library + header).

@@ -38,7 +38,7 @@ func Clean(s string) string {
 
 func needsCleaning(s string) bool {
 	for _, r := range s {
-		if (unicode.IsControl(r) && r != '\n' && r != '\t') || r == 0x9b {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' { // C0, DEL and C1 (8-bit CSI 0x9b)
 			return true
 		}
 	}
