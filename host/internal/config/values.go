@@ -145,6 +145,25 @@ func FormatSize(n uint64) string {
 	return strconv.FormatUint(n, 10) + "B"
 }
 
+// HumanSize prints n in the largest binary unit that keeps it at least 1,
+// whole numbers without decimals ("64 GiB", "1007.9 GiB", "1 TiB").
+func HumanSize(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for i < 4 && n >= 1<<(10*(i+1)) {
+		i++
+	}
+	// Stay in GiB up to 10 TiB so node sizes compare at a glance.
+	if i == 4 && n < 10<<40 {
+		i = 3
+	}
+	div := uint64(1) << (10 * i)
+	if n%div == 0 {
+		return fmt.Sprintf("%d %s", n/div, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", float64(n)/float64(div), units[i])
+}
+
 var daysRE = regexp.MustCompile(`^([0-9]+)d(.*)$`)
 
 // ParseDuration parses a duration in Go's syntax ("90s", "6h", "1h30m")

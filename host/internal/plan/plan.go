@@ -809,7 +809,7 @@ func (b *builder) memory() {
 		var parts []string
 		for _, n := range mem.Needs {
 			mem.NeedBytes += n.Bytes
-			parts = append(parts, fmt.Sprintf("%s %s", n.Processor, humanBytes(n.Bytes)))
+			parts = append(parts, fmt.Sprintf("%s %s", n.Processor, config.HumanSize(n.Bytes)))
 		}
 		if mem.Needs == nil {
 			mem.Needs = []MemoryNeed{}
@@ -819,7 +819,7 @@ func (b *builder) memory() {
 			b.add(hcl.DiagWarning, config.CodeMemoryOvercommit, nil,
 				"NUMA node memory overcommitted",
 				"NUMA node %d has %s, but the pc1 tasks planned on it need %s (%s; %s a task for %s sectors): tasks will swap, spill to the other node, or be killed. Lower pc1 concurrent, or move pc1 to another node with numa_preferred and its cpuset.",
-				nd.id, humanBytes(mem.HaveBytes), humanBytes(mem.NeedBytes), strings.Join(parts, ", "), humanBytes(b.p.PC1TaskBytes), b.p.SectorSize)
+				nd.id, config.HumanSize(mem.HaveBytes), config.HumanSize(mem.NeedBytes), strings.Join(parts, ", "), config.HumanSize(b.p.PC1TaskBytes), b.p.SectorSize)
 		}
 	}
 }
@@ -867,25 +867,6 @@ func (b *builder) gpuTable() {
 		}
 		b.p.GPUs = append(b.p.GPUs, gu)
 	}
-}
-
-// humanBytes prints n in the largest binary unit that keeps it at least 1,
-// whole numbers without decimals ("64 GiB", "1007.9 GiB", "1 TiB").
-func humanBytes(n uint64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := 0
-	for i < 4 && n >= 1<<(10*(i+1)) {
-		i++
-	}
-	// Stay in GiB up to 10 TiB so node sizes compare at a glance.
-	if i == 4 && n < 10<<40 {
-		i = 3
-	}
-	div := uint64(1) << (10 * i)
-	if n%div == 0 {
-		return fmt.Sprintf("%d %s", n/div, units[i])
-	}
-	return fmt.Sprintf("%.1f %s", float64(n)/float64(div), units[i])
 }
 
 // Source returns the config file's bytes, for quoting lines in diagnostics.

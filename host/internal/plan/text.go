@@ -312,7 +312,7 @@ func (p *Plan) writeCoreMap(t *textWriter) {
 	}
 	const indent = "    "
 	for _, nd := range p.m.nodes {
-		t.line("  node %d  cpus %s  %s", nd.id, orDash(nd.cpus.String()), humanBytes(nd.memory))
+		t.line("  node %d  cpus %s  %s", nd.id, orDash(nd.cpus.String()), config.HumanSize(nd.memory))
 		var line strings.Builder // styled
 		lineLen := 0
 		flush := func() {
@@ -461,18 +461,18 @@ func (p *Plan) writeMemory(t *textWriter) {
 		return
 	}
 	t.heading("Memory")
-	t.line("  pc1 needs %s a task for %s sectors; other stages are not counted.", humanBytes(p.PC1TaskBytes), orDash(p.SectorSize))
+	t.line("  pc1 needs %s a task for %s sectors; other stages are not counted.", config.HumanSize(p.PC1TaskBytes), orDash(p.SectorSize))
 	rows := [][]string{{"NODE", "NEED", "HAVE", "PC1"}}
 	for _, m := range p.Memory {
 		var parts []string
 		for _, n := range m.Needs {
-			parts = append(parts, n.Processor+" "+humanBytes(n.Bytes))
+			parts = append(parts, n.Processor+" "+config.HumanSize(n.Bytes))
 		}
-		need := humanBytes(m.NeedBytes)
+		need := config.HumanSize(m.NeedBytes)
 		if m.NeedBytes > m.HaveBytes {
 			need += " (over)"
 		}
-		rows = append(rows, []string{strconv.Itoa(m.NUMA), need, humanBytes(m.HaveBytes), orDash(strings.Join(parts, ", "))})
+		rows = append(rows, []string{strconv.Itoa(m.NUMA), need, config.HumanSize(m.HaveBytes), orDash(strings.Join(parts, ", "))})
 	}
 	t.table("  ", rows, map[int]bool{1: true, 2: true}, nil)
 }

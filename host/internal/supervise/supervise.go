@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sealhost/sealhost/host/internal/config"
 	"slices"
 	"strconv"
 	"strings"
@@ -213,28 +214,15 @@ type OOMError struct {
 func (e *OOMError) Error() string {
 	limit, peak := "no memory_limit", "unknown"
 	if e.Limit > 0 {
-		limit = "memory_limit " + bytesIEC(e.Limit)
+		limit = "memory_limit " + config.HumanSize(e.Limit)
 	}
 	if e.Peak > 0 {
-		peak = bytesIEC(e.Peak)
+		peak = config.HumanSize(e.Peak)
 	}
 	return fmt.Sprintf("killed by the kernel's OOM killer at %s (peak %s): raise the processor's memory_limit or give it smaller tasks (%v)", limit, peak, e.Cause)
 }
 
 func (e *OOMError) Unwrap() error { return e.Cause }
-
-func bytesIEC(n uint64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	v, i := float64(n), 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if v == float64(uint64(v)) {
-		return fmt.Sprintf("%d %s", uint64(v), units[i])
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
 
 // TimeoutError is a task's error when it ran past the processor's timeout.
 type TimeoutError struct {
