@@ -223,10 +223,14 @@ type Processor struct {
 	SinceUnixNano int64    `protobuf:"varint,12,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
 	Confined      bool     `protobuf:"varint,13,opt,name=confined,proto3" json:"confined,omitempty"`
 	// done and failed count the tasks it finished since the host started.
-	Done          int64 `protobuf:"varint,14,opt,name=done,proto3" json:"done,omitempty"`
-	Failed        int64 `protobuf:"varint,15,opt,name=failed,proto3" json:"failed,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Done   int64 `protobuf:"varint,14,opt,name=done,proto3" json:"done,omitempty"`
+	Failed int64 `protobuf:"varint,15,opt,name=failed,proto3" json:"failed,omitempty"`
+	// next_try_unix_nano is when a processor in backoff, or one failed by a
+	// crash loop, starts its plugin again (a failed processor re-arms after
+	// a cool-down); 0 when no start is pending.
+	NextTryUnixNano int64 `protobuf:"varint,16,opt,name=next_try_unix_nano,json=nextTryUnixNano,proto3" json:"next_try_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Processor) Reset() {
@@ -364,6 +368,13 @@ func (x *Processor) GetFailed() int64 {
 	return 0
 }
 
+func (x *Processor) GetNextTryUnixNano() int64 {
+	if x != nil {
+		return x.NextTryUnixNano
+	}
+	return 0
+}
+
 type Task struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Id        uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -373,9 +384,15 @@ type Task struct {
 	Sector          *sealv1.Sector `protobuf:"bytes,4,opt,name=sector,proto3" json:"sector,omitempty"`
 	StartedUnixNano int64          `protobuf:"varint,5,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
 	// waited_nanos is how long it waited for its processor and locks.
-	WaitedNanos   int64 `protobuf:"varint,6,opt,name=waited_nanos,json=waitedNanos,proto3" json:"waited_nanos,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WaitedNanos int64 `protobuf:"varint,6,opt,name=waited_nanos,json=waitedNanos,proto3" json:"waited_nanos,omitempty"`
+	// cancelling_since_unix_nano is set once the task was cancelled (its
+	// caller went away, or the drain's grace ended) while its plugin call
+	// has not ended: it keeps its slot and locks until the plugin says the
+	// call ended or the plugin is killed after the cancel grace. 0 while the
+	// task runs normally.
+	CancellingSinceUnixNano int64 `protobuf:"varint,7,opt,name=cancelling_since_unix_nano,json=cancellingSinceUnixNano,proto3" json:"cancelling_since_unix_nano,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
@@ -446,6 +463,13 @@ func (x *Task) GetStartedUnixNano() int64 {
 func (x *Task) GetWaitedNanos() int64 {
 	if x != nil {
 		return x.WaitedNanos
+	}
+	return 0
+}
+
+func (x *Task) GetCancellingSinceUnixNano() int64 {
+	if x != nil {
+		return x.CancellingSinceUnixNano
 	}
 	return 0
 }
@@ -634,6 +658,9 @@ type LockHolder struct {
 	Stage         sealv1.Stage           `protobuf:"varint,2,opt,name=stage,proto3,enum=sealhost.seal.v1.Stage" json:"stage,omitempty"`
 	Processor     string                 `protobuf:"bytes,3,opt,name=processor,proto3" json:"processor,omitempty"`
 	SinceUnixNano int64                  `protobuf:"varint,4,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
+	// cancelling: the task was cancelled but its plugin call still runs, so
+	// the lock stays held (see Task.cancelling_since_unix_nano).
+	Cancelling    bool `protobuf:"varint,5,opt,name=cancelling,proto3" json:"cancelling,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -694,6 +721,13 @@ func (x *LockHolder) GetSinceUnixNano() int64 {
 		return x.SinceUnixNano
 	}
 	return 0
+}
+
+func (x *LockHolder) GetCancelling() bool {
+	if x != nil {
+		return x.Cancelling
+	}
+	return false
 }
 
 type LockWaiter struct {
@@ -769,7 +803,7 @@ const file_sdk_proto_taskv1_task_proto_rawDesc = "" +
 	"\arunning\x18\t \x03(\v2\x16.sealhost.task.v1.TaskR\arunning\x125\n" +
 	"\x06stages\x18\n" +
 	" \x03(\v2\x1d.sealhost.task.v1.StageStatusR\x06stages\x12,\n" +
-	"\x05locks\x18\v \x03(\v2\x16.sealhost.task.v1.LockR\x05locks\"\x9b\x03\n" +
+	"\x05locks\x18\v \x03(\v2\x16.sealhost.task.v1.LockR\x05locks\"\xc8\x03\n" +
 	"\tProcessor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
 	"\x05stage\x18\x02 \x01(\x0e2\x17.sealhost.seal.v1.StageR\x05stage\x12\x14\n" +
@@ -789,14 +823,16 @@ const file_sdk_proto_taskv1_task_proto_rawDesc = "" +
 	"\x0fsince_unix_nano\x18\f \x01(\x03R\rsinceUnixNano\x12\x1a\n" +
 	"\bconfined\x18\r \x01(\bR\bconfined\x12\x12\n" +
 	"\x04done\x18\x0e \x01(\x03R\x04done\x12\x16\n" +
-	"\x06failed\x18\x0f \x01(\x03R\x06failed\"\xe4\x01\n" +
+	"\x06failed\x18\x0f \x01(\x03R\x06failed\x12+\n" +
+	"\x12next_try_unix_nano\x18\x10 \x01(\x03R\x0fnextTryUnixNano\"\xa1\x02\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12-\n" +
 	"\x05stage\x18\x02 \x01(\x0e2\x17.sealhost.seal.v1.StageR\x05stage\x12\x1c\n" +
 	"\tprocessor\x18\x03 \x01(\tR\tprocessor\x120\n" +
 	"\x06sector\x18\x04 \x01(\v2\x18.sealhost.seal.v1.SectorR\x06sector\x12*\n" +
 	"\x11started_unix_nano\x18\x05 \x01(\x03R\x0fstartedUnixNano\x12!\n" +
-	"\fwaited_nanos\x18\x06 \x01(\x03R\vwaitedNanos\"\xde\x01\n" +
+	"\fwaited_nanos\x18\x06 \x01(\x03R\vwaitedNanos\x12;\n" +
+	"\x1acancelling_since_unix_nano\x18\a \x01(\x03R\x17cancellingSinceUnixNano\"\xde\x01\n" +
 	"\vStageStatus\x12-\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x17.sealhost.seal.v1.StageR\x05stage\x12\x18\n" +
 	"\awaiting\x18\x02 \x01(\x05R\awaiting\x12\x18\n" +
@@ -814,13 +850,16 @@ const file_sdk_proto_taskv1_task_proto_rawDesc = "" +
 	"\n" +
 	"ShareEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x95\x01\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xb5\x01\n" +
 	"\n" +
 	"LockHolder\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\x04R\x04task\x12-\n" +
 	"\x05stage\x18\x02 \x01(\x0e2\x17.sealhost.seal.v1.StageR\x05stage\x12\x1c\n" +
 	"\tprocessor\x18\x03 \x01(\tR\tprocessor\x12&\n" +
-	"\x0fsince_unix_nano\x18\x04 \x01(\x03R\rsinceUnixNano\"U\n" +
+	"\x0fsince_unix_nano\x18\x04 \x01(\x03R\rsinceUnixNano\x12\x1e\n" +
+	"\n" +
+	"cancelling\x18\x05 \x01(\bR\n" +
+	"cancelling\"U\n" +
 	"\n" +
 	"LockWaiter\x12-\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x17.sealhost.seal.v1.StageR\x05stage\x12\x18\n" +
