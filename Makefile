@@ -115,5 +115,5 @@ test-real: ffi-real params
 	cd plugins/ffi && SEALHOST_FFI_DIR=$$(../../$(FILCRYPTO) dir) \
 	  FIL_PROOFS_PARAMETER_CACHE=$$(../../$(FILCRYPTO) paramdir) \
 	  CGO_ENABLED=1 $(GO) test -modfile=ffi.local.mod -tags ffi -count=1 -timeout 60m -v -run Real . 2>&1 | \
-	  tee ../../$(BIN)/test-real.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|real_test.go'; \
+	  tee ../../$(BIN)/test-real.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|real(_[a-z0-9]+)?_test.go'; \
 	  exit $${PIPESTATUS[0]}
