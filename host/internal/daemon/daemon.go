@@ -129,6 +129,10 @@ type task struct {
 	started   time.Time // zero while waiting
 	processor string
 	waited    time.Duration
+	// cancelling is when the task was cancelled (its caller left, or the
+	// drain's grace ended) while its plugin call had not ended: it keeps
+	// its slot and locks until supervise says the call is over.
+	cancelling time.Time
 	// abandon ends the task's wait for a processor, with the cause.
 	abandon context.CancelCauseFunc
 }
@@ -325,15 +329,32 @@ func (h *Host) pluginExited(p *proc, owner string) {
 		return // the host is stopping its plugins
 	}
 	h.log.Info("plugin gone; processor out of service until it is back", "processor", p.cfg.ID, "owner", owner, "tasks_dropped", n)
+	// Each exit (a failed start too) runs this anew: only the newest
+	// exit's goroutine carries on.
+	superseded := func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.gen != gen
+	}
 	go func() {
-		if err := p.sp.WaitRunning(h.ctx); err != nil {
-			// Failed for good, stopped, or the host is ending.
+		for {
+			err := p.sp.WaitRunning(h.ctx)
+			if err == nil {
+				break
+			}
 			var failed *supervise.FailedError
-			if errors.As(err, &failed) && allFailed(h, h.stages[p.cfg.Stage]) {
-				h.log.Error("every processor of the stage has failed: refusing its tasks", "stage", p.cfg.Stage)
+			if !errors.As(err, &failed) || superseded() {
+				return // stopped, the host is ending, or a newer exit's
+			}
+			if allFailed(h, h.stages[p.cfg.Stage]) {
+				h.log.Error("every processor of the stage has failed: refusing its tasks until one tries again", "stage", p.cfg.Stage, "next_try", failed.NextTry)
 				h.abandonWaiting(p.cfg.Stage, err)
 			}
-			return
+			// A processor failed by a crash loop re-arms after its
+			// cool-down and starts its plugin again.
+			if p.sp.WaitRearmed(h.ctx) != nil {
+				return
+			}
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()

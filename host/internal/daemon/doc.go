@@ -14,13 +14,18 @@
 // free slot, the stage is under its limit and stagger, and the processor's
 // locks are granted; it then runs through supervise.Processor.Do and
 // releases everything when it ends. The caller going away (its context)
-// frees its place whether it was waiting or running. When a plugin dies,
+// frees a waiting task's place at once; a running one's slot and locks
+// stay held until its plugin call has ended (or the plugin is killed
+// after the cancel grace), since the plugin may still be using the GPU
+// they stand for, and `host status` shows it as cancelling. When a plugin dies,
 // supervise fails its in-flight tasks at once and calls OnExit; the host
 // then drops the processor from the dispatcher, which frees their slots
 // and locks, and puts it back once a new instance runs. A task handed to a
 // processor that is lost before the task reached its plugin (the plugin
 // failed to start) never ran, so it goes back to waiting. Waiting tasks of
-// a stage whose processors have all failed for good are refused.
+// a stage whose processors have all failed (a crash loop) are refused, and
+// so are new ones, until a processor re-arms after its cool-down and its
+// plugin runs again; `host status` says when that is.
 //
 // Each call gets exactly one answer: the plugin's response, or a gRPC
 // status with a sealv1.Error detail (message, retryable) whose code says

@@ -96,7 +96,7 @@ func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Secto
 		return statusError(codes.Unimplemented, false, "no processor of this host serves %s: add a processor %q block to %s", stage, stage, h.cfg.File)
 	}
 	if allFailed(h, ids) {
-		return statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks; `host status` says why", stage)
+		return statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks until one tries again; `host status` says why and when", stage)
 	}
 
 	h.mu.Lock()
@@ -140,7 +140,7 @@ func (h *Host) await(ctx context.Context, t *task) (*dispatch.Assignment, error)
 	// Checked after abandon is set, so a processor failing from here on
 	// finds this task in abandonWaiting.
 	if allFailed(h, h.stages[t.stage]) {
-		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks; `host status` says why", t.stage)
+		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks until one tries again; `host status` says why and when", t.stage)
 	}
 	go func() {
 		select {
@@ -191,13 +191,27 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 	// slot and locks were handed to others.
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
+	var ended bool // under h.mu: Do returned
 	go func() {
+		cancelled := false
 		select {
 		case <-h.abort:
+			cancelled = true
 		case <-a.Lost():
+			// The plugin died: its calls have ended with it.
 		case <-runCtx.Done():
+			cancelled = ctx.Err() != nil
 		}
 		cancelRun()
+		if cancelled {
+			// Do returns once the plugin's call has ended, not when the
+			// gRPC call does; until then the task is cancelling.
+			h.mu.Lock()
+			if !ended {
+				t.cancelling = time.Now()
+			}
+			h.mu.Unlock()
+		}
 	}()
 	var called atomic.Bool
 	err = p.sp.Do(runCtx, func(ctx context.Context, c *pluginclient.Client) error {
@@ -210,12 +224,15 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 		))
 		return f(ctx, c)
 	})
+	h.mu.Lock()
+	ended = true
+	h.mu.Unlock()
 	ran := time.Since(t.started)
 
 	if err != nil && !called.Load() && isClosed(a.Lost()) && ctx.Err() == nil && !isClosed(h.refuse) {
 		h.log.Debug("processor lost before the task reached it: waiting again", "task", t.id, "processor", a.Processor, "error", err)
 		h.mu.Lock()
-		t.started, t.processor = time.Time{}, ""
+		t.started, t.processor, t.cancelling = time.Time{}, "", time.Time{}
 		h.mu.Unlock()
 		return nil, true
 	}

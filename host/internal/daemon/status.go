@@ -58,6 +58,9 @@ func (h *Host) Status() *taskv1.StatusResponse {
 			SinceUnixNano: s.Since.UnixNano(),
 			Confined:      s.Confined,
 		}
+		if !s.NextTry.IsZero() {
+			sups[id].NextTryUnixNano = s.NextTry.UnixNano()
+		}
 	}
 
 	h.mu.Lock()
@@ -79,14 +82,18 @@ func (h *Host) Status() *taskv1.StatusResponse {
 	runningOn := map[string]int{}
 	for _, t := range running {
 		runningOn[t.processor]++
-		st.Running = append(st.Running, &taskv1.Task{
+		tk := &taskv1.Task{
 			Id:              t.id,
 			Stage:           StageProto(t.stage),
 			Processor:       t.processor,
 			Sector:          t.sector,
 			StartedUnixNano: t.started.UnixNano(),
 			WaitedNanos:     int64(t.waited),
-		})
+		}
+		if !t.cancelling.IsZero() {
+			tk.CancellingSinceUnixNano = t.cancelling.UnixNano()
+		}
+		st.Running = append(st.Running, tk)
 	}
 	for _, id := range h.order {
 		p := h.procs[id]
@@ -117,7 +124,7 @@ func (h *Host) Status() *taskv1.StatusResponse {
 		lk := &taskv1.Lock{Name: l.Name, Capacity: int32(max(l.Capacity, 1))}
 		for _, t := range running {
 			if has(h.procs[t.processor].cfg.Locks, l.Name) {
-				lk.Holders = append(lk.Holders, &taskv1.LockHolder{Task: t.id, Stage: StageProto(t.stage), Processor: t.processor, SinceUnixNano: t.started.UnixNano()})
+				lk.Holders = append(lk.Holders, &taskv1.LockHolder{Task: t.id, Stage: StageProto(t.stage), Processor: t.processor, SinceUnixNano: t.started.UnixNano(), Cancelling: !t.cancelling.IsZero()})
 			}
 		}
 		for _, stage := range config.Stages {

@@ -45,7 +45,13 @@ func Write(w io.Writer, st *taskv1.StatusResponse) {
 		if !p.GetConfined() {
 			cg = "NONE (unconfined)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%s\t%s\n", p.GetId(), p.GetState(),
+		state := p.GetState()
+		if n := p.GetNextTryUnixNano(); n > 0 {
+			// A backoff or a failed processor's cool-down: when it starts
+			// its plugin again.
+			state += ", next try in " + age(time.Unix(0, n).Sub(now))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%s\t%s\n", p.GetId(), state,
 			age(now.Sub(time.Unix(0, p.GetSinceUnixNano()))), pid, p.GetRunning(), p.GetConcurrent(),
 			p.GetDone(), p.GetFailed(), p.GetRestarts(), locks, cg)
 		if p.GetLastError() != "" {
@@ -78,13 +84,19 @@ func Write(w io.Writer, st *taskv1.StatusResponse) {
 	fmt.Fprintf(w, "\nRUNNING TASKS (%d)\n", len(st.GetRunning()))
 	if len(st.GetRunning()) > 0 {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "TASK\tSTAGE\tPROCESSOR\tSECTOR\tRUNNING FOR\tWAITED")
+		fmt.Fprintln(tw, "TASK\tSTAGE\tPROCESSOR\tSECTOR\tSTATE\tRUNNING FOR\tWAITED")
 		for _, t := range st.GetRunning() {
 			sector := "-"
 			if s := t.GetSector(); s != nil {
 				sector = fmt.Sprintf("f0%d/%d", s.GetMinerId(), s.GetSectorNumber())
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.GetId(), stageName(t.GetStage()), t.GetProcessor(), sector,
+			state := "running"
+			if c := t.GetCancellingSinceUnixNano(); c > 0 {
+				// Cancelled, but the plugin's call has not ended: it
+				// still holds its slot and locks.
+				state = "cancelling for " + age(now.Sub(time.Unix(0, c)))
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.GetId(), stageName(t.GetStage()), t.GetProcessor(), sector, state,
 				age(now.Sub(time.Unix(0, t.GetStartedUnixNano()))), age(time.Duration(t.GetWaitedNanos())))
 		}
 		tw.Flush()
@@ -97,7 +109,11 @@ func Write(w io.Writer, st *taskv1.StatusResponse) {
 		for _, l := range st.GetLocks() {
 			var by, waiting, share []string
 			for _, hld := range l.GetHolders() {
-				by = append(by, fmt.Sprintf("%s task %d on %s", stageName(hld.GetStage()), hld.GetTask(), hld.GetProcessor()))
+				h := fmt.Sprintf("%s task %d on %s", stageName(hld.GetStage()), hld.GetTask(), hld.GetProcessor())
+				if hld.GetCancelling() {
+					h += " (cancelling)"
+				}
+				by = append(by, h)
 			}
 			for _, wt := range l.GetWaiters() {
 				waiting = append(waiting, fmt.Sprintf("%s: %d", stageName(wt.GetStage()), wt.GetWaiting()))

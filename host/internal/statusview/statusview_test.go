@@ -33,16 +33,19 @@ func busy() *taskv1.StatusResponse {
 				LastError: "plugin \"pc2.0\" (pid 5011) exited: signal: killed; last stderr lines:\n\tline one\n\tline two\n\tline three\n\tline four"},
 			{Id: "c2.0", Stage: sealv1.Stage_STAGE_C2, State: "failed", Owner: "c2.0#5", Concurrent: 1, Locks: []string{"gpu0"}, Restarts: 5,
 				SinceUnixNano: at(now - 40*time.Minute), Confined: true, Cgroup: "/sys/fs/cgroup/cpuset/sealhost/sealhost@4242.99/c2.0", Failed: 1,
-				LastError: "crash loop: 5 failures in a row, giving up"},
+				LastError: "crash loop: 5 failures in a row, trying again after a cool-down of 5m0s", NextTryUnixNano: at(now + 4*time.Minute + 10*time.Second)},
+			{Id: "pc2.1", Stage: sealv1.Stage_STAGE_PC2, State: "running", Owner: "pc2.1#1", Pid: 5078, Cgroup: "/sys/fs/cgroup/cpuset/sealhost/sealhost@4242.99/pc2.1",
+				Running: 1, Concurrent: 1, Locks: []string{"gpu1"}, SinceUnixNano: at(time.Second), Confined: true, Done: 3},
 		},
 		Running: []*taskv1.Task{
 			{Id: 31, Stage: sealv1.Stage_STAGE_PC1, Processor: "pc1.0", Sector: &sealv1.Sector{MinerId: 1000, SectorNumber: 31}, StartedUnixNano: at(now - 2*time.Hour - 5*time.Minute), WaitedNanos: int64(3 * time.Second)},
 			{Id: 32, Stage: sealv1.Stage_STAGE_PC1, Processor: "pc1.0", Sector: &sealv1.Sector{MinerId: 1000, SectorNumber: 32}, StartedUnixNano: at(now - 12*time.Minute), WaitedNanos: int64(1500 * time.Millisecond)},
 			{Id: 40, Stage: sealv1.Stage_STAGE_PC2, Processor: "pc2.0", StartedUnixNano: at(now - 850*time.Millisecond), WaitedNanos: int64(40 * time.Second)},
+			{Id: 41, Stage: sealv1.Stage_STAGE_PC2, Processor: "pc2.1", StartedUnixNano: at(now - 5*time.Minute), WaitedNanos: int64(time.Second), CancellingSinceUnixNano: at(now - 4*time.Second)},
 		},
 		Stages: []*taskv1.StageStatus{
 			{Stage: sealv1.Stage_STAGE_PC1, Running: 2, Limit: 2, Waiting: 3, OldestWaitNanos: int64(14 * time.Minute), Done: 12},
-			{Stage: sealv1.Stage_STAGE_PC2, Running: 1, Done: 9, Failed: 2},
+			{Stage: sealv1.Stage_STAGE_PC2, Running: 2, Done: 12, Failed: 2},
 			{Stage: sealv1.Stage_STAGE_C2, Waiting: 1, OldestWaitNanos: int64(850 * time.Millisecond), Failed: 1},
 		},
 		Locks: []*taskv1.Lock{{
@@ -50,6 +53,9 @@ func busy() *taskv1.StatusResponse {
 			Holders: []*taskv1.LockHolder{{Task: 40, Stage: sealv1.Stage_STAGE_PC2, Processor: "pc2.0", SinceUnixNano: at(now - 850*time.Millisecond)}},
 			Waiters: []*taskv1.LockWaiter{{Stage: sealv1.Stage_STAGE_C2, Waiting: 1}},
 			Share:   map[string]float64{"pc2": 0.61, "c2": 0.39},
+		}, {
+			Name: "gpu1", Capacity: 1,
+			Holders: []*taskv1.LockHolder{{Task: 41, Stage: sealv1.Stage_STAGE_PC2, Processor: "pc2.1", SinceUnixNano: at(now - 5*time.Minute), Cancelling: true}},
 		}},
 	}
 }

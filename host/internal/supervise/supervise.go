@@ -19,6 +19,7 @@ import (
 	"github.com/sealhost/sealhost/host/internal/confine"
 	"github.com/sealhost/sealhost/internal/pluginclient"
 	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
 // State is where a processor is in its life.
@@ -43,11 +44,27 @@ type BackoffPolicy struct {
 	// MaxFailures is how many consecutive failures (failed starts, or exits
 	// before Stable) mark the processor Failed.
 	MaxFailures int
+	// Cooldown is how long a processor stays Failed before it re-arms and
+	// tries its plugin once more: what failed it may have been passing (a
+	// task that ran it out of memory, a driver being reloaded), and a
+	// processor failed for good would need the whole host restarted. The
+	// backoff continues across the re-arm: the failure count is kept, so
+	// a re-armed plugin that fails again before Stable fails the processor
+	// again at once, and each such cool-down doubles up to CooldownMax.
+	// Zero takes DefaultCooldown and DefaultCooldownMax.
+	Cooldown, CooldownMax time.Duration
 }
 
-// DefaultBackoff restarts after 0.5 s, 1 s, 2 s … up to 30 s and gives up
-// after 5 failures in a row.
-var DefaultBackoff = BackoffPolicy{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Stable: time.Minute, MaxFailures: 5}
+// DefaultBackoff restarts after 0.5 s, 1 s, 2 s … up to 30 s, fails the
+// processor after 5 failures in a row, and re-arms it after 5, 10, 20 …
+// up to 60 minutes.
+var DefaultBackoff = BackoffPolicy{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Stable: time.Minute, MaxFailures: 5, Cooldown: DefaultCooldown, CooldownMax: DefaultCooldownMax}
+
+// The default cool-downs of a failed processor.
+const (
+	DefaultCooldown    = 5 * time.Minute
+	DefaultCooldownMax = time.Hour
+)
 
 // Config describes one processor.
 type Config struct {
@@ -77,6 +94,27 @@ type Config struct {
 	// OnOOM, when set, runs when the kernel's OOM killer ended a plugin
 	// (for the host's metric).
 	OnOOM func()
+	// Launch, when set, replaces starting the confined plugin process: it
+	// returns a started plugin. For tests that drive supervision over an
+	// in-process plugin (thousands of crashes and cancellations in
+	// seconds); a Conn that is not a *pluginclient.Client reaches Do's f
+	// as a nil client.
+	Launch func(ctx context.Context, owner string) (Conn, error)
+}
+
+// Conn is a started plugin as supervision sees it; *pluginclient.Client is
+// the real one.
+type Conn interface {
+	// Info lists what the plugin serves and the calls it is running.
+	Info(ctx context.Context) (*sealv1.InfoResponse, error)
+	// Ping checks the plugin's health service.
+	Ping(ctx context.Context) error
+	// Exited is closed once the process is gone; ExitError says how.
+	Exited() <-chan struct{}
+	ExitError() error
+	// Kill stops the process (gracefully first, until ctx ends).
+	Kill(ctx context.Context) error
+	Pid() int
 }
 
 // DeadlineMetadata is the gRPC metadata key that carries a task's deadline
@@ -101,15 +139,19 @@ type Status struct {
 	Since time.Time
 	// Confined is false when the processor runs without a cgroup.
 	Confined bool
+	// NextTry is when the plugin is started again: the end of a backoff,
+	// or of a failed processor's cool-down. Zero when none is pending.
+	NextTry time.Time
 }
 
 // instance is one plugin process.
 type instance struct {
 	owner  string
-	client *pluginclient.Client
-	dead   chan struct{} // closed once the process is gone
-	err    error         // why it died; set before dead is closed
-	kill   chan string   // asks the watcher to kill it, with the reason
+	conn   Conn
+	client *pluginclient.Client // conn, when it is a real plugin process
+	dead   chan struct{}        // closed once the process is gone
+	err    error                // why it died; set before dead is closed
+	kill   chan string          // asks the watcher to kill it, with the reason
 }
 
 // Processor supervises one plugin process. Its methods are safe for
@@ -128,6 +170,7 @@ type Processor struct {
 	restarts int
 	lastErr  error
 	inFlight int
+	nextTry  time.Time
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -149,6 +192,12 @@ func Start(m *confine.Manager, cfg Config) (*Processor, error) {
 	}
 	if cfg.Backoff == (BackoffPolicy{}) {
 		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.Backoff.Cooldown <= 0 {
+		cfg.Backoff.Cooldown = DefaultCooldown
+	}
+	if cfg.Backoff.CooldownMax < cfg.Backoff.Cooldown {
+		cfg.Backoff.CooldownMax = max(DefaultCooldownMax, cfg.Backoff.Cooldown)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
@@ -181,9 +230,15 @@ var ErrStopped = errors.New("processor stopped")
 type FailedError struct {
 	ID     string
 	Reason error
+	// NextTry is when the processor re-arms; zero when it never does (a
+	// plugin that does not serve the stage).
+	NextTry time.Time
 }
 
 func (e *FailedError) Error() string {
+	if !e.NextTry.IsZero() {
+		return fmt.Sprintf("processor %s has failed and takes no tasks until it tries again at %s: %v", e.ID, e.NextTry.Format(time.TimeOnly), e.Reason)
+	}
 	return fmt.Sprintf("processor %s has failed and takes no tasks: %v", e.ID, e.Reason)
 }
 
@@ -325,9 +380,12 @@ var callSeq atomic.Uint64
 // that does not track calls cannot say, and is killed after the grace too.
 func (p *Processor) awaitCallEnd(inst *instance, id string) {
 	deadline := time.Now().Add(p.cfg.CancelGrace)
+	// Most cancelled calls end within moments of the cancel: ask soon,
+	// then less often.
+	poll := time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		info, err := inst.client.Info(ctx)
+		info, err := inst.conn.Info(ctx)
 		cancel()
 		if err == nil && info.GetTracksCalls() && !slices.Contains(info.GetRunningCalls(), id) {
 			return
@@ -344,8 +402,9 @@ func (p *Processor) awaitCallEnd(inst *instance, id string) {
 		select {
 		case <-inst.dead:
 			return
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(poll):
 		}
+		poll = min(2*poll, 20*time.Millisecond)
 	}
 }
 
@@ -386,7 +445,7 @@ func isDead(inst *instance) bool {
 func (p *Processor) waitInstance(ctx context.Context) (*instance, error) {
 	for {
 		p.mu.Lock()
-		state, cur, ready, lastErr := p.state, p.cur, p.ready, p.lastErr
+		state, cur, ready, lastErr, next := p.state, p.cur, p.ready, p.lastErr, p.nextTry
 		p.mu.Unlock()
 		switch state {
 		case Running:
@@ -394,7 +453,7 @@ func (p *Processor) waitInstance(ctx context.Context) (*instance, error) {
 				return cur, nil
 			}
 		case Failed:
-			return nil, &FailedError{ID: p.cfg.ID, Reason: lastErr}
+			return nil, &FailedError{ID: p.cfg.ID, Reason: lastErr, NextTry: next}
 		case Stopped:
 			return nil, ErrStopped
 		}
@@ -417,13 +476,14 @@ func (p *Processor) Status() Status {
 		Restarts: p.restarts,
 		InFlight: p.inFlight,
 		Since:    p.since,
+		NextTry:  p.nextTry,
 		Cgroup:   cgroupPath(p.cg),
 		Confined: cgroupPath(p.cg) != "",
 	}
 	if p.cur != nil {
 		s.Owner = p.cur.owner
 		if p.state == Running {
-			s.Pid = p.cur.client.Pid()
+			s.Pid = p.cur.conn.Pid()
 		}
 	}
 	if p.lastErr != nil {
@@ -438,6 +498,30 @@ func (p *Processor) WaitRunning(ctx context.Context) error {
 	return err
 }
 
+// WaitRearmed waits while the processor is Failed: it returns nil once the
+// cool-down is over and it starts its plugin again, ErrStopped once it is
+// stopped, or ctx's error. A processor that never re-arms (its plugin
+// does not serve the stage) keeps it waiting until ctx ends.
+func (p *Processor) WaitRearmed(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		state, ready := p.state, p.ready
+		p.mu.Unlock()
+		switch state {
+		case Stopped:
+			return ErrStopped
+		case Failed:
+		default:
+			return nil
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // Stop stops supervising: the plugin is asked to shut down (it has until ctx
 // ends), then everything left in its cgroup is killed and the cgroup
 // removed. In-flight tasks fail.
@@ -447,7 +531,7 @@ func (p *Processor) Stop(ctx context.Context) error {
 	cur := p.cur
 	p.mu.Unlock()
 	if cur != nil && !isDead(cur) {
-		if err := cur.client.Kill(ctx); err != nil {
+		if err := cur.conn.Kill(ctx); err != nil {
 			p.log.Warn("plugin did not stop cleanly", "error", err)
 		}
 	}
@@ -464,9 +548,14 @@ func (p *Processor) killInstance(inst *instance, reason string) {
 }
 
 func (p *Processor) setState(s State, cur *instance, err error) {
+	p.setStateUntil(s, cur, err, time.Time{})
+}
+
+// setStateUntil enters s, which ends (with a new start) at next.
+func (p *Processor) setStateUntil(s State, cur *instance, err error, next time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.state, p.since = s, time.Now()
+	p.state, p.since, p.nextTry = s, time.Now(), next
 	if cur != nil {
 		p.cur = cur
 	}
@@ -490,6 +579,7 @@ func (p *Processor) stopping() bool {
 func (p *Processor) loop() {
 	defer close(p.done)
 	failures := 0
+	cooldowns := 0 // cool-downs since the last stable run
 	for {
 		if p.stopping() {
 			p.setState(Stopped, nil, nil)
@@ -514,24 +604,30 @@ func (p *Processor) loop() {
 			return
 		}
 		if time.Since(started) >= p.cfg.Backoff.Stable {
-			failures = 0
+			failures, cooldowns = 0, 0
 		}
 		failures++
 		p.mu.Lock()
 		p.restarts++
 		p.mu.Unlock()
+		var wait time.Duration
 		if failures >= p.cfg.Backoff.MaxFailures {
-			reason := fmt.Errorf("crash loop: %d failures in a row, giving up; last: %w", failures, err)
-			p.log.Error("processor failed", "error", reason)
-			p.setState(Failed, nil, reason)
-			return
+			wait = p.cfg.Backoff.Cooldown << cooldowns
+			if wait > p.cfg.Backoff.CooldownMax || wait <= 0 {
+				wait = p.cfg.Backoff.CooldownMax
+			}
+			cooldowns++
+			reason := fmt.Errorf("crash loop: %d failures in a row, trying again after a cool-down of %s; last: %w", failures, wait, err)
+			p.log.Error("processor failed", "error", reason, "next_try", time.Now().Add(wait).Format(time.RFC3339))
+			p.setStateUntil(Failed, nil, reason, time.Now().Add(wait))
+		} else {
+			wait = p.cfg.Backoff.Initial << (failures - 1)
+			if wait > p.cfg.Backoff.Max || wait <= 0 {
+				wait = p.cfg.Backoff.Max
+			}
+			p.log.Warn("plugin ended; restarting after backoff", "error", err, "backoff", wait, "failures", failures)
+			p.setStateUntil(Backoff, nil, err, time.Now().Add(wait))
 		}
-		wait := p.cfg.Backoff.Initial << (failures - 1)
-		if wait > p.cfg.Backoff.Max || wait <= 0 {
-			wait = p.cfg.Backoff.Max
-		}
-		p.log.Warn("plugin ended; restarting after backoff", "error", err, "backoff", wait, "failures", failures)
-		p.setState(Backoff, nil, err)
 		select {
 		case <-time.After(wait):
 		case <-p.stop:
@@ -560,15 +656,7 @@ func (p *Processor) runInstance(owner string) error {
 			return fmt.Errorf("processor %s: %w", p.cfg.ID, err)
 		}
 	}
-	c, err := pluginclient.Start(ctx, pluginclient.Config{
-		Name:         p.cfg.ID,
-		Cmd:          p.cg.Command(),
-		Logger:       p.log,
-		StartTimeout: p.cfg.StartTimeout,
-		// Large payloads travel as files; keeping them in the processor's
-		// own TMPDIR means they are removed with its cgroup.
-		BlobDir: p.cg.TempDir(),
-	})
+	c, err := p.launch(ctx, owner)
 	if err != nil {
 		// Children the shim or plugin forked before failing stay in the
 		// cgroup: clear it for the next attempt.
@@ -588,7 +676,8 @@ func (p *Processor) runInstance(owner string) error {
 		}
 		return err
 	}
-	inst := &instance{owner: owner, client: c, dead: make(chan struct{}), kill: make(chan string)}
+	inst := &instance{owner: owner, conn: c, dead: make(chan struct{}), kill: make(chan string)}
+	inst.client, _ = c.(*pluginclient.Client)
 	p.log.Info("plugin running", "owner", owner, "pid", c.Pid())
 	p.setState(Running, inst, nil)
 	memBefore := p.cg.Memory()
@@ -618,6 +707,26 @@ func (p *Processor) runInstance(owner string) error {
 	return cause
 }
 
+// launch starts one plugin process, confined.
+func (p *Processor) launch(ctx context.Context, owner string) (Conn, error) {
+	if p.cfg.Launch != nil {
+		return p.cfg.Launch(ctx, owner)
+	}
+	c, err := pluginclient.Start(ctx, pluginclient.Config{
+		Name:         p.cfg.ID,
+		Cmd:          p.cg.Command(),
+		Logger:       p.log,
+		StartTimeout: p.cfg.StartTimeout,
+		// Large payloads travel as files; keeping them in the processor's
+		// own TMPDIR means they are removed with its cgroup.
+		BlobDir: p.cg.TempDir(),
+	})
+	if err != nil {
+		return nil, err // a nil *Client must not become a non-nil Conn
+	}
+	return c, nil
+}
+
 // WrongStageError says a plugin does not serve its processor's stage: a
 // config mistake (or a plugin built without what the stage needs) that no
 // restart can mend, so the processor fails at once.
@@ -638,7 +747,7 @@ func (e *WrongStageError) Error() string {
 
 // checkServes asks a freshly started plugin what it serves. A plugin that
 // cannot answer Info is left to the health checks.
-func (p *Processor) checkServes(ctx context.Context, c *pluginclient.Client) error {
+func (p *Processor) checkServes(ctx context.Context, c Conn) error {
 	if p.cfg.Stage == "" {
 		return nil
 	}
@@ -672,8 +781,8 @@ func (p *Processor) watch(inst *instance) error {
 	misses := 0
 	for {
 		select {
-		case <-inst.client.Exited():
-			return inst.client.ExitError()
+		case <-inst.conn.Exited():
+			return inst.conn.ExitError()
 		case reason := <-inst.kill:
 			p.log.Warn("killing plugin", "owner", inst.owner, "reason", reason)
 			return errors.New(reason)
@@ -681,7 +790,7 @@ func (p *Processor) watch(inst *instance) error {
 			return ErrStopped
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), p.cfg.HealthInterval)
-			err := inst.client.Ping(ctx)
+			err := inst.conn.Ping(ctx)
 			cancel()
 			if err == nil {
 				misses = 0

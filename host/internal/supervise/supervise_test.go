@@ -47,6 +47,12 @@ func runPlugin(mode string) int {
 		fmt.Fprintln(os.Stderr, "test plugin crashing at start as asked")
 		return 3
 	}
+	if file, ok := strings.CutPrefix(mode, "crash-until:"); ok {
+		if _, err := os.Stat(file); err != nil {
+			fmt.Fprintln(os.Stderr, "test plugin crashing at start until", file, "exists")
+			return 3
+		}
+	}
 	var inflight atomic.Int32
 	sdk.Serve(sdk.Plugin{Name: "supervise-test", Version: "1", Unserved: "this test plugin only proves c2", C2: sdk.C2Func(
 		func(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
@@ -162,7 +168,7 @@ func startProc(t *testing.T, mode string, edit func(*Config)) (*Processor, *exit
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := p.WaitRunning(ctx); err != nil && mode != "crash" && mode != "wrong-stage" {
+	if err := p.WaitRunning(ctx); err != nil && !strings.HasPrefix(mode, "crash") && mode != "wrong-stage" {
 		t.Fatalf("plugin did not come up: %v", err)
 	}
 	return p, ex
@@ -287,6 +293,59 @@ func TestHungPluginIsRestarted(t *testing.T) {
 		t.Fatalf("err = %v, want a DiedError about health checks", err)
 	}
 	waitFor(t, "the restart", func() bool { s := p.Status(); return s.State == Running && s.Owner == "c2.0#2" })
+}
+
+// TestFailedProcessorRearms: a processor failed by a crash loop tries its
+// plugin again after the cool-down, says when (Status.NextTry and the
+// FailedError), and the backoff continues across the re-arm: one more
+// failure fails it again at once with a doubled cool-down. Once the cause
+// is gone, the next re-arm brings it back. (Before, Failed was for good.)
+func TestFailedProcessorRearms(t *testing.T) {
+	cure := filepath.Join(t.TempDir(), "cured")
+	p, _ := startProc(t, "crash-until:"+cure, func(c *Config) {
+		c.Backoff = BackoffPolicy{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, Stable: time.Minute, MaxFailures: 2,
+			Cooldown: 400 * time.Millisecond, CooldownMax: 10 * time.Second}
+	})
+	waitFor(t, "the processor to fail", func() bool { return p.Status().State == Failed })
+	first := p.Status()
+	if d := first.NextTry.Sub(first.Since); d < 350*time.Millisecond || d > 450*time.Millisecond {
+		t.Fatalf("first failure: next try %v after failing, want the 400ms cool-down (status %+v)", d, first)
+	}
+	if !strings.Contains(first.LastError, "trying again after a cool-down of 400ms") {
+		t.Errorf("last error = %q, want it to say when it tries again", first.LastError)
+	}
+	_, err := c2(context.Background(), p, "ok")
+	var fe *FailedError
+	if !errors.As(err, &fe) || !fe.NextTry.Equal(first.NextTry) || !strings.Contains(err.Error(), "until it tries again at") {
+		t.Fatalf("Do on the failed processor: %v, want a FailedError naming the next try", err)
+	}
+
+	// The re-arm: one start, which fails, and the processor is failed
+	// again with twice the cool-down, not given MaxFailures more tries.
+	waitFor(t, "the second failure", func() bool { s := p.Status(); return s.State == Failed && s.Since.After(first.Since) })
+	second := p.Status()
+	if second.Restarts != first.Restarts+1 {
+		t.Errorf("restarts %d after the re-arm, want %d (one try)", second.Restarts, first.Restarts+1)
+	}
+	if d := second.NextTry.Sub(second.Since); d < 750*time.Millisecond || d > 850*time.Millisecond {
+		t.Errorf("second failure: next try %v after failing, want the doubled 800ms cool-down", d)
+	}
+
+	if err := os.WriteFile(cure, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.WaitRearmed(ctx); err != nil {
+		t.Fatalf("WaitRearmed: %v", err)
+	}
+	waitFor(t, "the re-armed plugin to run", func() bool { return p.Status().State == Running })
+	if s := p.Status(); !s.NextTry.IsZero() {
+		t.Errorf("running processor still names a next try: %v", s.NextTry)
+	}
+	if out, err := c2(ctx, p, "ok"); err != nil || string(out) != "proof" {
+		t.Fatalf("c2 after the re-arm: %q, %v", out, err)
+	}
 }
 
 func TestCrashLoopMarksFailed(t *testing.T) {

@@ -1,0 +1,145 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/sealhost/sealhost/host/internal/statusview"
+	"github.com/sealhost/sealhost/host/internal/supervise"
+)
+
+// TestCancelledTaskShownCancelling: a task whose caller gave up while its
+// plugin call goes on (the mock's hang ignores cancellation, as an
+// in-process filecoin-ffi call does) keeps its slot and lock, and status
+// shows it as cancelling, in the task list, the lock's holders and the
+// text view, until the plugin is killed after the cancel grace. Before,
+// status showed it as plain running and no one could tell why the lock
+// was busy with no caller left.
+func TestCancelledTaskShownCancelling(t *testing.T) {
+	h := startHost(t, "", `
+lock "gpu0" {
+  capacity = 1
+}
+processor "c2" {
+  plugin = "mock"
+  locks  = ["gpu0"]
+  env    = { MOCK_HANG = "c2" }
+}
+`, hostOptions{opts: func(o *Options) { o.CancelGrace = 3 * time.Second }})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := h.c.C2(ctx, inputs(t, 1).C2)
+		errc <- err
+	}()
+	waitFor(t, 10*time.Second, "the c2 task to run", func() bool { return len(h.status(t).GetRunning()) == 1 })
+	if c := h.status(t).GetRunning()[0].GetCancellingSinceUnixNano(); c != 0 {
+		t.Fatalf("a task no one cancelled is cancelling since %d", c)
+	}
+	cancelled := time.Now()
+	cancel()
+	if err := <-errc; err == nil || taskErr(t, err).Code != codes.Canceled {
+		t.Fatalf("cancelled call: %v, want Canceled", err)
+	}
+
+	// The host hears of the cancel a moment after the client returned.
+	waitFor(t, 2*time.Second, "the task to show as cancelling", func() bool {
+		r := h.status(t).GetRunning()
+		return len(r) != 1 || r[0].GetCancellingSinceUnixNano() != 0
+	})
+	st := h.status(t)
+	if len(st.GetRunning()) != 1 {
+		t.Fatalf("running tasks after the cancel: %v, want the one still in the plugin", st.GetRunning())
+	}
+	since := time.Unix(0, st.GetRunning()[0].GetCancellingSinceUnixNano())
+	if since.Before(cancelled.Add(-time.Second)) || since.After(time.Now()) {
+		t.Errorf("cancelling since %v, want about %v", since, cancelled)
+	}
+	if hs := st.GetLocks()[0].GetHolders(); len(hs) != 1 || !hs[0].GetCancelling() {
+		t.Errorf("gpu0 holders %v, want the cancelling task", hs)
+	}
+	var text bytes.Buffer
+	statusview.Write(&text, st)
+	for _, want := range []string{"cancelling for ", "on c2.0 (cancelling)"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("host status text lacks %q:\n%s", want, text.String())
+		}
+	}
+
+	// The grace ends with the plugin killed: the task and the lock go.
+	waitFor(t, 15*time.Second, "the cancelled call to end", func() bool { return len(h.status(t).GetRunning()) == 0 })
+	if took := time.Since(cancelled); took < 2*time.Second {
+		t.Errorf("the cancelled task ended %v after the cancel, before the 3s grace", took)
+	}
+	if hs := h.status(t).GetLocks()[0].GetHolders(); len(hs) != 0 {
+		t.Errorf("gpu0 still held: %v", hs)
+	}
+}
+
+// TestFailedProcessorRearms: a processor failed by a crash loop (here a
+// plugin that fails at start until a file exists) re-arms after its
+// cool-down: status says when (next_try in -json and text), calls are
+// refused saying it tries again, and once the cause is gone the
+// processor is back in the dispatcher and serves. Before, failed was for
+// good and only a host restart helped.
+func TestFailedProcessorRearms(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	cure := filepath.Join(dir, "cured")
+	flaky := filepath.Join(dir, "flaky")
+	script := fmt.Sprintf("#!/bin/sh\n[ -e %q ] || { echo 'flaky: not cured yet' >&2; exit 3; }\nexec %q \"$@\"\n", cure, mockBin)
+	if err := os.WriteFile(flaky, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := startHost(t, "", fmt.Sprintf(`
+plugin "flaky" {
+  path = %q
+}
+processor "c2" {
+  plugin = "flaky"
+}
+`, flaky), hostOptions{noWait: true, opts: func(o *Options) {
+		o.Backoff = supervise.BackoffPolicy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, Stable: time.Minute, MaxFailures: 2,
+			Cooldown: 1500 * time.Millisecond, CooldownMax: 3 * time.Second}
+	}})
+	waitFor(t, 20*time.Second, "c2.0 to fail", func() bool { return processor(h.status(t), "c2.0").GetState() == "failed" })
+	st := h.status(t)
+	p := processor(st, "c2.0")
+	if next := time.Unix(0, p.GetNextTryUnixNano()); p.GetNextTryUnixNano() == 0 || next.Before(time.Now().Add(-time.Second)) {
+		t.Fatalf("failed c2.0: next try %v, want a time in the cool-down", p.GetNextTryUnixNano())
+	}
+	js, err := protojson.Marshal(st)
+	if err != nil || !strings.Contains(string(js), `"nextTryUnixNano"`) {
+		t.Errorf("host status -json lacks nextTryUnixNano: %s %v", js, err)
+	}
+	var text bytes.Buffer
+	statusview.Write(&text, st)
+	if !strings.Contains(text.String(), "failed, next try in ") {
+		t.Errorf("host status text does not say when c2.0 tries again:\n%s", text.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := h.c.C2(ctx, inputs(t, 1).C2); err == nil || taskErr(t, err).Code != codes.FailedPrecondition || !strings.Contains(err.Error(), "until one tries again") {
+		t.Fatalf("c2 on the failed processor: %v, want FailedPrecondition saying it tries again", err)
+	}
+
+	if err := os.WriteFile(cure, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "c2.0 to re-arm and run", func() bool { return processor(h.status(t), "c2.0").GetState() == "running" })
+	if _, err := h.c.C2(ctx, inputs(t, 2).C2); err != nil {
+		t.Fatalf("c2 after the re-arm: %v", err)
+	}
+	if p := processor(h.status(t), "c2.0"); p.GetNextTryUnixNano() != 0 || p.GetDone() != 1 {
+		t.Errorf("re-armed c2.0: next try %d, done %d; want none and 1", p.GetNextTryUnixNano(), p.GetDone())
+	}
+}
