@@ -1,0 +1,141 @@
+package damocles
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Every decoder is fuzzed: none may panic, an accepted request must encode
+// back to a line that decodes to the same id and task, and an accepted
+// task must encode back to a task that decodes to the same sealv1 request.
+
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range []string{`{"id":1,"task":` + pc1Task + `}`, `{"id":2,"task":null}`, `{"id":3,"task":{"a`, `garbage`, `{"id":1,"id":1}`, `{"id":18446744073709551615,"task":[]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		req, idOK, err := DecodeRequest(line)
+		if err != nil {
+			if !idOK && req.ID != 0 {
+				t.Fatalf("id %d without idOK", req.ID)
+			}
+			return
+		}
+		b, err := EncodeRequest(req)
+		if err != nil {
+			t.Fatalf("accepted request does not encode: %v", err)
+		}
+		back, _, err := DecodeRequest(b)
+		if err != nil || back.ID != req.ID || !jsonEqual(back.Task, req.Task) {
+			t.Fatalf("round trip: %v, %v", back, err)
+		}
+	})
+}
+
+func FuzzDecodeResponse(f *testing.F) {
+	for _, s := range []string{`{"id":1,"err_msg":null,"output":` + pc2Out + `}`, `{"id":1,"err_msg":"x","output":null}`, `{"id":1}`, `{"id":1,"err_msg":3}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		r, err := DecodeResponse(line)
+		if err != nil {
+			return
+		}
+		b, err := EncodeResponse(r)
+		if err != nil {
+			t.Fatalf("accepted response does not encode: %v", err)
+		}
+		if bytes.Count(b, []byte("\n")) != 1 {
+			t.Fatalf("response line %q is not one line", b)
+		}
+		back, err := DecodeResponse(b)
+		if err != nil || back.ID != r.ID || (back.ErrMsg == nil) != (r.ErrMsg == nil) {
+			t.Fatalf("round trip: %+v, %v", back, err)
+		}
+	})
+}
+
+func FuzzDecodeTask(f *testing.F) {
+	for i, s := range []string{treeDTask, pc1Task, pc2Task, c2Task} {
+		f.Add(uint8(i), []byte(s))
+	}
+	f.Add(uint8(1), []byte(`{"piece_infos":[{"commitment":[1],"size":1}]}`))
+	f.Fuzz(func(t *testing.T, stage uint8, task []byte) {
+		c, _ := Lookup(Stages[int(stage)%len(Stages)])
+		req, err := c.DecodeTask(task)
+		if err != nil {
+			return
+		}
+		enc, err := c.EncodeTask(req)
+		if err != nil {
+			t.Fatalf("accepted %s task does not encode: %v", c.Stage, err)
+		}
+		back, err := c.DecodeTask(enc)
+		if err != nil || !proto.Equal(back, req) {
+			t.Fatalf("%s round trip: %v, %v\nwas %v", c.Stage, back, err, req)
+		}
+	})
+}
+
+func FuzzDecodeOutput(f *testing.F) {
+	dir := f.TempDir()
+	os.WriteFile(filepath.Join(dir, TreeDFile), make([]byte, 64), 0o644)
+	for i, s := range []string{"true", pc1Out, pc2Out, c2Out} {
+		f.Add(uint8(i), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, stage uint8, out []byte) {
+		c, _ := Lookup(Stages[int(stage)%len(Stages)])
+		reqs := map[string]proto.Message{"tree_d": &sealv1.TreeDRequest{CachePath: dir}, "pc1": &sealv1.PC1Request{},
+			"pc2": &sealv1.PC2Request{Sector: &sealv1.Sector{RegisteredSealProof: 5}}, "c2": &sealv1.C2Request{}}
+		req := reqs[c.Stage]
+		resp, err := c.DecodeOutput(req, out)
+		if err != nil {
+			return
+		}
+		enc, err := c.EncodeOutput(req, resp)
+		if err != nil {
+			if c.Stage == "c2" && len(resp.(*sealv1.C2Response).Proof) == 0 {
+				return // an empty proof is refused on the way out
+			}
+			t.Fatalf("accepted %s output does not encode: %v", c.Stage, err)
+		}
+		back, err := c.DecodeOutput(req, enc)
+		if err != nil || !proto.Equal(back, resp) {
+			t.Fatalf("%s round trip: %v, %v", c.Stage, back, err)
+		}
+	})
+}
+
+func FuzzLineReader(f *testing.F) {
+	f.Add([]byte("a\nbb\n\nccc"), uint8(2))
+	f.Add([]byte(`{"id":1}`+"\n"), uint8(3))
+	f.Fuzz(func(t *testing.T, in []byte, max uint8) {
+		r := NewLineReader(bytes.NewReader(in), int(max))
+		for range len(in) + 2 {
+			l, err := r.ReadLine()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err == nil && len(l) > int(max) {
+				t.Fatalf("line of %d bytes past the bound %d", len(l), max)
+			}
+			if err == nil && bytes.Contains(l, []byte("\n")) {
+				t.Fatalf("line %q holds a newline", l)
+			}
+		}
+		t.Fatal("reader did not reach EOF")
+	})
+}
+
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y bytes.Buffer
+	return json.Compact(&x, a) == nil && json.Compact(&y, b) == nil && bytes.Equal(x.Bytes(), y.Bytes())
+}
