@@ -31,21 +31,31 @@ func runSimulate(args []string, stdout, stderr io.Writer) int {
 	topo := fs.String("topology", "", "check the config against the machine at `PATH` first (a /sys-like folder or `host topology -json` output); without it the layout is not checked")
 	span := fs.String("for", "30d", "simulated `DURATION` (\"30d\", \"12h\", \"1d12h\")")
 	step := fs.String("step", "60m", "timeline `INTERVAL`, a whole number of minutes")
-	policy := fs.String("policy", "", "lock sharing `POLICY` overriding the config's: fair, fifo or greedy")
+	policy := fs.String("policy", "", "lock sharing `POLICY` overriding the config's: fair, fifo or greedy; all compares the three side by side")
+	timeline := fs.Bool("timeline", false, "also print the state every -step (running and waiting tasks per stage)")
 	asJSON := fs.Bool("json", false, "write the result as one JSON object")
 	svgPath := fs.String("svg", "", "also draw lock holders and stage backlogs over time to `FILE` (SVG)")
 	turnaround := fs.String("turnaround", "1m", "`TIME` a sealing thread takes between finishing a sector and starting the next; 1m is sealcalc's, so both tools agree")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: host simulate -config FILE [-topology PATH] [-for 30d] [-step 60m] [-policy fair|fifo|greedy] [-json] [-svg FILE] [-turnaround 1m]")
+		fmt.Fprintln(stderr, "usage: host simulate -config FILE [-topology PATH] [-for 30d] [-step 60m] [-policy fair|fifo|greedy|all] [-timeline] [-json] [-svg FILE] [-turnaround 1m]")
 		fmt.Fprintln(stderr, `
 Runs the config's dispatcher and lock arbiter on a virtual clock over the
 damocles sealing pipeline (tree_d, pc1, pc2, wait seed, c1, c2) with at most
-sealing_threads sectors in flight, and reports sectors finished, per-stage
-utilisation and waits, and per-lock busy time and shares. Durations come
-from the config's simulation block, else from a built-in table for the
-sector size. A stage with neither processors nor a simulation duration is
-skipped; one with a simulation duration but no processors runs inside the
-sealing thread without limit, as c1 does in damocles-worker.
+sealing_threads sectors in flight. It prints first sectors per day against
+the layout's bound (each stage's slots × a day ÷ its duration, each lock's
+and, with -topology, each GPU's day ÷ the time a sector needs from it, the
+pc1 tasks memory holds, the sealing threads), which resource binds and the
+fraction achieved; then per-stage waits (p50, p99, max) and backlog, and
+per-lock busy time and shares. -policy all compares fair, fifo and greedy.
+
+Defaults, stated in the output when applied: durations come from the
+config's simulation block, else from a built-in table for the sector size
+(32GiB: pc1 177, pc2 12, c2 15 min, seed wait 80 min); without
+sealing_threads the simulator keeps enough sectors in flight to keep the
+slowest stage busy (Little's law, plus one per slot of that stage). A stage
+with neither processors nor a simulation duration is skipped; one with a
+simulation duration but no processors runs inside the sealing thread
+without limit, as c1 does in damocles-worker.
 
 Exit status: 0 simulated, 1 the config or machine is wrong, 2 a usage mistake.
 
@@ -87,10 +97,14 @@ flags:`)
 	if err != nil {
 		return usageErr("-turnaround: %v", err)
 	}
+	compare := *policy == "all"
 	switch config.Policy(*policy) {
-	case "", config.PolicyFair, config.PolicyFIFO, config.PolicyGreedy:
+	case "", config.PolicyFair, config.PolicyFIFO, config.PolicyGreedy, "all":
 	default:
-		return usageErr("-policy %q: want fair, fifo or greedy", *policy)
+		return usageErr("-policy %q: want fair, fifo, greedy or all", *policy)
+	}
+	if compare && (*svgPath != "" || *timeline) {
+		return usageErr("-policy all prints a comparison table; -svg and -timeline take one policy")
 	}
 
 	cfg, diags := config.Load(*cfgPath)
@@ -102,6 +116,7 @@ flags:`)
 		config.WriteDiagnostics(stderr, *cfgPath, src, diags, isTerminal(stderr))
 		return 1
 	}
+	var placed *plan.Plan
 	if *topo != "" {
 		m, err := topology.Load(*topo)
 		if err != nil {
@@ -115,11 +130,31 @@ flags:`)
 				*cfgPath, p.CountLine(), *cfgPath, *topo)
 			return 1
 		}
+		placed = p
 	}
 
-	res, err := simulate.Run(simulate.Request{
-		Config: cfg, For: forDur, Step: stepDur, Policy: config.Policy(*policy), Turnaround: turn,
-	})
+	req := simulate.Request{
+		Config: cfg, For: forDur, Step: stepDur, Policy: config.Policy(*policy), Turnaround: turn, Plan: placed,
+	}
+	if compare {
+		req.Policy = ""
+		runs, err := simulate.ComparePolicies(req)
+		if err == nil {
+			if *asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				err = enc.Encode(runs)
+			} else {
+				err = simulate.WriteComparison(stdout, runs)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "host simulate: %s: %v\n", *cfgPath, err)
+			return 1
+		}
+		return 0
+	}
+	res, err := simulate.Run(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "host simulate: %s: %v\n", *cfgPath, err)
 		return 1
@@ -141,7 +176,7 @@ flags:`)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(res)
 	} else {
-		err = simulate.WriteText(stdout, res)
+		err = simulate.WriteText(stdout, res, *timeline)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "host simulate: %v\n", err)

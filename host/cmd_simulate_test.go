@@ -76,7 +76,7 @@ func TestSimulateStarvationCLI(t *testing.T) {
 		// Text: the timeline's WAIT c2 column holds the same numbers.
 		out.Reset()
 		svgPath := filepath.Join(dir, policy+".svg")
-		args = append(args[:len(args)-1], "-svg", svgPath)
+		args = append(args[:len(args)-1], "-svg", svgPath, "-timeline")
 		if rc := hostMain(args, &out, &errOut); rc != 0 {
 			t.Fatalf("%v: exit %d: %s", args, rc, errOut.String())
 		}

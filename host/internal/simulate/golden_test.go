@@ -29,7 +29,7 @@ func TestGolden(t *testing.T) {
 			r := run(t, Request{Config: load(t, tc.config), Policy: tc.policy,
 				For: 2 * 24 * time.Hour, Step: 4 * time.Hour, Turnaround: time.Minute})
 			var text bytes.Buffer
-			if err := WriteText(&text, r); err != nil {
+			if err := WriteText(&text, r, true); err != nil {
 				t.Fatal(err)
 			}
 			js, err := json.MarshalIndent(r, "", "  ")

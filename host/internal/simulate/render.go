@@ -3,6 +3,7 @@ package simulate
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -32,42 +33,30 @@ func (r *Result) lockNames() []string {
 	return names
 }
 
-// WriteText writes r for a person: what was simulated, the totals, per
-// stage and per lock figures, then the timeline.
-func WriteText(w io.Writer, r *Result) error {
+// WriteText writes r for a person, the answer first: sectors per day
+// against the bound and what binds, then each stage's waits and backlog,
+// each lock, what was simulated and what was assumed; the timeline only
+// when timeline is true (it is long: 721 rows for 30 days).
+func WriteText(w io.Writer, r *Result, timeline bool) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Simulated %s of %s sectors under policy %s with %d sealing threads, %s min between a thread's sectors.\n",
-		span(r.Minutes), r.SectorSize, r.Policy, r.SealingThreads, trimFloat(r.TurnaroundMinutes))
-	fmt.Fprintf(&b, "Finished %d sectors: %.1f per day.\n\n", r.Finished, r.SectorsPerDay)
-
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STAGE\tRUNS\tMINUTES\tCAPACITY\tDURATION FROM")
-	for _, p := range r.Pipeline {
-		capacity, minutes := "-", "-"
-		if p.Mode == Dispatched {
-			capacity = fmt.Sprint(p.Capacity)
-		} else if p.Mode == InWorker {
-			capacity = "unlimited"
-		}
-		if p.Mode != Skipped {
-			minutes = trimFloat(p.Minutes)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Stage, p.Mode, minutes, capacity, p.Source)
-	}
-	tw.Flush()
-	b.WriteString("\n")
+	writeSummary(&b, r)
 
 	all, queued := r.activeStages()
-	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "STAGE\tDONE\tUTILIZATION\tWAIT P50\tWAIT P99\tWAIT MAX (min)\t")
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "STAGE\tDONE\tUTILIZATION\tWAIT P50\tP99\tMAX (min)\tBACKLOG MEAN\tMAX\tAT END\t")
 	for _, name := range all {
 		s := r.Stages[name]
 		u := "-"
 		if s.Utilization != nil {
 			u = fmt.Sprintf("%.3f", *s.Utilization)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t\n", name, s.Done, u,
-			trimFloat(s.WaitP50Minutes), trimFloat(s.WaitP99Minutes), trimFloat(s.WaitMaxMinutes))
+		mean, most, end := "-", "-", "-"
+		if contains(queued, name) {
+			mean, most, end = trimFloat(s.BacklogMean), fmt.Sprint(s.BacklogMax), fmt.Sprint(s.BacklogEnd)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, s.Done, u,
+			trimFloat(s.WaitP50Minutes), trimFloat(s.WaitP99Minutes), trimFloat(s.WaitMaxMinutes), mean, most, end)
 	}
 	tw.Flush()
 
@@ -92,8 +81,65 @@ func WriteText(w io.Writer, r *Result) error {
 		tw.Flush()
 	}
 
-	fmt.Fprintf(&b, "\nTimeline, every %d min (state at the end of each minute):\n", r.StepMinutes)
-	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	b.WriteString("\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STAGE\tRUNS\tMINUTES\tCAPACITY\tDURATION FROM")
+	for _, p := range r.Pipeline {
+		capacity, minutes := "-", "-"
+		if p.Mode == Dispatched {
+			capacity = fmt.Sprint(p.Capacity)
+		} else if p.Mode == InWorker {
+			capacity = "unlimited"
+		}
+		if p.Mode != Skipped {
+			minutes = trimFloat(p.Minutes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Stage, p.Mode, minutes, capacity, p.Source)
+	}
+	tw.Flush()
+	if len(r.Defaults) > 0 {
+		b.WriteString("\nAssumed, because the config does not say:\n")
+		for _, d := range r.Defaults {
+			fmt.Fprintf(&b, "  - %s\n", d)
+		}
+	}
+
+	if timeline {
+		writeTimeline(&b, r)
+	} else {
+		fmt.Fprintf(&b, "\n(-timeline prints the state every %d min; -svg draws it.)\n", r.StepMinutes)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeSummary is the head of the text output: what was run, sectors per
+// day against the bound, and every resource's limit.
+func writeSummary(b *strings.Builder, r *Result) {
+	fmt.Fprintf(b, "Simulated %s of %s sectors under policy %s with %d sealing threads, %s min between a thread's sectors.\n",
+		span(r.Minutes), r.SectorSize, r.Policy, r.SealingThreads, trimFloat(r.TurnaroundMinutes))
+	fmt.Fprintf(b, "Finished %d sectors: %.1f per day.\n", r.Finished, r.SectorsPerDay)
+	bd := r.Bound
+	if bd == nil {
+		b.WriteString("Bound: none (no stage runs on processors).\n")
+		return
+	}
+	fmt.Fprintf(b, "Bound: %.1f per day, set by %s; achieved %.1f%% of it.\n", bd.SectorsPerDay, strings.Join(bd.Binding, ", "), 100*bd.Achieved)
+	fmt.Fprintf(b, "Bottleneck: %s.\n", bd.Binding[0])
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LIMIT\tSECTORS/DAY\tHOW")
+	for _, l := range bd.Limits {
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\n", l.Resource, l.SectorsPerDay, l.How)
+	}
+	tw.Flush()
+	fmt.Fprintf(b, "(assumes %s)\n", bd.Assumes)
+}
+
+func writeTimeline(b *strings.Builder, r *Result) {
+	all, queued := r.activeStages()
+	fmt.Fprintf(b, "\nTimeline, every %d min (state at the end of each minute):\n", r.StepMinutes)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := []string{"MINUTE", "HOURS", "FINISHED"}
 	for _, s := range all {
 		head = append(head, "RUN "+s)
@@ -113,8 +159,74 @@ func WriteText(w io.Writer, r *Result) error {
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	tw.Flush()
+}
+
+// WriteComparison writes runs of one config under different policies side
+// by side: sectors per day and the bound's share, then each queued stage's
+// waits and backlog, so it is plain whether a policy changes throughput or
+// only where sectors wait.
+func WriteComparison(w io.Writer, runs []*Result) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	r0 := runs[0]
+	fmt.Fprintf(&b, "Simulated %s of %s sectors with %d sealing threads under each policy.\n", span(r0.Minutes), r0.SectorSize, r0.SealingThreads)
+	if r0.Bound != nil {
+		fmt.Fprintf(&b, "Bound: %.1f per day, set by %s.\n", r0.Bound.SectorsPerDay, strings.Join(r0.Bound.Binding, ", "))
+	}
+	b.WriteString("\n")
+	// Only stages where sectors queue under some policy are worth a column.
+	_, all := r0.activeStages()
+	var queued []string
+	for _, s := range all {
+		for _, r := range runs {
+			if st := r.Stages[s]; st != nil && st.BacklogMean >= 0.1 {
+				queued = append(queued, s)
+				break
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := []string{"POLICY", "SECTORS/DAY", "OF BOUND"}
+	for _, s := range queued {
+		head = append(head, s+" WAIT P50", "P99", "MAX (min)", "BACKLOG MEAN", "MAX")
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, r := range runs {
+		of := "-"
+		if r.Bound != nil {
+			of = fmt.Sprintf("%.1f%%", 100*r.Bound.Achieved)
+		}
+		row := []string{r.Policy, fmt.Sprintf("%.1f", r.SectorsPerDay), of}
+		for _, s := range queued {
+			st := r.Stages[s]
+			row = append(row, trimFloat(st.WaitP50Minutes), trimFloat(st.WaitP99Minutes), trimFloat(st.WaitMaxMinutes),
+				trimFloat(st.BacklogMean), fmt.Sprint(st.BacklogMax))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	tw.Flush()
+	lo, hi := runs[0].SectorsPerDay, runs[0].SectorsPerDay
+	for _, r := range runs {
+		lo, hi = math.Min(lo, r.SectorsPerDay), math.Max(hi, r.SectorsPerDay)
+	}
+	if hi > 0 && (hi-lo)/hi < 0.01 {
+		b.WriteString("\nEvery policy gives the same sectors per day (within 1%): the policy only moves where sectors wait, not how many finish.\n")
+	} else {
+		fmt.Fprintf(&b, "\nThe policies differ in throughput: %.1f to %.1f sectors per day.\n", lo, hi)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func orDash(s string) string {

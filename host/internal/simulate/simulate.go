@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sealhost/sealhost/host/internal/arbiter"
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/dispatch"
+	"github.com/sealhost/sealhost/host/internal/plan"
 )
 
 // StageWaitSeed names the wait for the chain's seed between pc2 and c1 in
@@ -30,6 +32,9 @@ type Request struct {
 	// once; sealcalc's minute loop admits it one minute later (see
 	// sealcalc_test.go), which Turnaround = time.Minute reproduces.
 	Turnaround time.Duration
+	// Plan, the config placed on its machine, adds the GPUs' and memory's
+	// limits to the result's Bound; nil leaves them out.
+	Plan *plan.Plan
 }
 
 // maxPoints bounds the timeline so a typo such as -for 3650d -step 1m
@@ -74,6 +79,13 @@ type Result struct {
 	Finished          int     `json:"finished"`
 	SectorsPerDay     float64 `json:"sectors_per_day"`
 
+	// Bound is what the layout's resources allow at most, which of them
+	// binds, and the fraction of it the run achieved.
+	Bound *Bound `json:"bound"`
+	// Defaults lists what the simulator assumed because the config did not
+	// say, each as a sentence.
+	Defaults []string `json:"defaults"`
+
 	Timeline []Point                `json:"timeline"`
 	Stages   map[string]*StageStats `json:"stages"`
 	Locks    map[string]*LockStats  `json:"locks"`
@@ -104,6 +116,12 @@ type StageStats struct {
 	WaitP50Minutes float64  `json:"wait_p50_minutes"`
 	WaitP99Minutes float64  `json:"wait_p99_minutes"`
 	WaitMaxMinutes float64  `json:"wait_max_minutes"`
+	// Backlog is the number of tasks waiting for a processor, over the
+	// timeline's points: mean, most, and at the end (0 for stages that do
+	// not queue).
+	BacklogMean float64 `json:"backlog_mean"`
+	BacklogMax  int     `json:"backlog_max"`
+	BacklogEnd  int     `json:"backlog_end"`
 }
 
 // LockStats sums up one lock over the run.
@@ -389,7 +407,26 @@ func Run(req Request) (*Result, error) {
 		return nil, fmt.Errorf("simulate: internal error: %w", s.err)
 	}
 	s.summarise()
+	s.res.Defaults = defaults(cfg, s.res, s.steps)
+	s.res.Bound = s.computeBound(req.Plan)
 	return s.res, nil
+}
+
+// Policies are the arbiter's policies in the order comparisons show them.
+var Policies = []config.Policy{config.PolicyFair, config.PolicyFIFO, config.PolicyGreedy}
+
+// ComparePolicies runs req once under each of Policies, for WriteComparison.
+func ComparePolicies(req Request) ([]*Result, error) {
+	var out []*Result
+	for _, p := range Policies {
+		req.Policy = p
+		r, err := Run(req)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func (s *sim) push(e event) {
@@ -689,6 +726,16 @@ func (s *sim) summarise() {
 			u := float64(st.busy) / (float64(st.capacity) * float64(span))
 			ss.Utilization = &u
 		}
+		if st.mode == Dispatched && len(r.Timeline) > 0 {
+			sum := 0
+			for _, p := range r.Timeline {
+				n := p.Waiting[st.name]
+				sum += n
+				ss.BacklogMax = max(ss.BacklogMax, n)
+			}
+			ss.BacklogMean = math.Round(float64(sum)/float64(len(r.Timeline))*10) / 10
+			ss.BacklogEnd = r.Timeline[len(r.Timeline)-1].Waiting[st.name]
+		}
 		if len(st.waits) > 0 {
 			w := append([]time.Duration(nil), st.waits...)
 			sort.Slice(w, func(i, j int) bool { return w[i] < w[j] })
@@ -720,6 +767,44 @@ func (s *sim) summarise() {
 		ls.IdleWhileWaitingMinutes = minutes(arbStats.Locks[l.name].IdleWhileWaiting)
 		r.Locks[l.name] = ls
 	}
+}
+
+// defaults says, one sentence each, what the run assumed because the config
+// left it out: the sealing threads and where durations came from.
+func defaults(cfg *config.Config, r *Result, steps []*step) []string {
+	out := []string{}
+	if cfg.Simulation == nil || cfg.Simulation.SealingThreads == 0 {
+		why := "the config has no simulation block"
+		if cfg.Simulation != nil {
+			why = "the simulation block sets no sealing_threads"
+		}
+		out = append(out, fmt.Sprintf("sealing_threads = %d: %s, so the simulator keeps enough sectors in flight to keep the slowest stage busy (Little's law, plus one per slot of that stage)", r.SealingThreads, why))
+	}
+	var builtin []string
+	for _, st := range steps {
+		if st.mode == Skipped {
+			continue
+		}
+		given := false
+		if cfg.Simulation != nil {
+			if st.stage == "" {
+				given = true // wait_seed: the block always sets it (default 80m)
+			} else {
+				_, given = cfg.Simulation.Durations[st.stage]
+			}
+		}
+		if !given {
+			builtin = append(builtin, fmt.Sprintf("%s %s min", st.name, trimFloat(st.duration.Minutes())))
+		}
+	}
+	if len(builtin) > 0 {
+		src := "built-in table"
+		if t, ok := BuiltinTable(cfg.SectorSize.Name); ok {
+			src += " (" + t.Source + ")"
+		}
+		out = append(out, fmt.Sprintf("durations from the %s: %s", src, strings.Join(builtin, ", ")))
+	}
+	return out
 }
 
 // quantile is the nearest-rank quantile of sorted, non-empty w.

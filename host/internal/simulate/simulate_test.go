@@ -35,7 +35,7 @@ func encode(t testing.TB, r *Result) []byte {
 		t.Fatal(err)
 	}
 	var text, svg bytes.Buffer
-	if err := WriteText(&text, r); err != nil {
+	if err := WriteText(&text, r, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := WriteSVG(&svg, r, "t"); err != nil {

@@ -43,6 +43,12 @@ const (
 // colour that never appears), then each queued stage's backlog over time
 // (a stage being starved shows as a line that climbs). The x axis is in
 // hours. title names the run.
+//
+// Over a long run one bar per timeline step would be a pixel wide, so the
+// lock bands average the steps into bars at least minBarPx wide (12 h each
+// over 30 days), and say so. Grid lines stay inside the plot frames, never
+// through a caption, and the backlog's zero sits a few pixels above the
+// frame so a stage that never queues (pc1, usually) still shows its line.
 func WriteSVG(w io.Writer, r *Result, title string) error {
 	_, queued := r.activeStages()
 	locks := r.lockNames()
@@ -53,6 +59,16 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 	x := func(minute float64) float64 {
 		return plotLeft + (plotRight-plotLeft)*minute/totalMin
 	}
+	hours := totalMin / 60
+	xTick := niceHours(hours)
+	// vgrid draws the hour grid inside [y0, y1] only.
+	vgrid := func(b *strings.Builder, y0, y1 float64) {
+		for h := xTick; h < hours-1e-9; h += xTick {
+			xx := x(h * 60)
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#dddddd"/>`+"\n", xx, y0, xx, y1)
+		}
+	}
+	bucket := barSteps(r, float64(plotRight-plotLeft)/totalMin)
 
 	height := titleSpace + len(locks)*(lockBand+lockGap) + 30 + backlogH + axisSpace + 20
 	var b strings.Builder
@@ -60,34 +76,42 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 		svgWidth, height, svgWidth, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="15" font-weight="bold">%s</text>`+"\n", plotLeft, html.EscapeString(title))
-	fmt.Fprintf(&b, `<text x="%d" y="38" fill="#444">policy %s · %s · %d sealing threads · %d finished (%.1f/day)</text>`+"\n",
-		plotLeft, html.EscapeString(r.Policy), span(r.Minutes), r.SealingThreads, r.Finished, r.SectorsPerDay)
+	sub := fmt.Sprintf("policy %s · %s · %d sealing threads · %d finished (%.1f/day)", r.Policy, span(r.Minutes), r.SealingThreads, r.Finished, r.SectorsPerDay)
+	if r.Bound != nil {
+		sub += fmt.Sprintf(" · %.1f%% of the bound %.1f/day set by %s", 100*r.Bound.Achieved, r.Bound.SectorsPerDay, strings.Join(r.Bound.Binding, ", "))
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="38" fill="#444">%s</text>`+"\n", plotLeft, html.EscapeString(sub))
 
 	y := float64(titleSpace)
-	// Lock holder bands: for each step, the fraction of the lock's capacity
-	// each stage held, stacked from the bottom.
+	// Lock holder bands: for each bar, the mean fraction of the lock's
+	// capacity each stage held, stacked from the bottom.
 	for _, name := range locks {
 		l := r.Locks[name]
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", plotLeft-6, y+lockBand/2+4, html.EscapeString(name))
 		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%d" fill="#f2f2f2" stroke="#999"/>`+"\n",
 			plotLeft, y, plotRight-plotLeft, lockBand)
-		for k := 1; k < len(r.Timeline) && k < len(r.Held); k++ {
-			x0, x1 := x(float64(r.Timeline[k-1].Minute)), x(float64(r.Timeline[k].Minute))
+		for k := 1; k < len(r.Timeline) && k < len(r.Held); k += bucket {
+			end := min(k+bucket, len(r.Timeline), len(r.Held))
+			x0, x1 := x(float64(r.Timeline[k-1].Minute)), x(float64(r.Timeline[end-1].Minute))
 			base := y + lockBand
-			held := r.Held[k][name]
 			for _, st := range r.Pipeline {
-				f := held[st.Stage]
+				var f float64
+				for j := k; j < end; j++ {
+					f += r.Held[j][name][st.Stage]
+				}
+				f /= float64(end - k)
 				if f <= 0 {
 					continue
 				}
 				h := f * lockBand
 				fmt.Fprintf(&b, `<rect x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"/>`+"\n",
-					x0, base-h, math.Max(x1-x0, 0.5), h, colour(st.Stage))
+					x0, base-h, math.Max(x1-x0-0.5, 0.5), h, colour(st.Stage))
 				base -= h
 			}
 		}
+		vgrid(&b, y, y+lockBand)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#444" font-size="11">lock %s: busy %.3f · share of busy time: %s · idle while a task waited %s min</text>`+"\n",
-			plotLeft, y+lockBand+13, html.EscapeString(name), l.BusyFraction, shareText(l.Share), trimFloat(l.IdleWhileWaitingMinutes))
+			plotLeft, y+lockBand+14, html.EscapeString(name), l.BusyFraction, shareText(l.Share), trimFloat(l.IdleWhileWaitingMinutes))
 		y += lockBand + lockGap
 	}
 
@@ -104,49 +128,74 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 	}
 	yTick := niceStep(float64(maxWait), 6)
 	yMax := math.Ceil(float64(maxWait)/yTick) * yTick
-	yOf := func(v float64) float64 { return bottom - (bottom-top)*v/yMax }
+	const zeroLift = 5 // px between the frame and the zero line
+	yOf := func(v float64) float64 { return bottom - zeroLift - (bottom-zeroLift-top-4)*v/yMax }
 	fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="%d" height="%d" fill="none" stroke="#999"/>`+"\n", plotLeft, top, plotRight-plotLeft, backlogH)
 	for v := 0.0; v <= yMax+1e-9; v += yTick {
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#e0e0e0"/>`+"\n", plotLeft, yOf(v), plotRight, yOf(v))
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", plotLeft-6, yOf(v)+4, trimFloat(v))
 	}
-	for _, s := range queued {
+	vgrid(&b, top, bottom)
+	// Drawn last, widest first, so a line lying on another still shows.
+	for i, s := range queued {
 		var pts []string
 		for _, p := range r.Timeline {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(p.Minute)), yOf(float64(p.Waiting[s]))))
 		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.6" points="%s"/>`+"\n", colour(s), strings.Join(pts, " "))
+		width := 1.5 + 1.5*float64(len(queued)-1-i)/float64(max(len(queued)-1, 1))
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="%.1f" stroke-linejoin="round" points="%s"/>`+"\n", colour(s), width, strings.Join(pts, " "))
 	}
 
-	// Time axis in hours, shared by both charts.
-	hours := totalMin / 60
-	xTick := niceHours(hours)
+	// Time axis in hours, below the backlog frame.
 	for h := 0.0; h <= hours+1e-9; h += xTick {
 		xx := x(h * 60)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#e8e8e8"/>`+"\n", xx, titleSpace, xx, bottom)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", xx, bottom+16, trimFloat(h))
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#999"/>`+"\n", xx, bottom, xx, bottom+4)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", xx, bottom+17, trimFloat(h))
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="middle">hours</text>`+"\n", (plotLeft+plotRight)/2, bottom+34)
 
 	// Legend.
 	ly := top + 4
-	fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-weight="bold">stage</text>`+"\n", plotRight+8, ly)
+	fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-weight="bold">stage (backlog mean, max)</text>`+"\n", plotRight+8, ly)
 	for _, p := range r.Pipeline {
 		if p.Mode != Dispatched {
 			continue
 		}
 		ly += 18
+		label := p.Stage
+		if st := r.Stages[p.Stage]; st != nil {
+			label = fmt.Sprintf("%s (%s, %d)", p.Stage, trimFloat(st.BacklogMean), st.BacklogMax)
+		}
 		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="14" height="10" fill="%s"/>`+"\n", plotRight+8, ly-9, colour(p.Stage))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f">%s</text>`+"\n", plotRight+28, ly, html.EscapeString(p.Stage))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f">%s</text>`+"\n", plotRight+28, ly, html.EscapeString(label))
 	}
 	ly += 26
-	for _, line := range []string{"lock bands: share of", "each step a stage held", "backlog: tasks queued", "at each step's end"} {
+	barText := fmt.Sprintf("one bar per %s", span(bucket*r.StepMinutes))
+	for _, line := range []string{"lock bands: mean share", "of the lock each stage", "held, " + barText, "backlog: tasks queued", "at each step's end"} {
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#666" font-size="11">%s</text>`+"\n", plotRight+8, ly, line)
 		ly += 14
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// minBarPx is the narrowest lock-band bar drawn.
+const minBarPx = 10
+
+// barSteps is how many timeline steps one lock-band bar averages: the
+// fewest, from a list of round spans, that make a bar minBarPx wide.
+func barSteps(r *Result, pxPerMinute float64) int {
+	step := max(r.StepMinutes, 1)
+	for _, m := range []int{step, 60, 120, 180, 360, 720, 1440, 2880, 10080} {
+		if m < step || m%step != 0 {
+			continue
+		}
+		if float64(m)*pxPerMinute >= minBarPx {
+			return m / step
+		}
+	}
+	return max(10080/step, 1)
 }
 
 func shareText(share map[string]float64) string {

@@ -1,0 +1,197 @@
+package simulate
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sealhost/sealhost/host/internal/config"
+	"github.com/sealhost/sealhost/host/internal/plan"
+)
+
+// Bound is what the resources of a layout allow at most, in sectors per
+// day, worked out from the config and the durations alone, before any
+// queueing: the figure the simulation is measured against.
+type Bound struct {
+	SectorsPerDay float64 `json:"sectors_per_day"`
+	// Binding are the resources whose limit is the bound (ties within
+	// 0.1% are all named); the first is the bottleneck.
+	Binding []string `json:"binding"`
+	// Achieved is the simulated sectors per day over the bound. A 30-day
+	// run loses the first hours filling the pipeline, so ~0.99 is as good
+	// as it gets.
+	Achieved float64 `json:"achieved"`
+	// Limits holds every resource's own bound, lowest first.
+	Limits []Limit `json:"limits"`
+	// Assumes says what the arithmetic takes for granted.
+	Assumes string `json:"assumes"`
+}
+
+// Limit is one resource's bound on sectors per day.
+type Limit struct {
+	// Resource names it: "pc1 slots", "lock gpu1", "GPU 0", "memory",
+	// "sealing threads".
+	Resource string `json:"resource"`
+	// Kind is one of stage, lock, gpu, memory, threads.
+	Kind          string  `json:"kind"`
+	SectorsPerDay float64 `json:"sectors_per_day"`
+	// How is the arithmetic, for a person.
+	How string `json:"how"`
+}
+
+const dayMinutes = 24 * 60
+
+// assumesSplit is the one modelling choice of the bound.
+const assumesSplit = "tasks of a stage spread over its processors in proportion to their concurrent, as the least-loaded dispatcher does with alike processors"
+
+// kindRank orders limits that tie: the physical resource is named first.
+var kindRank = map[string]int{"gpu": 0, "memory": 1, "lock": 2, "stage": 3, "threads": 4}
+
+// computeBound works out the bound of the simulated layout. p, the plan of
+// the config on its machine, adds the GPU and memory limits; nil leaves
+// them out.
+func (s *sim) computeBound(p *plan.Plan) *Bound {
+	cfg := s.req.Config
+	b := &Bound{Assumes: assumesSplit}
+	if p == nil {
+		b.Assumes += "; GPUs and memory are left out: they need the machine (-topology)"
+	}
+	add := func(resource, kind string, perDay float64, how string) {
+		if perDay <= 0 || math.IsInf(perDay, 0) || math.IsNaN(perDay) {
+			return
+		}
+		b.Limits = append(b.Limits, Limit{Resource: resource, Kind: kind, SectorsPerDay: round2(perDay), How: how})
+	}
+
+	// A stage's tasks, split over its processors by concurrency.
+	conc := map[string]int{}
+	stageConc := map[config.Stage]int{}
+	for _, pr := range cfg.Processors {
+		c := max(pr.Concurrent, 1)
+		conc[pr.ID] = c
+		stageConc[pr.Stage] += c
+	}
+	share := func(pr config.Processor) float64 {
+		return float64(conc[pr.ID]) / float64(stageConc[pr.Stage])
+	}
+
+	var cycle time.Duration
+	for _, st := range s.steps {
+		if st.mode == Skipped {
+			continue
+		}
+		cycle += st.duration
+		if st.mode == Dispatched && st.duration > 0 {
+			add(st.name+" slots", "stage", float64(st.capacity)*dayMinutes/st.duration.Minutes(),
+				fmt.Sprintf("%d at once × %d min ÷ %s min a task", st.capacity, dayMinutes, trimFloat(st.duration.Minutes())))
+		}
+	}
+	if per := cycle + s.req.Turnaround; per > 0 {
+		add("sealing threads", "threads", float64(s.res.SealingThreads)*dayMinutes/per.Minutes(),
+			fmt.Sprintf("%d sectors in flight × %d min ÷ %s min a sector from start to finish", s.res.SealingThreads, dayMinutes, trimFloat(per.Minutes())))
+	}
+
+	// heldTime sums, over the processors that pass keep, the time a
+	// sector spends on them on average.
+	heldTime := func(keep func(pr config.Processor) bool) (float64, string) {
+		var t float64
+		var parts []string
+		for _, pr := range cfg.Processors {
+			st := s.byName[pr.Stage]
+			if st == nil || st.mode != Dispatched || !keep(pr) {
+				continue
+			}
+			f := share(pr)
+			t += st.duration.Minutes() * f
+			part := fmt.Sprintf("%s %s min", pr.ID, trimFloat(st.duration.Minutes()))
+			if f < 1 {
+				part += " × " + fraction(conc[pr.ID], stageConc[pr.Stage])
+			}
+			parts = append(parts, part)
+		}
+		return t, strings.Join(parts, " + ")
+	}
+	for _, l := range cfg.Locks {
+		t, parts := heldTime(func(pr config.Processor) bool { return contains(pr.Locks, l.Name) })
+		if t > 0 {
+			add("lock "+l.Name, "lock", float64(max(l.Capacity, 1))*dayMinutes/t,
+				fmt.Sprintf("capacity %d × %d min ÷ %s min held a sector (%s)", max(l.Capacity, 1), dayMinutes, trimFloat(t), parts))
+		}
+	}
+	if p != nil {
+		gpuOf := map[string]plan.Processor{}
+		for _, pr := range p.Processors {
+			gpuOf[pr.ID] = pr
+		}
+		for _, g := range p.GPUs {
+			t, parts := heldTime(func(pr config.Processor) bool {
+				pp, ok := gpuOf[pr.ID]
+				return ok && pp.UsesGPU && containsInt(pp.GPUs, g.Index)
+			})
+			if t > 0 {
+				add(fmt.Sprintf("GPU %d", g.Index), "gpu", dayMinutes/t,
+					fmt.Sprintf("%d min ÷ %s min of GPU work a sector (%s)", dayMinutes, trimFloat(t), parts))
+			}
+		}
+		if st := s.byName[config.StagePC1]; st != nil && st.mode == Dispatched && p.PC1TaskBytes > 0 && st.duration > 0 {
+			fit := 0
+			var parts []string
+			for _, m := range p.Memory {
+				if m.NeedBytes == 0 {
+					continue
+				}
+				n := int(min(m.NeedBytes, m.HaveBytes) / p.PC1TaskBytes)
+				fit += n
+				parts = append(parts, fmt.Sprintf("node %d holds %d", m.NUMA, n))
+			}
+			if fit > 0 {
+				add("memory", "memory", float64(fit)*dayMinutes/st.duration.Minutes(),
+					fmt.Sprintf("%d pc1 tasks of %s fit (%s) × %d min ÷ %s min", fit, config.HumanSize(p.PC1TaskBytes), strings.Join(parts, ", "), dayMinutes, trimFloat(st.duration.Minutes())))
+			}
+		}
+	}
+	if len(b.Limits) == 0 {
+		return nil
+	}
+	sort.SliceStable(b.Limits, func(i, j int) bool {
+		x, y := b.Limits[i], b.Limits[j]
+		if x.SectorsPerDay != y.SectorsPerDay {
+			return x.SectorsPerDay < y.SectorsPerDay
+		}
+		return kindRank[x.Kind] < kindRank[y.Kind]
+	})
+	b.SectorsPerDay = b.Limits[0].SectorsPerDay
+	for _, l := range b.Limits {
+		if l.SectorsPerDay <= b.SectorsPerDay*1.001 {
+			b.Binding = append(b.Binding, l.Resource)
+		}
+	}
+	b.Achieved = math.Round(s.res.SectorsPerDay/b.SectorsPerDay*1000) / 1000
+	return b
+}
+
+// fraction prints n/d in lowest terms.
+func fraction(n, d int) string {
+	g := gcd(n, d)
+	return fmt.Sprintf("%d/%d", n/g, d/g)
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return max(a, 1)
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

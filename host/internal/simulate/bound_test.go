@@ -1,0 +1,186 @@
+package simulate
+
+import (
+	"bytes"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealhost/sealhost/host/internal/config"
+	"github.com/sealhost/sealhost/host/internal/plan"
+	"github.com/sealhost/sealhost/host/internal/topology"
+)
+
+func seedPlan(t testing.TB, cfg *config.Config) *plan.Plan {
+	t.Helper()
+	m, err := topology.Load("../../../testdata/machines/seed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan.Build(cfg, m)
+}
+
+// TestBound checks the bound against arithmetic done by hand for the
+// seed's two plans, and that 30 days reach it: Plan B's GPUs each do
+// half of every sector's 12 + 15 min, 1440 ÷ 13.5 = 106.67 a day; Plan A's
+// c2 GPU does 15 min of every sector alone, 96 a day.
+func TestBound(t *testing.T) {
+	for _, tc := range []struct {
+		name, config string
+		withPlan     bool
+		bound        float64
+		binding      []string
+	}{
+		{"plan-b", "testdata/plan-b.hcl", true, 106.67, []string{"GPU 0", "GPU 1", "lock gpu1", "lock gpu2"}},
+		{"plan-b-no-machine", "testdata/plan-b.hcl", false, 106.67, []string{"lock gpu1", "lock gpu2"}},
+		{"plan-a", "../../../examples/plan-a.hcl", true, 96, []string{"GPU 1", "c2 slots"}},
+		{"plan-a-no-machine", "../../../examples/plan-a.hcl", false, 96, []string{"c2 slots"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := load(t, tc.config)
+			req := Request{Config: cfg}
+			if tc.withPlan {
+				req.Plan = seedPlan(t, cfg)
+			}
+			r := run(t, req)
+			b := r.Bound
+			if b == nil {
+				t.Fatal("no bound")
+			}
+			if math.Abs(b.SectorsPerDay-tc.bound) > 0.01 {
+				t.Errorf("bound %.2f, want %.2f: %+v", b.SectorsPerDay, tc.bound, b.Limits)
+			}
+			if strings.Join(b.Binding, ",") != strings.Join(tc.binding, ",") {
+				t.Errorf("binding %v, want %v", b.Binding, tc.binding)
+			}
+			if b.Achieved < 0.98 || b.Achieved > 1 {
+				t.Errorf("achieved %.3f of the bound (%.1f/day of %.1f), want 0.98-1", b.Achieved, r.SectorsPerDay, b.SectorsPerDay)
+			}
+			kinds := map[string]bool{}
+			for _, l := range b.Limits {
+				kinds[l.Kind] = true
+			}
+			if kinds["gpu"] != tc.withPlan || kinds["memory"] != tc.withPlan || !kinds["stage"] || !kinds["threads"] {
+				t.Errorf("limit kinds %v", kinds)
+			}
+		})
+	}
+}
+
+// TestSealingThreadsBind: with 10 sectors in flight a sector's 285 min
+// cycle caps Plan B at 10 × 1440 ÷ 285 = 50.5 a day, below the GPUs.
+func TestSealingThreadsBind(t *testing.T) {
+	cfg := load(t, "testdata/plan-b.hcl")
+	cfg.Simulation = &config.Simulation{SealingThreads: 10, WaitSeed: 80 * time.Minute, Durations: map[config.Stage]time.Duration{}}
+	r := run(t, Request{Config: cfg, Turnaround: time.Minute})
+	if r.Bound.Binding[0] != "sealing threads" || math.Abs(r.Bound.SectorsPerDay-50.53) > 0.01 {
+		t.Fatalf("bound %+v", r.Bound)
+	}
+	if len(r.Defaults) != 1 || !strings.HasPrefix(r.Defaults[0], "durations from the built-in table") {
+		t.Errorf("defaults %q, want only the durations (the block sets the threads)", r.Defaults)
+	}
+}
+
+// TestDefaultsStated: without a simulation block the output says which
+// sealing_threads it picked and where the durations came from.
+func TestDefaultsStated(t *testing.T) {
+	r := run(t, Request{Config: load(t, "testdata/plan-b.hcl"), For: 24 * time.Hour})
+	var text bytes.Buffer
+	if err := WriteText(&text, r, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"sealing_threads = 40: the config has no simulation block", "durations from the built-in table", "pc1 177 min"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "Timeline,") {
+		t.Error("the timeline is printed without being asked for")
+	}
+	if !strings.HasPrefix(text.String(), "Simulated 1 days") && !strings.Contains(strings.SplitN(text.String(), "\n", 4)[2], "Bound:") {
+		t.Errorf("the summary does not lead:\n%s", text.String())
+	}
+}
+
+var (
+	svgLine  = regexp.MustCompile(`<line x1="([\d.]+)" y1="([\d.]+)" x2="([\d.]+)" y2="([\d.]+)"`)
+	svgText  = regexp.MustCompile(`<text x="([\d.]+)" y="([\d.]+)"([^>]*)>([^<]*)</text>`)
+	svgRect  = regexp.MustCompile(`<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="(#[0-9a-f]+)"/>`)
+	svgPoly  = regexp.MustCompile(`<polyline [^>]*points="([^"]+)"`)
+	svgFrame = regexp.MustCompile(`<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)" fill="none"`)
+)
+
+func atof(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f }
+
+// TestSVGReadable checks the drawing of a 30-day run the way a reader
+// would complain about it: no grid line crosses a caption (text boxes are
+// estimated at 7 px a character, 12 px high), lock bars are at least
+// minBarPx wide, and every backlog line, pc1's at zero too, lies above
+// the frame's bottom edge instead of on it.
+func TestSVGReadable(t *testing.T) {
+	r := run(t, Request{Config: load(t, "testdata/plan-b.hcl")})
+	var buf bytes.Buffer
+	if err := WriteSVG(&buf, r, "plan b"); err != nil {
+		t.Fatal(err)
+	}
+	svg := buf.String()
+	type box struct{ x0, x1, y0, y1 float64 }
+	var texts []box
+	for _, m := range svgText.FindAllStringSubmatch(svg, -1) {
+		x, y, w := atof(m[1]), atof(m[2]), 7*float64(len([]rune(m[4]))) // generous
+		b := box{x, x + w, y - 12, y + 2}
+		if strings.Contains(m[3], `text-anchor="end"`) {
+			b.x0, b.x1 = x-w, x
+		} else if strings.Contains(m[3], `text-anchor="middle"`) {
+			b.x0, b.x1 = x-w/2, x+w/2
+		}
+		texts = append(texts, b)
+	}
+	for _, m := range svgLine.FindAllStringSubmatch(svg, -1) {
+		x1, y1, x2, y2 := atof(m[1]), atof(m[2]), atof(m[3]), atof(m[4])
+		if x1 != x2 {
+			continue // horizontal grid lines end at the plot's edge, beside their labels
+		}
+		for _, b := range texts {
+			if x1 > b.x0 && x1 < b.x1 && math.Max(y1, y2) > b.y0 && math.Min(y1, y2) < b.y1 {
+				t.Fatalf("grid line x=%.1f y=%.1f..%.1f crosses a caption at %+v", x1, y1, y2, b)
+			}
+		}
+	}
+	bars := 0
+	for _, m := range svgRect.FindAllStringSubmatch(svg, -1) {
+		if m[5] != colour("pc2") && m[5] != colour("c2") {
+			continue
+		}
+		bars++
+		if w := atof(m[3]); w < minBarPx-1 {
+			t.Fatalf("a lock bar is %.1f px wide", w)
+		}
+	}
+	if bars == 0 || bars > 2*2*61 { // 2 locks × 2 stages × 60 half-days (+ a last partial bar)
+		t.Fatalf("%d lock bars over 30 days, want one per 12 h per stage per lock", bars)
+	}
+	frames := svgFrame.FindAllStringSubmatch(svg, -1)
+	if len(frames) != 1 {
+		t.Fatalf("%d backlog frames", len(frames))
+	}
+	bottom := atof(frames[0][1]) + atof(frames[0][2])
+	polys := svgPoly.FindAllStringSubmatch(svg, -1)
+	if len(polys) != 3 {
+		t.Fatalf("%d backlog lines, want pc1, pc2, c2", len(polys))
+	}
+	for _, m := range polys {
+		for _, pt := range strings.Fields(m[1]) {
+			y := atof(strings.SplitN(pt, ",", 2)[1])
+			if y > bottom-3 {
+				t.Fatalf("a backlog line runs at y=%.1f, on the frame's bottom %.1f, where it cannot be seen", y, bottom)
+			}
+		}
+	}
+	if !strings.Contains(svg, "one bar per 12 hours") {
+		t.Error("the SVG does not say what a bar averages")
+	}
+}
