@@ -11,7 +11,9 @@ require (
 	github.com/filecoin-project/go-state-types v0.16.0
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/ipfs/go-cid v0.5.0
+	github.com/prysmaticlabs/gohashtree v0.0.4-beta
 	github.com/sealhost/sealhost v0.0.0-00010101000000-000000000000
+	golang.org/x/sys v0.50.0
 )
 
 require (
@@ -51,7 +53,6 @@ require (
 	go.uber.org/zap v1.27.0 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/xerrors v0.0.0-20240903120638-7835f813f4da // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"math/bits"
@@ -10,6 +9,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+
+	"github.com/prysmaticlabs/gohashtree"
+	"golang.org/x/sys/unix"
 )
 
 // TreeDFile is the name rust-fil-proofs gives the data tree in a sector's
@@ -175,6 +177,7 @@ func hashChunk(in io.ReaderAt, out io.WriterAt, buf, scratch []byte, i, chunk, l
 	if _, err := out.WriteAt(buf, off); err != nil {
 		return fmt.Errorf("tree_d: writing tree: %w", err)
 	}
+	startWriteback(out, off, int64(len(buf)))
 	// Alternate between the two buffers: once a level is hashed, the one
 	// below it is no longer needed.
 	cur, other := buf, scratch
@@ -189,6 +192,7 @@ func hashChunk(in io.ReaderAt, out io.WriterAt, buf, scratch []byte, i, chunk, l
 			if err := writeLevel(out, leaves, level, idx, parent); err != nil {
 				return err
 			}
+			startWriteback(out, levelOffset(leaves, level, idx), int64(len(parent)))
 		}
 		other, cur = cur, parent
 	}
@@ -198,24 +202,47 @@ func hashChunk(in io.ReaderAt, out io.WriterAt, buf, scratch []byte, i, chunk, l
 }
 
 // hashLevel fills parent with the sha254 of each pair of children.
+//
+// gohashtree (Prysm's merkle hasher) hashes 64-byte nodes with SHA-NI or
+// AVX2/AVX-512 and a precomputed schedule for the constant padding block:
+// about 5× crypto/sha256 called per node, whose Reset/Write/Sum and
+// padding cost more than the compression itself at this size. Its output
+// is plain SHA-256 (treed_test.go checks it against crypto/sha256).
 func hashLevel(parent, children []byte) {
-	h := sha256.New()
-	var sum [32]byte
-	for k := 0; k < len(parent); k += 32 {
-		h.Reset()
-		h.Write(children[2*k : 2*k+64])
-		h.Sum(sum[:0])
-		sum[31] &= 0x3f
-		copy(parent[k:k+32], sum[:])
+	if err := gohashtree.HashByteSlice(parent, children); err != nil {
+		// Only for lengths that are not a whole number of 64-byte pairs,
+		// which every caller here rules out.
+		panic("tree_d: " + err.Error())
+	}
+	for k := 31; k < len(parent); k += 32 {
+		parent[k] &= 0x3f
 	}
 }
 
 // writeLevel writes nodes at position idx (in nodes) of the given level.
 func writeLevel(out io.WriterAt, leaves uint64, level uint, idx uint64, nodes []byte) error {
-	// Level k starts after the 2N - 2N/2^k nodes of the levels below it.
-	start := 2*leaves - 2*(leaves>>level)
-	if _, err := out.WriteAt(nodes, int64((start+idx)*32)); err != nil {
+	if _, err := out.WriteAt(nodes, levelOffset(leaves, level, idx)); err != nil {
 		return fmt.Errorf("tree_d: writing tree level %d: %w", level, err)
 	}
 	return nil
+}
+
+// levelOffset is the file offset of node idx of a level: level k starts
+// after the 2N - 2N/2^k nodes of the levels below it.
+func levelOffset(leaves uint64, level uint, idx uint64) int64 {
+	start := 2*leaves - 2*(leaves>>level)
+	return int64((start + idx) * 32)
+}
+
+// startWriteback asks the kernel to begin writing a range of the tree to
+// disk now, without waiting (sync_file_range SYNC_FILE_RANGE_WRITE): the
+// tree is twice the sector size, and left to the final fsync its writeback
+// would be a serial pass after all the hashing. Writeback then overlaps
+// the hashing of the next chunks, and the fsync only waits for the tail.
+// A filesystem that does not support it (tmpfs ignores it) loses nothing:
+// the fsync still makes the tree durable.
+func startWriteback(w io.WriterAt, off, n int64) {
+	if f, ok := w.(*os.File); ok {
+		_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -92,41 +93,46 @@ func TestTreeDKnownVectors(t *testing.T) {
 	}
 }
 
-// TestTreeDLayout recomputes every node of a 2KiB tree the slow way and
-// compares it with the file, level by level.
+// TestTreeDLayout recomputes every node of a tree the slow way, with
+// crypto/sha256 per node, and compares it with the file, level by level:
+// one chunk (2KiB), and several chunks hashed by parallel workers (4MiB:
+// four 1 MiB subtrees and the levels joining them).
 func TestTreeDLayout(t *testing.T) {
-	const size = 2 << 10
-	data := make([]byte, size)
-	for i := 0; i < size; i += 32 {
-		binary.LittleEndian.PutUint64(data[i:], uint64(i)*2654435761)
-	}
-	cache := t.TempDir()
-	commD, err := BuildTreeD(context.Background(), writeStaged(t, data), cache, size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file, err := os.ReadFile(filepath.Join(cache, TreeDFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []byte
-	level := data
-	want = append(want, level...)
-	for len(level) > 32 {
-		var next []byte
-		for i := 0; i < len(level); i += 64 {
-			s := sha256.Sum256(level[i : i+64])
-			s[31] &= 0x3f
-			next = append(next, s[:]...)
-		}
-		want = append(want, next...)
-		level = next
-	}
-	if !bytes.Equal(file, want) {
-		t.Fatal("tree file differs from the level-by-level layout")
-	}
-	if !bytes.Equal(commD[:], level) {
-		t.Fatal("returned comm_d is not the last node of the file")
+	for _, size := range []int{2 << 10, 4 << 20} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			data := make([]byte, size)
+			for i := 0; i < size; i += 32 {
+				binary.LittleEndian.PutUint64(data[i:], uint64(i)*2654435761)
+			}
+			cache := t.TempDir()
+			commD, err := BuildTreeD(context.Background(), writeStaged(t, data), cache, uint64(size))
+			if err != nil {
+				t.Fatal(err)
+			}
+			file, err := os.ReadFile(filepath.Join(cache, TreeDFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []byte
+			level := data
+			want = append(want, level...)
+			for len(level) > 32 {
+				var next []byte
+				for i := 0; i < len(level); i += 64 {
+					s := sha256.Sum256(level[i : i+64])
+					s[31] &= 0x3f
+					next = append(next, s[:]...)
+				}
+				want = append(want, next...)
+				level = next
+			}
+			if !bytes.Equal(file, want) {
+				t.Fatal("tree file differs from the level-by-level layout")
+			}
+			if !bytes.Equal(commD[:], level) {
+				t.Fatal("returned comm_d is not the last node of the file")
+			}
+		})
 	}
 }
 
