@@ -73,10 +73,11 @@ func (f planFlags) parse(args []string, stderr io.Writer) int {
 }
 
 // build loads the config and the machine and plans. A config with errors is
-// not planned: its diagnostics come back as a plan of their own. err is set
-// only when the machine cannot be read.
+// not planned: its diagnostics come back as a plan of their own, with the
+// machine checks of its sound processors. err is set only when the machine
+// cannot be read for a config without errors.
 func (f planFlags) build() (*plan.Plan, error) {
-	cfg, diags := config.Load(*f.config)
+	cfg, diags := config.LoadPartial(*f.config)
 	if diags.HasErrors() || cfg == nil {
 		var src []byte
 		if cfg != nil {
@@ -84,7 +85,13 @@ func (f planFlags) build() (*plan.Plan, error) {
 		} else {
 			src, _ = os.ReadFile(*f.config)
 		}
-		return plan.ConfigFailed(*f.config, src, diags), nil
+		// The machine checks of the processors that did decode come in
+		// the same run; a machine that cannot be read only loses them.
+		var m *topology.Machine
+		if cfg != nil {
+			m, _ = topology.Load(*f.topology)
+		}
+		return plan.ConfigFailedWithMachine(*f.config, src, diags, cfg, m), nil
 	}
 	m, err := topology.Load(*f.topology)
 	if err != nil {

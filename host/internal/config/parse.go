@@ -60,7 +60,37 @@ func Parse(src []byte, filename string) (*Config, hcl.Diagnostics) {
 	return cfg, CapDiagnostics(diags)
 }
 
+// LoadPartial is Load for a file with errors: it returns the same
+// diagnostics and, whenever the file parsed at all, what of it decoded
+// soundly: every processor whose own block has no error, with the plugins,
+// locks and limits that decoded. `host validate` checks those processors
+// against the machine too, so one run reports a config's mistakes and its
+// machine's (a cpuset past the last cpu, a partial L3 group) together.
+// The Config is nil for a file that cannot be read, is over the bounds, or
+// has a syntax error (its blocks may be misread).
+func LoadPartial(path string) (*Config, hcl.Diagnostics) {
+	src, err := readBounded(path)
+	if err != nil {
+		return Load(path)
+	}
+	if diags := checkBounds(src, path); diags.HasErrors() {
+		return nil, diags
+	}
+	cfg, diags := decode(src, path)
+	return cfg, CapDiagnostics(diags)
+}
+
 func parse(src []byte, filename string) (*Config, hcl.Diagnostics) {
+	cfg, diags := decode(src, filename)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return cfg, diags
+}
+
+// decode returns the config even when it has errors (see LoadPartial),
+// nil only when the syntax is broken.
+func decode(src []byte, filename string) (*Config, hcl.Diagnostics) {
 	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	withCode(diags, CodeConfig)
 	// A repeated attribute leaves a sound tree behind (the parser keeps the
@@ -79,11 +109,7 @@ func parse(src []byte, filename string) (*Config, hcl.Diagnostics) {
 	cfg := d.decodeRoot(file.Body)
 	cfg.File = filename
 	cfg.Source = src
-	d.diags = sortDiags(d.diags)
-	if d.diags.HasErrors() {
-		return nil, d.diags
-	}
-	return cfg, d.diags
+	return cfg, sortDiags(d.diags)
 }
 
 func baseDir(filename string) string {
@@ -561,6 +587,7 @@ func suggest(given string, candidates []string) string {
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (d *decoder) processor(cfg *Config, b *hcl.Block, counts map[Stage]int) {
+	errsBefore := errorCount(d.diags)
 	c := d.content(b.Body, processorSchema)
 	def := b.DefRange
 	st, stageOK := d.stage(b.Labels[0], b.LabelRanges[0], def, "processor")
@@ -706,9 +733,22 @@ func (d *decoder) processor(cfg *Config, b *hcl.Block, counts map[Stage]int) {
 			p.Timeout = dur
 		}
 	}
-	if stageOK {
+	// A processor with a mistake of its own is left out: only LoadPartial
+	// returns a config with errors, and checking a half-read processor
+	// against the machine would report the mistake twice, as something else.
+	if stageOK && errorCount(d.diags) == errsBefore {
 		cfg.Processors = append(cfg.Processors, p)
 	}
+}
+
+func errorCount(diags hcl.Diagnostics) int {
+	n := 0
+	for _, dg := range diags {
+		if dg.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	return n
 }
 
 func declaredSuffix(names []string) string {
