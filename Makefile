@@ -9,6 +9,7 @@ all: build
 build:
 	$(GO) build -o $(BIN)/host ./host
 	$(GO) build -o $(BIN)/plugins/mock ./plugins/mock
+	$(GO) build -o $(BIN)/plugins/damocles ./plugins/damocles
 	cd plugins/ffi && $(GO) build -o ../../$(BIN)/plugins/ffi .
 
 # Every test of both modules, and the real 2KiB seal (test-real: on a cold

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/sealhost/sealhost/internal/damocles"
+	"github.com/sealhost/sealhost/sdk/plugintest"
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
+)
+
+// TestConformance runs the sdk's conformance kit against the bridge
+// configured for each stage a damocles processor serves, with fakeproc as
+// the processor. Knobs: SlowEnv makes the processor slow (the kit sees
+// the bridge kill it on cancel), FailEnv crashes it on its first request
+// (the only retryable failure damocles' protocol has: err_msg carries no
+// retry flag), StdoutNoiseEnv makes it write garbage lines to the
+// bridge between its answers.
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the plugin about 40 times")
+	}
+	proc := built(t, "fakeproc")
+	for _, stage := range damocles.Stages {
+		t.Run(stage, func(t *testing.T) {
+			codec, err := damocles.Lookup(stage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := plugintest.Config{
+				Binary:         built(t, "damocles"),
+				Args:           []string{"-stage", stage, "--", proc, "processor", stage},
+				Name:           "damocles",
+				Version:        version,
+				Stages:         []sealv1.Stage{codec.SealStage},
+				Inputs:         inputs,
+				SlowEnv:        []string{"FAKEPROC_DELAY=1h"},
+				FailEnv:        []string{"FAKEPROC_CRASH_AT=1"},
+				StdoutNoiseEnv: []string{"FAKEPROC_GARBAGE=1"},
+			}
+			if stage == "pc1" {
+				cfg.LargeOutputEnv = []string{"FAKEPROC_OUTPUT_SIZE=67108864"}
+			}
+			plugintest.Run(t, cfg)
+		})
+	}
+}
+
+// inputs are the kit's, with a C2 input that names its proof type, as
+// every C1 output does: damocles' c2 task reads registered_proof from it.
+func inputs(dir string) (*plugintest.Inputs, error) {
+	in, err := plugintest.DefaultInputs(dir)
+	if err != nil {
+		return nil, err
+	}
+	in.C2.Phase1Output = []byte(`{"_plugintest":"placeholder C1 output","registered_proof":"StackedDrg2KiBV1_1"}`)
+	return in, nil
+}

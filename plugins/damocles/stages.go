@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sealhost/sealhost/internal/damocles"
+	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
+)
+
+// stages serves the one sealhost stage the bridge is configured for by
+// translating each call to a damocles task and the answer back
+// (internal/damocles holds both encodings).
+type stages struct {
+	b     *bridge
+	codec *damocles.Codec
+	bin   string
+}
+
+// run is every stage's body: encode, call, decode.
+func run[Resp proto.Message](ctx context.Context, s *stages, req proto.Message) (Resp, error) {
+	var zero Resp
+	if err := checkProof(req); err != nil {
+		return zero, err
+	}
+	task, err := s.codec.EncodeTask(req)
+	if err != nil {
+		// The request cannot be expressed to a damocles processor (an
+		// unknown proof type, a piece size that is no piece's): retrying
+		// will not change that.
+		return zero, sdk.Errorf("%s: the request cannot be sent to a damocles processor: %v", s.codec.Stage, err)
+	}
+	out, err := s.b.call(ctx, task)
+	if err != nil {
+		return zero, err
+	}
+	resp, err := s.codec.DecodeOutput(req, out)
+	if err != nil {
+		return zero, sdk.Errorf("%s answered an output sealhost cannot read: %v", s.b.spec.describe(), err)
+	}
+	r, ok := resp.(Resp)
+	if !ok {
+		return zero, fmt.Errorf("damocles codec for %s answered a %T (a bug in internal/damocles)", s.codec.Stage, resp)
+	}
+	return r, nil
+}
+
+// checkProof refuses a sector whose proof type damocles cannot name, and
+// a pc2 or c2 whose sector disagrees with the proof type its
+// phase1_output names. Damocles' pc2 and c2 tasks carry no proof type of
+// their own (the processor reads it from pc1out or c1out), so without
+// this a wrong sector would go unnoticed.
+func checkProof(req proto.Message) error {
+	r, ok := req.(interface{ GetSector() *sealv1.Sector })
+	if !ok || r.GetSector() == nil {
+		return sdk.Errorf("request has no sector: set sector {registered_seal_proof, miner_id, sector_number}")
+	}
+	p := damocles.SealProof(r.GetSector().GetRegisteredSealProof())
+	if _, err := p.MarshalJSON(); err != nil {
+		return sdk.Errorf("sector: %v", err)
+	}
+	var out []byte
+	switch q := req.(type) {
+	case *sealv1.PC2Request:
+		out = q.GetPhase1Output()
+	case *sealv1.C2Request:
+		out = q.GetPhase1Output()
+	default:
+		return nil
+	}
+	var named struct {
+		RegisteredProof *damocles.SealProof `json:"registered_proof"`
+	}
+	if err := json.Unmarshal(out, &named); err != nil || named.RegisteredProof == nil {
+		return sdk.Errorf("phase1_output is not a filecoin-proofs output naming its registered_proof (%v): %.80q", err, out)
+	}
+	if *named.RegisteredProof != p {
+		return sdk.Errorf("sector's registered_seal_proof is %d (%v) but phase1_output is for %v", int64(p), p, *named.RegisteredProof)
+	}
+	return nil
+}
+
+func (s *stages) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.TreeDResponse, error) {
+	return run[*sealv1.TreeDResponse](ctx, s, req)
+}
+
+func (s *stages) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Response, error) {
+	return run[*sealv1.PC1Response](ctx, s, req)
+}
+
+func (s *stages) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, error) {
+	return run[*sealv1.PC2Response](ctx, s, req)
+}
+
+func (s *stages) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
+	r, err := run[*sealv1.C2Response](ctx, s, req)
+	if err != nil {
+		return nil, err
+	}
+	// The damocles protocol answers a proof and nothing about it; this
+	// plugin has no verifier of its own (that would need filecoin-ffi).
+	r.Verified = false
+	r.Verification = fmt.Sprintf("not verified by sealhost: damocles c2 processor %s answered the proof; the damocles protocol carries no verification", s.bin)
+	return r, nil
+}
+
+// plugin is the sdk.Plugin serving exactly the configured stage.
+func (s *stages) plugin() sdk.Plugin {
+	p := sdk.Plugin{
+		Name:     "damocles",
+		Version:  version,
+		Unserved: fmt.Sprintf("this damocles bridge runs a %s processor (-stage %s); declare one plugin block per damocles processor", s.codec.Stage, s.codec.Stage),
+	}
+	switch s.codec.SealStage {
+	case sealv1.Stage_STAGE_TREE_D:
+		p.TreeD = s
+	case sealv1.Stage_STAGE_PC1:
+		p.PC1 = s
+	case sealv1.Stage_STAGE_PC2:
+		p.PC2 = s
+	case sealv1.Stage_STAGE_C2:
+		p.C2 = s
+	}
+	return p
+}
