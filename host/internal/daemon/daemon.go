@@ -60,6 +60,10 @@ type Options struct {
 	HealthInterval time.Duration
 	CancelGrace    time.Duration
 	StartTimeout   time.Duration
+
+	// launch, when set (tests), gives each processor an in-process plugin
+	// (supervise.Config.Launch) instead of a process.
+	launch func(processor string) func(ctx context.Context, owner string) (supervise.Conn, error)
 }
 
 // Host is a running host. Its methods are safe for concurrent use.
@@ -100,6 +104,11 @@ type Host struct {
 	nextID  uint64
 	stats   map[config.Stage]*counts
 	running sync.WaitGroup // calls between admission and answer
+
+	// up is closed once Start has every processor in place: a plugin
+	// that fails to start at once reports its exit while Start is still
+	// filling procs and stages.
+	up chan struct{}
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -167,6 +176,7 @@ func Start(opts Options) (*Host, error) {
 		tasks:    map[uint64]*task{},
 		stats:    map[config.Stage]*counts{},
 		done:     make(chan struct{}),
+		up:       make(chan struct{}),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	started := false
@@ -242,6 +252,10 @@ func Start(opts Options) (*Host, error) {
 		if pc.HasCPUs {
 			spec.CPUs = pc.CPUs
 		}
+		var launch func(context.Context, string) (supervise.Conn, error)
+		if opts.launch != nil {
+			launch = opts.launch(id)
+		}
 		p.sp, err = supervise.Start(h.mgr, supervise.Config{
 			ID:             id,
 			Stage:          string(pc.Stage),
@@ -254,6 +268,7 @@ func Start(opts Options) (*Host, error) {
 			Logger:         h.log,
 			OnExit:         func(owner string) { h.pluginExited(p, owner) },
 			OnOOM:          func() { h.m.ooms.WithLabelValues(id).Inc() },
+			Launch:         launch,
 		})
 		if err != nil {
 			return nil, err
@@ -262,6 +277,7 @@ func Start(opts Options) (*Host, error) {
 		h.order = append(h.order, id)
 		h.stages[pc.Stage] = append(h.stages[pc.Stage], id)
 	}
+	close(h.up)
 
 	h.srv = grpc.NewServer(grpc.MaxRecvMsgSize(client.MaxMessageSize), grpc.MaxSendMsgSize(client.MaxMessageSize))
 	taskv1.RegisterTasksServer(h.srv, &service{h: h})
@@ -337,6 +353,11 @@ func (h *Host) pluginExited(p *proc, owner string) {
 		return p.gen != gen
 	}
 	go func() {
+		select {
+		case <-h.up:
+		case <-h.ctx.Done():
+			return // Start failed
+		}
 		for {
 			err := p.sp.WaitRunning(h.ctx)
 			if err == nil {

@@ -215,6 +215,15 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 	}()
 	var called atomic.Bool
 	err = p.sp.Do(runCtx, func(ctx context.Context, c *pluginclient.Client) error {
+		if isClosed(a.Lost()) {
+			// The plugin instance this task was handed to died and its
+			// slot and locks went back: Do may have found the successor
+			// before runCtx's cancel arrived, and a call there would run
+			// beside the task the freed slot went to. (Lost can close only
+			// after an instance's death, and the successor starts after
+			// that, so a call that passes this check holds a live slot.)
+			return errLost
+		}
 		called.Store(true)
 		markStarted()
 		_ = grpc.SetHeader(ctx, metadata.Pairs(
@@ -256,6 +265,9 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 }
 
 var errDraining = errors.New("host draining")
+
+// errLost ends a run whose processor was dropped before the call began.
+var errLost = errors.New("processor lost before the call began")
 
 // abandonWaiting ends the waits of a stage whose processors have all
 // failed for good: nothing would ever serve them.

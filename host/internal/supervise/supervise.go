@@ -332,6 +332,7 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 
 	callID := fmt.Sprintf("%s/%d", p.cfg.ID, callSeq.Add(1))
 	callCtx = metadata.AppendToOutgoingContext(callCtx, sdk.CallMetadata, callID)
+	callCtx = context.WithValue(callCtx, connKey{}, inst.conn)
 
 	res := make(chan error, 1)
 	go func() { res <- f(callCtx, inst.client) }()
@@ -367,6 +368,16 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 	case <-inst.dead:
 		return &DiedError{ID: p.cfg.ID, Owner: inst.owner, Cause: inst.err}
 	}
+}
+
+type connKey struct{}
+
+// ConnOf is the plugin a call of Do's f was handed to: for an in-process
+// plugin (Config.Launch), whose f gets no *pluginclient.Client, to find the
+// instance the call belongs to rather than its successor.
+func ConnOf(ctx context.Context) Conn {
+	c, _ := ctx.Value(connKey{}).(Conn)
+	return c
 }
 
 // callSeq numbers stage calls for sdk.CallMetadata.
