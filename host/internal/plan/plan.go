@@ -62,7 +62,12 @@ type Processor struct {
 	// Busy is what the processor's running tasks occupy: for pc1 with
 	// multicore SDR the cores of its units and their SMT siblings,
 	// otherwise its whole cpuset.
-	Busy          cpuset.CPUSet
+	Busy cpuset.CPUSet
+	// unitsUnknown is set when pc1's cpuset cuts an L3 group
+	// (pc1-partial-l3): rust-fil-proofs aborts on it, so which cores its
+	// tasks would keep busy is unknown, and overlaps derived from a guess
+	// would point away from the real mistake.
+	unitsUnknown  bool
 	NUMAPreferred *int
 	Concurrent    int
 	Locks         []string
@@ -497,6 +502,7 @@ func (b *builder) pc1(p *Processor) {
 			"pc1 cpuset does not cover whole L3 groups",
 			"Processor %s runs pc1 with multicore SDR on cpuset %s, but %s. rust-fil-proofs splits the cpuset into one group per L3 cache and aborts when its cores do not divide evenly among them (damocles #329, #334). %s See `host topology` for the groups.",
 			p.ID, p.CPUs.String(), what, do)
+		p.unitsUnknown = true
 		return
 	}
 	p.SDR = s
@@ -559,6 +565,9 @@ func containsStr(s []string, v string) bool {
 func (b *builder) pairs() {
 	byCPU := map[int][]int{}
 	for i, a := range b.procs {
+		if a.unitsUnknown {
+			continue
+		}
 		for _, c := range a.Busy.UnsortedList() {
 			byCPU[c] = append(byCPU[c], i)
 		}
@@ -576,6 +585,9 @@ func (b *builder) pairs() {
 	per := make([]overlaps, len(b.procs))
 	total := 0
 	for j, c := range b.procs {
+		if c.unitsUnknown {
+			continue
+		}
 		var earlier []int
 		for _, cpu := range c.Busy.UnsortedList() {
 			for _, i := range byCPU[cpu] {
@@ -671,12 +683,16 @@ func (b *builder) pairs() {
 			}
 			if len(shared) > 0 {
 				how := "both set CUDA_VISIBLE_DEVICES to include it"
+				// The diagnostic points at what puts c on the GPU: its
+				// CUDA_VISIBLE_DEVICES entry, or, without one, its block
+				// (where the entry or a lock belongs).
+				subject := at(c.cfg.EnvRanges["CUDA_VISIBLE_DEVICES"], c.cfg.Range)
 				if _, ok := a.Env["CUDA_VISIBLE_DEVICES"]; !ok {
 					how = a.ID + " sets no CUDA_VISIBLE_DEVICES and so sees every GPU"
 				} else if _, ok := c.Env["CUDA_VISIBLE_DEVICES"]; !ok {
 					how = c.ID + " sets no CUDA_VISIBLE_DEVICES and so sees every GPU"
 				}
-				b.add(hcl.DiagWarning, config.CodeGPUSharedWithoutLock, at(c.cfg.LocksRange, c.cfg.EnvRange, c.cfg.Range),
+				b.add(hcl.DiagWarning, config.CodeGPUSharedWithoutLock, subject,
 					"Processors that can run at once share a GPU",
 					"Processors %s and %s both put work on GPU %s (%s) and share no lock of capacity 1, so a %s and a %s task can run on it together and run out of GPU memory (damocles #572). Declare a lock of capacity 1 and list it in both processors' locks, or give them different GPUs with CUDA_VISIBLE_DEVICES.",
 					a.ID, c.ID, strings.Join(shared, ","), how, a.Stage, c.Stage)
