@@ -34,7 +34,8 @@
 // within -stable-wait (default 5 s, damocles' stable_wait). A missing or
 // wrong ready line fails the plugin's start with the line quoted and the
 // child's last stderr lines, so the host reports it and retries with
-// backoff. Keep -stable-wait below the host's plugin start timeout.
+// backoff. Keep -stable-wait well below the host's plugin start timeout
+// (1 min).
 //
 // Calls. Each sealhost call becomes one damocles request with the next
 // id (from 1, growing across respawns), encoded by internal/damocles; many
