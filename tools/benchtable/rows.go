@@ -76,6 +76,14 @@ var rows = []row{
 		baseline: "sealcalc's minute-step model, 30 days", den: ref{"simulate.SealcalcModel30Days", "ns/op"},
 	},
 	{
+		what: "host suggest on the seed machine (2 candidates, 30 days each)", num: ref{"suggest.SuggestSeed", "ns/op"},
+		baseline: "1 s (slept): the target is under 2 s", den: ref{"simulate.OneSecond", "ns/op"}, target: 2,
+	},
+	{
+		what: "host suggest on the seed machine", num: ref{"suggest.SuggestSeed", "ns/op"},
+		baseline: "one simulate of config.hcl, 30 days", den: ref{"suggest.SimulateConfigHCL", "ns/op"},
+	},
+	{
 		what: "arbiter alone, 30-day §5 scenario", num: ref{"arbiter.Scenario30Days", "ns/op"},
 		baseline: "1 s (slept)", den: ref{"simulate.OneSecond", "ns/op"},
 	},

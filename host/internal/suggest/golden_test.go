@@ -1,0 +1,159 @@
+package suggest
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sealhost/sealhost/host/internal/config"
+	"github.com/sealhost/sealhost/host/internal/topology"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+const machines = "../../../testdata/machines"
+
+func machine(t testing.TB, name string) *topology.Machine {
+	t.Helper()
+	m, err := topology.Load(filepath.Join(machines, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Name it as an operator would from the repository's root, so the
+	// golden files do not depend on where the test runs.
+	m.Source = "testdata/machines/" + name
+	return m
+}
+
+func runSeed(t testing.TB) *Result {
+	t.Helper()
+	res, err := Run(Request{Machine: machine(t, "seed.json"), SectorSize: "32GiB", Spare: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file; run go test ./host/internal/suggest -update and review the diff.\ngot:\n%s", path, got)
+	}
+}
+
+// TestSeedGolden pins the whole answer on the seed machine: the text, and
+// each candidate's file. Regenerate with -update and review the diff.
+func TestSeedGolden(t *testing.T) {
+	res := runSeed(t)
+	var text bytes.Buffer
+	if err := WriteText(&text, res); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "seed.txt", text.Bytes())
+	for _, c := range res.Candidates {
+		golden(t, "seed-"+string(c.Strategy)+".hcl", []byte(c.HCL))
+	}
+}
+
+// shape is what makes two configs the same layout: everything but
+// comments, plugin paths and arbiter weights (config.hcl tunes c2's
+// weight; the seed's Plan B has none).
+type shape struct {
+	SectorSize string
+	Limits     map[config.Stage]int
+	Locks      map[string]int
+	Policy     config.Policy
+	Processors []procShape
+}
+
+type procShape struct {
+	ID, CPUs   string
+	NUMA       int
+	Concurrent int
+	Locks      []string
+	Env        map[string]string
+}
+
+func shapeOf(c *config.Config) shape {
+	s := shape{SectorSize: c.SectorSize.Name, Limits: c.Limits, Locks: map[string]int{}, Policy: c.Arbiter.Policy}
+	if s.Policy == "" {
+		s.Policy = config.PolicyFair
+	}
+	for _, l := range c.Locks {
+		s.Locks[l.Name] = l.Capacity
+	}
+	for _, p := range c.Processors {
+		ps := procShape{ID: p.ID, CPUs: p.CPUs.String(), NUMA: -1, Concurrent: max(p.Concurrent, 1), Locks: p.Locks, Env: p.Env}
+		if p.NUMAPreferred != nil {
+			ps.NUMA = *p.NUMAPreferred
+		}
+		if ps.Locks == nil {
+			ps.Locks = []string{}
+		}
+		s.Processors = append(s.Processors, ps)
+	}
+	return s
+}
+
+// TestSeedReproduced is the seed document's own answer: on its machine
+// plan-a is exactly examples/plan-a.hcl (the seed's Plan A) and plan-b
+// exactly config.hcl (Plan B): stage limits, pc1 0-41 and 48-89 with 14
+// each, the pc2 and c2 cpusets, the locks, the env; spare 38,41,86,89.
+// plan-b ranks first, bound by the GPUs.
+func TestSeedReproduced(t *testing.T) {
+	res := runSeed(t)
+	if res.Layout.Spare != "38,41,86,89" {
+		t.Errorf("spare %s, want the seed's 38,41,86,89", res.Layout.Spare)
+	}
+	want := map[Strategy]string{PlanA: "../../../examples/plan-a.hcl", PlanB: "../../../config.hcl"}
+	if len(res.Candidates) != 2 {
+		t.Fatalf("%d candidates, dropped %v", len(res.Candidates), res.Dropped)
+	}
+	for _, c := range res.Candidates {
+		ref, diags := config.Load(want[c.Strategy])
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		got, wantShape := shapeOf(c.Config), shapeOf(ref)
+		if !reflect.DeepEqual(got, wantShape) {
+			t.Errorf("%s differs from %s:\n got %+v\nwant %+v", c.Strategy, want[c.Strategy], got, wantShape)
+		}
+		if c.Plan.Spare.String() != "38,41,86,89" {
+			t.Errorf("%s: the plan's spare cpus are %s", c.Strategy, c.Plan.Spare)
+		}
+	}
+	best, second := res.Candidates[0], res.Candidates[1]
+	if best.Strategy != PlanB || second.Strategy != PlanA {
+		t.Fatalf("ranking %s, %s; want plan-b first", best.Strategy, second.Strategy)
+	}
+	if got := strings.Join(best.Bound.Binding, ","); got != "GPU 0,GPU 1,lock gpu1,lock gpu2" {
+		t.Errorf("plan-b binds on %s", got)
+	}
+	if got := strings.Join(second.Bound.Binding, ","); got != "GPU 1,c2 slots" {
+		t.Errorf("plan-a binds on %s", got)
+	}
+	cmp := Compare(res)
+	for _, w := range []string{"plan-b finishes 10.", "more than plan-a (+10.", "plan-a is bound by GPU 1, c2 slots at 96.0", "plan-b by GPU 0, GPU 1, lock gpu1, lock gpu2 at 106.7"} {
+		if !strings.Contains(cmp, w) {
+			t.Errorf("comparison %q lacks %q", cmp, w)
+		}
+	}
+}
