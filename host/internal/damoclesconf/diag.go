@@ -77,6 +77,8 @@ const (
 	// CodeSharedLock: a lock held by processors of several stages, which
 	// sealhost's arbiter shares fairly where damocles' was greedy.
 	CodeSharedLock Code = "shared-lock"
+	// CodeInternal: the written config did not load: a bug of the import.
+	CodeInternal Code = "internal"
 	// CodeSectorSize: where the written sector_size came from.
 	CodeSectorSize Code = "sector-size"
 )
@@ -172,21 +174,55 @@ func (ds Diagnostics) Write(w io.Writer, file string, src []byte) error {
 			return err
 		}
 		if d.Pos.Line > 0 && d.Pos.Line <= len(lines) {
-			text := termtext.Clean(strings.TrimRight(lines[d.Pos.Line-1], "\r"))
-			if len(text) > 200 {
-				text = text[:200] + "…"
-			}
+			text := clip(termtext.Clean(strings.TrimRight(lines[d.Pos.Line-1], "\r")), 200)
 			if _, err := fmt.Fprintf(w, "  %d | %s\n", d.Pos.Line, text); err != nil {
 				return err
 			}
 		}
 		detail := d.Detail
 		if d.Key != "" {
-			detail = termtext.Clean(d.Key) + ": " + detail
+			detail = d.Key + ": " + detail
 		}
-		if _, err := fmt.Fprintf(w, "  %s\n\n", detail); err != nil {
+		if _, err := fmt.Fprintf(w, "%s\n", wrap(termtext.Clean(detail), "  ", 78)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// clip shortens s to at most n runes, marking the cut.
+func clip(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos] + "…"
+		}
+		i++
+	}
+	return s
+}
+
+// wrap breaks text into lines of at most width columns (a word longer
+// than that stays whole), each starting with indent.
+func wrap(text, indent string, width int) string {
+	var b strings.Builder
+	col := 0
+	for _, word := range strings.Fields(text) {
+		n := len([]rune(word))
+		switch {
+		case col == 0:
+			b.WriteString(indent)
+			col = len(indent)
+		case col+1+n > width:
+			b.WriteString("\n" + indent)
+			col = len(indent)
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(word)
+		col += n
+	}
+	b.WriteByte('\n')
+	return b.String()
 }

@@ -57,6 +57,9 @@ func parseHumanDuration(s string) (time.Duration, error) {
 			i++
 		}
 		unit := s[ustart:i]
+		if unit == "" && i < len(s) {
+			return 0, fmt.Errorf("%q: unexpected %q after %d; write whole numbers with a unit, like 90s or 1h 30min", s, s[i:i+1], n)
+		}
 		if unit == "" {
 			return 0, fmt.Errorf("%q: %d needs a unit, like %dsec or %dms", s, n, n, n)
 		}

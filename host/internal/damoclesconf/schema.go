@@ -54,9 +54,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+const maxSuggest = 64
+
 // suggest returns ` Did you mean "x"?` for the candidate closest to given,
 // or "" when none is close (hcl's threshold, as config uses).
 func suggest(given string, candidates []string) string {
+	if len(candidates) > maxSuggest || len(given) > 64 {
+		return "" // a guess among thousands is noise, and costly
+	}
 	best, bestDist := "", 3
 	for _, c := range candidates {
 		if d := levenshtein.Distance(given, c, nil); d < bestDist {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/plan"
 )
@@ -55,16 +56,22 @@ func Translate(src []byte, opt Options) Result {
 		return Result{Diagnostics: t.diags}
 	}
 	out := t.m.write(opt.File)
+	if len(out) > config.MaxFileSize {
+		t.diags = append(t.diags, Diagnostic{Severity: Error, Code: CodeTOML,
+			Summary: "Translated config too large",
+			Detail:  fmt.Sprintf("The config would be %d bytes, over the 1 MiB sealhost reads (%d processors); a real machine's is a few KB. Is it the right file?", len(out), len(t.m.procs))})
+		return Result{Diagnostics: t.diags}
+	}
 	// What is written must load: a translation bug is an error here, not
 	// a config `host validate` refuses later.
 	if _, cd := config.Parse(out, "imported.hcl"); cd.HasErrors() {
 		var msgs []string
 		for _, d := range cd {
-			if d.Severity == 1 { // hcl.DiagError
+			if d.Severity == hcl.DiagError {
 				msgs = append(msgs, d.Error())
 			}
 		}
-		t.diags = append(t.diags, Diagnostic{Severity: Error, Code: CodeBadValue,
+		t.diags = append(t.diags, Diagnostic{Severity: Error, Code: CodeInternal,
 			Summary: "The translated config does not load",
 			Detail:  "This is a bug in host import; please report it with the TOML file. sealhost said: " + strings.Join(msgs, "; ")})
 		return Result{Diagnostics: t.diags}
@@ -80,6 +87,7 @@ type translator struct {
 
 	locks     map[string]*lockBlock
 	lockOrder []string
+	declared  int // the first declared of lockOrder are ext_locks
 	// limits and staggers of the stages that have translated processors.
 	limits map[config.Stage]int
 	// stagesWithProcs counts the processors translated per stage.
@@ -268,8 +276,9 @@ func (t *translator) processors(procs map[string]any) {
 				if !ok {
 					continue
 				}
-				if r := t.processor(config.Stage(k), i, ep, m); r != nil {
+				if r := t.processor(config.Stage(k), ep, m); r != nil {
 					raws = append(raws, r)
+					t.stagesWithProcs[r.stage]++
 				}
 			}
 		case contains(otherStages, k):
@@ -286,9 +295,6 @@ func (t *translator) processors(procs map[string]any) {
 		default:
 			t.unknownKey(path, k, append(append(append([]string{}, processorsKeys...), sealStages...), otherStages...), where)
 		}
-	}
-	for _, r := range raws {
-		t.stagesWithProcs[r.stage]++
 	}
 	t.stageLimits(procs)
 	for _, r := range raws {
@@ -328,7 +334,17 @@ func holderStages(ids []string) []string {
 // GPU groups, as config.hcl writes them). It never moves a processor before
 // an earlier one of its own stage: ids (<stage>.<n>, in file order) stay
 // the TOML's indices.
+//
+// The grouping is cosmetic and quadratic, so a file with more than
+// maxGrouped processors (no real machine has) keeps plain file order.
 func groupByLock(raws []*rawProc) []procBlock {
+	if len(raws) > maxGrouped {
+		blocks := make([]procBlock, len(raws))
+		for i, r := range raws {
+			blocks[i] = *r.block
+		}
+		return blocks
+	}
 	var out []*rawProc
 	for _, r := range raws {
 		at := len(out)
@@ -358,6 +374,8 @@ func groupByLock(raws []*rawProc) []procBlock {
 	}
 	return blocks
 }
+
+const maxGrouped = 512
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
@@ -393,6 +411,7 @@ func (t *translator) extLocks(path string, v any) {
 		}
 		t.locks[name] = &lockBlock{name: name, capacity: n, path: lp, declared: true}
 		t.lockOrder = append(t.lockOrder, name)
+		t.declared++
 	}
 }
 
@@ -424,7 +443,10 @@ func (t *translator) stageLimits(procs map[string]any) {
 	for _, k := range t.sortedKeys(concPath, conc) {
 		lp := joinKey(concPath, k)
 		n, ok := t.count(lp, conc[k])
-		if !ok || !t.stageLimitApplies(lp, k, "limit") {
+		if !ok {
+			continue
+		}
+		if !t.stageLimitApplies(lp, k, "limit") {
 			continue
 		}
 		if n == 0 {
@@ -482,9 +504,11 @@ func (t *translator) stageLimitApplies(path, k, what string) bool {
 
 // processor translates one [[processors.STAGE]] block; nil when it is not
 // translated.
-func (t *translator) processor(stage config.Stage, idx int, path string, m map[string]any) *rawProc {
-	id := fmt.Sprintf("%s.%d", stage, idx)
-	where := fmt.Sprintf("[[processors.%s]] #%d", stage, idx)
+func (t *translator) processor(stage config.Stage, path string, m map[string]any) *rawProc {
+	// sealhost numbers a stage's processors in file order; a block left
+	// out (one already running `host processor`) takes no number.
+	id := fmt.Sprintf("%s.%d", stage, t.stagesWithProcs[stage])
+	where := fmt.Sprintf("[[processors.%s]]", stage)
 	for _, k := range t.sortedKeys(path, m) {
 		if !contains(extKeys, k) {
 			t.unknownKey(joinKey(path, k), k, extKeys, where)
@@ -718,14 +742,10 @@ func (t *translator) processor(stage config.Stage, idx int, path string, m map[s
 	return r
 }
 
+// declaredLocks lists ext_locks' names: they enter lockOrder before any
+// processor adds an undeclared one.
 func (t *translator) declaredLocks() []string {
-	var out []string
-	for _, n := range t.lockOrder {
-		if t.locks[n].declared {
-			out = append(out, n)
-		}
-	}
-	return out
+	return t.lockOrder[:t.declared]
 }
 
 func (t *translator) lineRef(path string) string {
