@@ -47,8 +47,8 @@ func TestRules(t *testing.T) {
 		check func(t *testing.T, cfg *config.Config)
 	}{
 		{
-			name: "undeclared lock is declared with capacity 1",
-			toml: "[processors.ext_locks]\ngpu1 = 1\n\n[[processors.pc2]]\nlocks = [\"gpu01\"]\n",
+			name:  "undeclared lock is declared with capacity 1",
+			toml:  "[processors.ext_locks]\ngpu1 = 1\n\n[[processors.pc2]]\nlocks = [\"gpu01\"]\n",
 			diags: []want{{CodeUndeclaredLock, Warning, 5}},
 			check: func(t *testing.T, cfg *config.Config) {
 				if len(cfg.Locks) != 2 || cfg.Locks[1].Name != "gpu01" || cfg.Locks[1].Capacity != 1 {
@@ -60,8 +60,8 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			name: "a lock listed twice is taken once",
-			toml: "[processors.ext_locks]\ngpu = 2\n\n[[processors.c2]]\nlocks = [\"gpu\",\n \"gpu\"]\n",
+			name:  "a lock listed twice is taken once",
+			toml:  "[processors.ext_locks]\ngpu = 2\n\n[[processors.c2]]\nlocks = [\"gpu\",\n \"gpu\"]\n",
 			diags: []want{{CodeUndeclaredLock, Warning, 6}},
 			check: func(t *testing.T, cfg *config.Config) {
 				if got := cfg.Processors[0].Locks; len(got) != 1 {
@@ -142,8 +142,8 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			name: "own binary runs under the bridge, default args written out",
-			toml: "[[processors.pc2]]\nbin = \"/opt/pc2\"\nstable_wait = \"1min 30s\"\nconcurrent = 1\n\n[[processors.pc2]]\nbin = \"/opt/pc2\"\nstable_wait = \"90s\"\nconcurrent = 1\n\n[[processors.c2]]\nbin = \"/opt/pc2\"\nargs = [\"run\", \"--gpu\"]\nconcurrent = 1\n",
+			name:  "own binary runs under the bridge, default args written out",
+			toml:  "[[processors.pc2]]\nbin = \"/opt/pc2\"\nstable_wait = \"1min 30s\"\nconcurrent = 1\n\n[[processors.pc2]]\nbin = \"/opt/pc2\"\nstable_wait = \"90s\"\nconcurrent = 1\n\n[[processors.c2]]\nbin = \"/opt/pc2\"\nargs = [\"run\", \"--gpu\"]\nconcurrent = 1\n",
 			diags: []want{{CodeBridge, Info, 2}, {CodeStableWait, Info, 3}, {CodeBridge, Info, 12}},
 			check: func(t *testing.T, cfg *config.Config) {
 				if len(cfg.Plugins) != 2 {
@@ -187,8 +187,8 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			name:  "the older processors.limit",
-			toml:  "[processors.limit]\npc1 = 3\n\n[[processors.pc1]]\nconcurrent = 3\n",
+			name: "the older processors.limit",
+			toml: "[processors.limit]\npc1 = 3\n\n[[processors.pc1]]\nconcurrent = 3\n",
 			check: func(t *testing.T, cfg *config.Config) {
 				if cfg.Limits[config.StagePC1] != 3 {
 					t.Errorf("limits %v, want pc1 = 3", cfg.Limits)
