@@ -43,8 +43,18 @@ type Limit struct {
 
 const dayMinutes = 24 * 60
 
-// assumesSplit is the one modelling choice of the bound.
+// assumesSplit is the one modelling choice of the bound. A lock or GPU
+// serves only some of a stage's processors, so what it can carry depends
+// on how the stage's tasks split over them. With alike processors the
+// least-loaded dispatcher splits by concurrency, which gives round
+// figures; where the simulation split a stage otherwise (a processor
+// whose lock is busy more often gets fewer tasks), the simulated split is
+// taken, so the bound stays one the run cannot beat.
 const assumesSplit = "tasks of a stage spread over its processors in proportion to their concurrent, as the least-loaded dispatcher does with alike processors"
+
+// splitTolerance is how far a processor's simulated share of its stage's
+// tasks may stray from its concurrency's before the simulated one is used.
+const splitTolerance = 0.05
 
 // kindRank orders limits that tie: the physical resource is named first.
 var kindRank = map[string]int{"gpu": 0, "memory": 1, "lock": 2, "stage": 3, "threads": 4}
@@ -73,8 +83,39 @@ func (s *sim) computeBound(p *plan.Plan) *Bound {
 		conc[pr.ID] = c
 		stageConc[pr.Stage] += c
 	}
+	stageStarts := map[config.Stage]int{}
+	for _, pr := range cfg.Processors {
+		stageStarts[pr.Stage] += s.starts[pr.ID]
+	}
+	simulated := map[config.Stage]bool{}
+	for _, pr := range cfg.Processors {
+		if n := stageStarts[pr.Stage]; n > 0 {
+			real := float64(s.starts[pr.ID]) / float64(n)
+			if math.Abs(real-float64(conc[pr.ID])/float64(stageConc[pr.Stage])) > splitTolerance {
+				simulated[pr.Stage] = true
+			}
+		}
+	}
+	var simStages []string
+	for _, st := range config.Stages {
+		if simulated[st] {
+			simStages = append(simStages, string(st))
+		}
+	}
+	if len(simStages) > 0 {
+		b.Assumes += fmt.Sprintf("; for %s, as the simulation split them (their concurrent does not)", strings.Join(simStages, ", "))
+	}
 	share := func(pr config.Processor) float64 {
+		if simulated[pr.Stage] {
+			return float64(s.starts[pr.ID]) / float64(stageStarts[pr.Stage])
+		}
 		return float64(conc[pr.ID]) / float64(stageConc[pr.Stage])
+	}
+	shareText := func(pr config.Processor) string {
+		if simulated[pr.Stage] {
+			return fmt.Sprintf("%.3g", share(pr))
+		}
+		return fraction(conc[pr.ID], stageConc[pr.Stage])
 	}
 
 	var cycle time.Duration
@@ -104,10 +145,13 @@ func (s *sim) computeBound(p *plan.Plan) *Bound {
 				continue
 			}
 			f := share(pr)
+			if f == 0 {
+				continue
+			}
 			t += st.duration.Minutes() * f
 			part := fmt.Sprintf("%s %s min", pr.ID, trimFloat(st.duration.Minutes()))
 			if f < 1 {
-				part += " × " + fraction(conc[pr.ID], stageConc[pr.Stage])
+				part += " × " + shareText(pr)
 			}
 			parts = append(parts, part)
 		}

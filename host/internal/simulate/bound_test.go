@@ -184,3 +184,48 @@ func TestSVGReadable(t *testing.T) {
 		t.Error("the SVG does not say what a bar averages")
 	}
 }
+
+// TestBoundUnevenSplit: gpu1 serves c2 and only one of two pc2
+// processors. Split by concurrency, gpu1 would carry half of pc2's 12 min
+// and all of c2's 15 a sector, 68.6 a day; but the dispatcher sends pc2
+// to the processor whose lock is free, so the run beats that. The bound
+// then takes the simulated split and stays a bound.
+func TestBoundUnevenSplit(t *testing.T) {
+	src := `
+sector_size = "32GiB"
+plugin "x" { path = "x" }
+limits {
+  pc2 = 2
+}
+lock "gpu1" {}
+processor "pc1" {
+  plugin     = "x"
+  concurrent = 28
+}
+processor "pc2" {
+  plugin = "x"
+  locks  = ["gpu1"]
+}
+processor "pc2" {
+  plugin = "x"
+}
+processor "c2" {
+  plugin = "x"
+  locks  = ["gpu1"]
+}
+`
+	cfg, diags := config.Parse([]byte(src), "uneven.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	r := run(t, Request{Config: cfg})
+	if r.Bound.Achieved > 1 {
+		t.Fatalf("achieved %.3f of the bound %+v: not a bound", r.Bound.Achieved, r.Bound)
+	}
+	if r.SectorsPerDay < 69 {
+		t.Fatalf("%.1f a day: the case no longer shows the uneven split", r.SectorsPerDay)
+	}
+	if !strings.Contains(r.Bound.Assumes, "for pc2, as the simulation split them") {
+		t.Errorf("assumes %q", r.Bound.Assumes)
+	}
+}

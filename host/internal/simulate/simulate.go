@@ -265,6 +265,7 @@ type sim struct {
 	started []dispatch.Start
 	tasks   map[dispatch.TaskID]*sector // waiting for a processor
 	holders map[dispatch.TaskID]string  // running: the processor
+	starts  map[string]int              // tasks started, per processor
 	arb     *arbiter.Arbiter
 	locker  *dispatch.ArbiterLocker
 
@@ -325,6 +326,7 @@ func Run(req Request) (*Result, error) {
 		procStage: map[string]config.Stage{},
 		tasks:     map[dispatch.TaskID]*sector{},
 		holders:   map[dispatch.TaskID]string{},
+		starts:    map[string]int{},
 	}
 	if err := s.newLocker(policy); err != nil {
 		return nil, err
@@ -634,6 +636,7 @@ func (s *sim) drain() {
 			l.grants[step.name]++
 		}
 		s.holders[st.Task] = st.Processor
+		s.starts[st.Processor]++
 		s.push(event{at: s.now + step.duration, kind: evEnd, sec: sec, task: st.Task})
 	}
 }
