@@ -57,12 +57,13 @@ proof verified), 1 some sector failed, a proof came back unverified under
 -require-verified, or the host could not run, 2 a usage mistake.`
 
 type sealFlags struct {
-	config, socket, topology, workdir, progress string
-	sectors                                     int
-	asJSON, inProcess, unconfined, keep         bool
-	requireVerified                             bool
-	waitSeed                                    time.Duration
-	seed, miner, first                          uint64
+	config, socket, name, topology, workdir string
+	progress                                string
+	sectors                                 int
+	asJSON, inProcess, unconfined, keep     bool
+	requireVerified                         bool
+	waitSeed                                time.Duration
+	seed, miner, first                      uint64
 }
 
 func runSeal(args []string, stdout, stderr io.Writer) int {
@@ -72,6 +73,7 @@ func runSeal(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.config, "config", "", "the config `FILE`: its sector size, and the host to start when none is running (required)")
 	fs.IntVar(&f.sectors, "sectors", 0, "how many sectors to seal, all at once (required, at least 1)")
 	fs.StringVar(&f.socket, "socket", "", "seal through the host on this unix socket `PATH`, and fail if none answers (default: the default socket of `host run` if a host answers there, else in-process)")
+	fs.StringVar(&f.name, "name", "", "seal through the host instance `NAME` (`host run -name NAME`), found at its default socket, and fail if none answers")
 	fs.BoolVar(&f.inProcess, "in-process", false, "always start a host inside this command, even if one answers on the default socket")
 	fs.BoolVar(&f.unconfined, "unconfined", false, "run the in-process host's plugins without cgroups even where cgroups work")
 	fs.StringVar(&f.topology, "topology", "", "check the config against the machine at `PATH` (a /sys-like folder or `host topology -json` output) instead of this one")
@@ -111,8 +113,10 @@ func runSeal(args []string, stdout, stderr io.Writer) int {
 		return usageErr("-wait-seed %v: want 0 or more", f.waitSeed)
 	case f.progress != "auto" && f.progress != "bars" && f.progress != "lines" && f.progress != "off":
 		return usageErr("-progress %q: want auto, bars, lines or off", f.progress)
-	case f.socket != "" && f.inProcess:
-		return usageErr("-socket and -in-process exclude each other: one seals through a running host, the other starts its own")
+	case (f.socket != "" || f.name != "") && f.inProcess:
+		return usageErr("-socket and -name exclude -in-process: they seal through a running host, -in-process starts its own")
+	case f.socket != "" && f.name != "":
+		return usageErr("-socket and -name exclude each other: give the host's socket, or its name to find the socket")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -167,8 +171,11 @@ func sealIn(ctx context.Context, f sealFlags, cfg *config.Config, workdir string
 		host  *daemon.Host
 	)
 	if !f.inProcess {
-		sock, explicit := f.socket, f.socket != ""
-		if !explicit {
+		sock, explicit := f.socket, f.socket != "" || f.name != ""
+		switch {
+		case f.name != "":
+			sock = client.FindSocket(f.name)
+		case sock == "":
 			sock = client.DefaultSocket(daemon.DefaultInstance)
 		}
 		rc, st, err := probeHost(ctx, sock)
@@ -176,9 +183,11 @@ func sealIn(ctx context.Context, f sealFlags, cfg *config.Config, workdir string
 		case err == nil:
 			c = rc
 			where = fmt.Sprintf("the host on %s (pid %d, config %s)", sock, st.GetPid(), st.GetConfigFile())
-			if abs, _ := filepath.Abs(f.config); st.GetConfigFile() != "" && st.GetConfigFile() != abs && st.GetConfigFile() != f.config {
+			if st.GetConfigFile() != "" && !sameFile(st.GetConfigFile(), f.config) {
 				fmt.Fprintf(stderr, "host seal: note: the running host uses %s, not %s; sectors are %s as -config says\n", st.GetConfigFile(), f.config, cfg.SectorSize.Name)
 			}
+		case f.name != "":
+			return fail("no host %q answers on %s: %v (start one with `host run -config FILE -name %s`, or drop -name to seal through a host started here)", f.name, sock, err, f.name)
 		case explicit:
 			return fail("no host answers on %s: %v (start one with `host run -config FILE -socket %s`, or drop -socket to seal through a host started here)", sock, err, sock)
 		}
@@ -249,6 +258,20 @@ func sealIn(ctx context.Context, f sealFlags, cfg *config.Config, workdir string
 		rc = 1
 	}
 	return rc
+}
+
+// sameFile reports whether two paths name one file however they are
+// written (relative or absolute, through links); paths that cannot be
+// looked up are compared as cleaned absolute paths.
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	absA, _ := filepath.Abs(a)
+	absB, _ := filepath.Abs(b)
+	return absA == absB
 }
 
 // requireVerifiedFailed says which sectors -require-verified refuses: those

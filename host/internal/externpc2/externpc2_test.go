@@ -89,7 +89,7 @@ func lotusCache(t *testing.T, commD []byte) string {
 	dir := t.TempDir()
 	files := map[string][]byte{
 		"sc-02-data-tree-r-last.dat": {1}, "sc-02-data-tree-c.dat": {1}, "t_aux": {1},
-		"p_aux":  bytes.Repeat([]byte{3}, 64),
+		"p_aux":   bytes.Repeat([]byte{3}, 64),
 		TreeDFile: append(bytes.Repeat([]byte{9}, 64), commD...),
 	}
 	for n, b := range files {

@@ -208,6 +208,7 @@ func (r *Renderer) Frame(ctx context.Context) {
 	if n := r.Progress.SeedWaiting(); n > 0 {
 		header += fmt.Sprintf("  (%d waiting for the seed)", n)
 	}
+	header += "   " + legend
 	lines := []string{header}
 	for _, c := range snap {
 		lines = append(lines, barLine(c, live[c.Stage], total, width))
@@ -234,11 +235,21 @@ func fit(s string, n int) string {
 	return string([]rune(s)[:max(n, 0)])
 }
 
+// legend names the bars' marks, on the header line.
+const legend = "█ done  ▒ in flight (running or waiting)  ░ not yet"
+
 // barLine is "pc1     [████████░░░░░░░░]  3/8  running 2  waiting 3".
+//
+// The host's running and waiting counts are its own (other callers' tasks,
+// and after an interrupt the cancelled calls still stopping, among them):
+// they are cut to this run's calls in flight, so that done, running,
+// waiting and failed never add up to more than the sectors of the run.
 func barLine(c StageCount, l stageLive, total, width int) string {
 	var tail string
 	if l.known {
-		tail = fmt.Sprintf("running %d  waiting %d", l.running, l.waiting)
+		running := min(l.running, c.InFlight)
+		waiting := min(l.waiting, c.InFlight-running)
+		tail = fmt.Sprintf("running %d  waiting %d", running, waiting)
 	} else {
 		tail = fmt.Sprintf("in flight %d", c.InFlight)
 	}

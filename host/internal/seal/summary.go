@@ -3,7 +3,6 @@ package seal
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/sealhost/sealhost/host/internal/termtext"
 	"io"
 	"slices"
 	"sort"
@@ -12,7 +11,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mitchellh/go-wordwrap"
+
 	"github.com/sealhost/sealhost/host/internal/config"
+	"github.com/sealhost/sealhost/host/internal/termtext"
 )
 
 // SectorResult is how far one sector got.
@@ -254,7 +256,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %-7s %s\n", st.Stage, strings.Join(parts, ", "))
 	}
 	if len(s.Locks) > 0 {
-		fmt.Fprintln(&b, "\nLock shares (each stage's fraction of the lock's busy time, since the host started)")
+		fmt.Fprintln(&b, "\nLock shares (each stage's part of the lock's busy time, since host start)")
 		for _, l := range s.Locks {
 			fmt.Fprintf(&b, "  %-7s %s\n", l.Lock, shareText(l.Share))
 		}
@@ -272,7 +274,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		for _, r := range failed {
 			// Task errors already start with their stage.
 			msg := termtext.Clean(strings.TrimPrefix(r.Err.Error(), string(r.FailedStage)+": "))
-			fmt.Fprintf(&b, "  sector %d at %s: %s\n", r.Sector, r.FailedStage, msg)
+			para(&b, fmt.Sprintf("  sector %d at %s: %s", r.Sector, r.FailedStage, msg))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -306,7 +308,7 @@ func writeSectors(b *strings.Builder, results []SectorResult) {
 		proof, verified := "-", "no"
 		switch {
 		case !r.Done:
-			verified = "no: failed at " + string(r.FailedStage)
+			verified = "failed at " + string(r.FailedStage)
 		case r.Verified:
 			verified = "yes"
 		}
@@ -361,12 +363,34 @@ func writeProofs(b *strings.Builder, s *Summary) {
 	for _, g := range groups {
 		switch {
 		case g.Verified:
-			fmt.Fprintf(b, "verified: %d of %d proofs (%s): %s\n", len(g.Sectors), s.Done, Sectors(g.Sectors), g.Why())
+			para(b, fmt.Sprintf("verified: %d of %d proofs (%s): %s", len(g.Sectors), s.Done, Sectors(g.Sectors), g.Why()))
 		case s.Verified == 0 && len(groups) == 1:
-			fmt.Fprintf(b, "UNVERIFIED: none of the %d proofs was verified (%s): %s\n", s.Done, Sectors(g.Sectors), g.Why())
+			para(b, fmt.Sprintf("UNVERIFIED: none of the %d proofs was verified (%s): %s", s.Done, Sectors(g.Sectors), g.Why()))
 		default:
-			fmt.Fprintf(b, "UNVERIFIED: %d of %d proofs (%s): %s\n", len(g.Sectors), s.Done, Sectors(g.Sectors), g.Why())
+			para(b, fmt.Sprintf("UNVERIFIED: %d of %d proofs (%s): %s", len(g.Sectors), s.Done, Sectors(g.Sectors), g.Why()))
 		}
+	}
+}
+
+// summaryWidth is the text summary's width: an 80-column terminal's, less
+// one column so that no line wraps by itself.
+const summaryWidth = 79
+
+// para writes s wrapped at summaryWidth, its continuation lines indented
+// two columns past its own indent, so a long line (a plugin's error, the
+// verification text) still reads as one item.
+func para(b *strings.Builder, s string) {
+	indent := len(s) - len(strings.TrimLeft(s, " "))
+	pad := strings.Repeat(" ", indent+2)
+	lines := strings.Split(wordwrap.WrapString(strings.TrimLeft(s, " "), uint(summaryWidth-indent-2)), "\n")
+	for i, l := range lines {
+		if i == 0 {
+			b.WriteString(strings.Repeat(" ", indent))
+		} else {
+			b.WriteString(pad)
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
 	}
 }
 
