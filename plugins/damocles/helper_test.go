@@ -19,32 +19,48 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
+	buildMu  sync.Mutex
+	buildDir string
+	builtBin = map[string]error{}
 )
 
-// built returns the path of ./testdata/fakeproc (name "fakeproc") or of
-// this plugin (name "damocles"), built once per test run.
+var buildPkgs = map[string]string{
+	"damocles": ".",
+	"fakeproc": "./testdata/fakeproc",
+	"mock":     "../mock",
+	"host":     "../../host",
+}
+
+// built returns the path of a binary built once per test run: this
+// plugin ("damocles"), ./testdata/fakeproc ("fakeproc"), plugins/mock
+// ("mock") or the host ("host"). The host is built only when asked for.
 func built(t testing.TB, name string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "damocles-test")
-		if buildErr != nil {
-			return
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir == "" {
+		dir, err := os.MkdirTemp("", "damocles-test")
+		if err != nil {
+			t.Fatal(err)
 		}
-		for pkg, out := range map[string]string{"./testdata/fakeproc": "fakeproc", ".": "damocles"} {
-			b, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, out), pkg).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+		buildDir = dir
 	}
-	return filepath.Join(buildDir, name)
+	out := filepath.Join(buildDir, name)
+	err, done := builtBin[name]
+	if !done {
+		pkg, ok := buildPkgs[name]
+		if !ok {
+			t.Fatalf("no binary %q to build", name)
+		}
+		if b, berr := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); berr != nil {
+			err = fmt.Errorf("go build %s: %v\n%s", pkg, berr, b)
+		}
+		builtBin[name] = err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestMain(m *testing.M) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -72,16 +74,40 @@ func checkProof(req proto.Message) error {
 	default:
 		return nil
 	}
-	var named struct {
-		RegisteredProof *damocles.SealProof `json:"registered_proof"`
+	named, err := namedProof(out)
+	if err != nil {
+		return sdk.Errorf("phase1_output is not a filecoin-proofs output naming its registered_proof: %v: %.80q", err, out)
 	}
-	if err := json.Unmarshal(out, &named); err != nil || named.RegisteredProof == nil {
-		return sdk.Errorf("phase1_output is not a filecoin-proofs output naming its registered_proof (%v): %.80q", err, out)
-	}
-	if *named.RegisteredProof != p {
-		return sdk.Errorf("sector's registered_seal_proof is %d (%v) but phase1_output is for %v", int64(p), p, *named.RegisteredProof)
+	if named != p {
+		return sdk.Errorf("sector's registered_seal_proof is %d (%v) but phase1_output is for %v", int64(p), p, named)
 	}
 	return nil
+}
+
+// namedProof reads the registered_proof key of a PC1 or C1 output. serde
+// writes it first, so this stops there instead of reading a 50 MB C1
+// output through (EncodeTask checks the whole value).
+func namedProof(out []byte) (damocles.SealProof, error) {
+	dec := json.NewDecoder(bytes.NewReader(out))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0, errors.New("not a JSON object")
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return 0, err
+		}
+		if key == "registered_proof" {
+			var p damocles.SealProof
+			err := dec.Decode(&p)
+			return p, err
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return 0, err
+		}
+	}
+	return 0, errors.New("no registered_proof key")
 }
 
 func (s *stages) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.TreeDResponse, error) {
