@@ -81,7 +81,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			"(gRPC, sdk/proto/taskv1) on a unix socket. SIGTERM or SIGINT drains: new and\n"+
 			"waiting tasks are refused, running ones get -grace to finish, then every\n"+
 			"plugin is stopped and its cgroup removed; a second signal cuts the grace short.")
-		fmt.Fprintln(stderr, "\nExit status: 0 after a clean drain, 1 a failure, 2 a usage mistake.")
+		fmt.Fprintln(stderr, "\nExit status: 0 after a clean drain, 1 a failure or a drain whose -grace ended\nby cancelling running tasks, 2 a usage mistake.")
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -155,9 +155,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		case <-h.Done():
 		}
 	}()
+	code := 0
 	if err := h.Shutdown(ctx, *grace); err != nil {
 		log.Error("shutdown was not clean", "error", err)
-		return 1
+		code = 1
 	}
-	return 0
+	if n := h.CancelledAtShutdown(); n > 0 {
+		// Work was lost: whoever restarts the host should know.
+		log.Error("exiting 1: the drain ended by cancelling running tasks before they finished", "cancelled", n, "grace", grace.String())
+		code = 1
+	}
+	return code
 }

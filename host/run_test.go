@@ -234,6 +234,49 @@ func TestRunSIGTERMDrains(t *testing.T) {
 	}
 }
 
+// TestRunGraceCutExits1: a drain whose -grace ends by cancelling a running
+// task exits 1, and the log says that is why; work was lost, and whoever
+// restarts the host should know. (Before, it exited 0.)
+func TestRunGraceCutExits1(t *testing.T) {
+	name := fmt.Sprintf("hosttest-cut-%d", os.Getpid())
+	cmd, socket, stderr := runTestStartHost(t, name, "30s", "-grace", "300ms")
+	c, err := client.Dial(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	in, err := plugintest.DefaultInputs(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	go func() { _, err := c.C2(ctx, in.C2); errs <- err }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, err := c.Status(ctx); err == nil && len(st.GetRunning()) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task did not start")
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err == nil || !strings.Contains(err.Error(), "grace") {
+		t.Errorf("the task cut by the grace: %v, want an error naming the grace", err)
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("host run after a cut drain: %v, want exit status 1\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr.String(), "exiting 1: the drain ended by cancelling running tasks before they finished: cancelled=1") {
+		t.Errorf("the log does not say why it exits 1:\n%s", stderr)
+	}
+}
+
 // TestRunSIGKILLCleanup SIGKILLs a running host: its plugin dies with it
 // (parent-death signal), and the next host start finds the dead host's
 // cgroup, says so and removes it.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/sealhost/sealhost/host/internal/statusview"
 	"github.com/sealhost/sealhost/host/internal/supervise"
+	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/client"
 )
 
 // TestCancelledTaskShownCancelling: a task whose caller gave up while its
@@ -141,5 +144,83 @@ processor "c2" {
 	}
 	if p := processor(h.status(t), "c2.0"); p.GetNextTryUnixNano() != 0 || p.GetDone() != 1 {
 		t.Errorf("re-armed c2.0: next try %d, done %d; want none and 1", p.GetNextTryUnixNano(), p.GetDone())
+	}
+}
+
+// TestTeardownAnswersShuttingDown: while the host tears down (the task API
+// has stopped, plugins are being stopped), a client that connects anew is
+// told the host is shutting down (Unavailable, retryable) instead of
+// finding no socket. Before, gRPC's stop closed the listener, which
+// unlinked the socket at once: "no such file or directory".
+func TestTeardownAnswersShuttingDown(t *testing.T) {
+	inTeardown, release := make(chan struct{}), make(chan struct{})
+	h := startHost(t, "", `
+processor "c2" {
+  plugin = "mock"
+}
+`, hostOptions{opts: func(o *Options) {
+		o.beforeStop = func() { close(inTeardown); <-release }
+	}})
+	done := make(chan error, 1)
+	go func() { done <- h.Shutdown(context.Background(), 0) }()
+	<-inTeardown
+	c, err := client.Dial(h.Socket())
+	if err != nil {
+		t.Fatalf("dialling during the teardown: %v", err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.C2(ctx, inputs(t, 1).C2)
+	if err == nil || taskErr(t, err).Code != codes.Unavailable || !sdk.IsRetryable(err) || !strings.Contains(err.Error(), "is shutting down") {
+		t.Errorf("a task during the teardown: %v, want Unavailable, retryable, shutting down", err)
+	}
+	if _, err := c.Status(ctx); err == nil || !strings.Contains(err.Error(), "is shutting down") {
+		t.Errorf("status during the teardown: %v, want shutting down", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := os.Lstat(h.Socket()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket after Shutdown: %v, want it gone", err)
+	}
+}
+
+// TestShutdownCountsCancelledTasks: a drain whose grace ended by cancelling
+// running tasks says how many (host run exits 1 for it); a drain that let
+// everything finish says none.
+func TestShutdownCountsCancelledTasks(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		duration string
+		want     int
+	}{
+		{"grace cut a task", "20s", 1},
+		{"everything finished", "0s", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startHost(t, "-duration "+tc.duration, `
+processor "c2" {
+  plugin = "mock"
+}
+`, hostOptions{})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() { _, err := h.c.C2(ctx, inputs(t, 1).C2); errc <- err }()
+			waitFor(t, 10*time.Second, "the task to start", func() bool { s := stage(h.status(t), "c2"); return int64(s.GetRunning())+s.GetDone() == 1 })
+			if tc.want == 0 {
+				if err := <-errc; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := h.Shutdown(ctx, 200*time.Millisecond); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if got := h.CancelledAtShutdown(); got != tc.want {
+				t.Errorf("CancelledAtShutdown = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	"github.com/sealhost/sealhost/host/internal/arbiter"
 	"github.com/sealhost/sealhost/host/internal/config"
@@ -61,6 +62,9 @@ type Options struct {
 	CancelGrace    time.Duration
 	StartTimeout   time.Duration
 
+	// beforeStop, when set (tests), runs in the teardown once the task
+	// API has stopped serving and before the plugins are stopped.
+	beforeStop func()
 	// launch, when set (tests), gives each processor an in-process plugin
 	// (supervise.Config.Launch) instead of a process.
 	launch func(processor string) func(ctx context.Context, owner string) (supervise.Conn, error)
@@ -85,6 +89,7 @@ type Host struct {
 
 	srv     *grpc.Server
 	lis     net.Listener
+	conns   *connQueue // hands lis's connections to srv, then to the teardown's answerer
 	socket  string
 	httpSrv *http.Server
 	httpLis net.Listener
@@ -112,6 +117,7 @@ type Host struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+	cancelled    int // running tasks the drain cancelled (under mu)
 	done         chan struct{}
 }
 
@@ -229,6 +235,7 @@ func Start(opts Options) (*Host, error) {
 		return nil, err
 	}
 	h.socket = opts.Socket
+	h.conns = newConnQueue(h.lis)
 
 	plugins := map[string]config.Plugin{}
 	for _, p := range cfg.Plugins {
@@ -282,7 +289,7 @@ func Start(opts Options) (*Host, error) {
 	h.srv = grpc.NewServer(grpc.MaxRecvMsgSize(client.MaxMessageSize), grpc.MaxSendMsgSize(client.MaxMessageSize))
 	taskv1.RegisterTasksServer(h.srv, &service{h: h})
 	go func() {
-		if err := h.srv.Serve(h.lis); err != nil {
+		if err := h.srv.Serve(h.conns.view()); err != nil {
 			h.log.Error("task API stopped serving", "error", err)
 		}
 	}()
@@ -414,14 +421,15 @@ func (h *Host) Shutdown(ctx context.Context, grace time.Duration) error {
 		select {
 		case <-finished:
 		case <-time.After(grace):
-			h.log.Warn("grace period over: cancelling running tasks", "grace", grace)
-			close(h.abort)
+			n := h.cancelRunning()
+			h.log.Warn("grace period over: cancelling running tasks", "grace", grace, "cancelled", n)
 			select {
 			case <-finished:
 			case <-ctx.Done():
 			}
 		case <-ctx.Done():
-			close(h.abort)
+			n := h.cancelRunning()
+			h.log.Warn("told to stop now: cancelling running tasks", "cancelled", n)
 		}
 		h.shutdownErr = h.teardown(ctx)
 		h.log.Info("host stopped")
@@ -431,10 +439,43 @@ func (h *Host) Shutdown(ctx context.Context, grace time.Duration) error {
 	return h.shutdownErr
 }
 
+// cancelRunning ends the drain's grace: running tasks are cancelled. It
+// returns how many.
+func (h *Host) cancelRunning() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range h.tasks {
+		if !t.started.IsZero() {
+			h.cancelled++
+		}
+	}
+	close(h.abort)
+	return h.cancelled
+}
+
+// CancelledAtShutdown is how many running tasks Shutdown cancelled because
+// the grace period (or its ctx) ended before they finished; 0 after a
+// clean drain. `host run` exits non-zero when it is not 0: work was lost.
+func (h *Host) CancelledAtShutdown() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cancelled
+}
+
 // teardown stops serving and removes every trace of the host. It copes
 // with a Start that failed half way.
 func (h *Host) teardown(ctx context.Context) error {
 	var errs []error
+	var bye *grpc.Server
+	if h.conns != nil {
+		// Until the socket goes, a client that arrives is told why
+		// nothing serves it (Unavailable, retryable), not that there is
+		// no such file.
+		bye = grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+			return statusError(codes.Unavailable, true, "host %s is shutting down and takes no calls; retry once a host runs again", h.opts.Instance)
+		}))
+		go bye.Serve(h.conns.view())
+	}
 	if h.srv != nil {
 		stopped := make(chan struct{})
 		go func() { h.srv.GracefulStop(); close(stopped) }()
@@ -443,8 +484,11 @@ func (h *Host) teardown(ctx context.Context) error {
 		case <-time.After(5 * time.Second):
 			h.srv.Stop()
 		}
-	} else if h.lis != nil {
+	} else if h.lis != nil && h.conns == nil {
 		h.lis.Close()
+	}
+	if h.opts.beforeStop != nil {
+		h.opts.beforeStop()
 	}
 	if h.httpSrv != nil {
 		h.httpSrv.Close()
@@ -481,6 +525,12 @@ func (h *Host) teardown(ctx context.Context) error {
 	}
 	if h.disp != nil {
 		h.disp.Close()
+	}
+	if bye != nil {
+		// Before the instance lock goes: a host started on the name next
+		// must not find this one still answering.
+		bye.Stop()
+		h.conns.close()
 	}
 	if h.lock != nil {
 		// Unlinked while still held: a host that failed to take it (the

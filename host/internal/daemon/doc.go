@@ -43,8 +43,11 @@
 //
 // Shutdown drains: new calls and calls still waiting are refused
 // (Unavailable, retryable), running tasks get the grace period to finish,
-// then are cancelled; the server stops, every processor is stopped, its
-// cgroup emptied and removed, the socket unlinked. A host that is
+// then are cancelled (CancelledAtShutdown counts them; `host run` then
+// exits 1); the server stops, every processor is stopped, its cgroup
+// emptied and removed, the socket unlinked. Until it is unlinked, a
+// client that connects during the teardown is answered "host is shutting
+// down" (Unavailable, retryable) for every call, never "no such file". A host that is
 // SIGKILLed instead leaves its plugins to their parent-death signal and its
 // cgroups to the next start's cleanup.
 //

@@ -121,3 +121,83 @@ func describeMode(m os.FileMode) string {
 	}
 	return m.Type().String()
 }
+
+// connQueue accepts on the task socket for the host's whole life and hands
+// the connections to whichever server is serving: the task API, and while
+// the host tears down, one that answers every call "host is shutting
+// down". A listener closed by gRPC's Stop would unlink the socket at once,
+// and a client arriving during the teardown would be told there is no
+// such file, as if no host had ever run there.
+type connQueue struct {
+	l     net.Listener
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newConnQueue(l net.Listener) *connQueue {
+	q := &connQueue{l: l, conns: make(chan net.Conn), done: make(chan struct{})}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				// Out of descriptors and the like: try again shortly.
+				select {
+				case <-time.After(10 * time.Millisecond):
+					continue
+				case <-q.done:
+					return
+				}
+			}
+			select {
+			case q.conns <- c:
+			case <-q.done:
+				c.Close()
+				return
+			}
+		}
+	}()
+	return q
+}
+
+// view is a listener for one server; closing it leaves the socket open.
+func (q *connQueue) view() net.Listener {
+	return &queueView{q: q, closed: make(chan struct{})}
+}
+
+// close closes the socket for good (the unix listener unlinks it).
+func (q *connQueue) close() error {
+	var err error
+	q.once.Do(func() {
+		close(q.done)
+		err = q.l.Close()
+	})
+	return err
+}
+
+type queueView struct {
+	q      *connQueue
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (v *queueView) Accept() (net.Conn, error) {
+	select {
+	case c := <-v.q.conns:
+		return c, nil
+	case <-v.closed:
+		return nil, net.ErrClosed
+	case <-v.q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (v *queueView) Close() error {
+	v.once.Do(func() { close(v.closed) })
+	return nil
+}
+
+func (v *queueView) Addr() net.Addr { return v.q.l.Addr() }
