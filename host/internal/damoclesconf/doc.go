@@ -32,9 +32,12 @@
 //
 //   - A processor without bin is damocles' built-in, filecoin-ffi based: it
 //     becomes plugins/ffi. One with bin runs through the damocles bridge
-//     plugin (plugins/damocles), one plugin block per distinct binary and
-//     arguments; damocles' default arguments ("processor STAGE") are written
-//     out so the bridge never guesses them.
+//     plugin (plugins/damocles), one plugin block per distinct stage,
+//     binary, arguments and stable_wait, with args = ["-stage", STAGE,
+//     ("-stable-wait", D,) "--", BIN, ARGS...]; damocles' default arguments
+//     ("processor STAGE") are written out, since the bridge does not assume
+//     them. A block whose bin is sealhost's own `host processor` is left
+//     out: it is the damocles side of a migration already made.
 //   - concurrent unset means unbounded in damocles (only the stage limit and
 //     the processor's locks cap it); sealhost's default is 1. The import
 //     writes the bound damocles really had — the smallest of the stage limit

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/plan"
+	"github.com/sealhost/sealhost/internal/pluginclient"
 )
 
 // Options shape the written config.
@@ -558,10 +559,15 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 			return nil
 		}
 		stableWait = dur.String() // the bridge's -stable-wait is a Go duration
-		if hasBin {
+		switch {
+		case hasBin && dur >= pluginclient.DefaultStartTimeout:
+			t.add(Warning, CodeStableWait, sp, "stable_wait longer than the host's plugin start",
+				"The damocles bridge waits up to %s for %q's ready line (-stable-wait), but the host gives a plugin %v to start, that wait included: a processor slower than that fails to start and is retried with backoff. Lower stable_wait below %v if the processor allows.",
+				stableWait, bin, pluginclient.DefaultStartTimeout, pluginclient.DefaultStartTimeout)
+		case hasBin:
 			t.add(Info, CodeStableWait, sp, "stable_wait passed to the bridge",
 				"The damocles bridge waits up to %s for %q's ready line, as damocles did (-stable-wait).", stableWait, bin)
-		} else {
+		default:
 			t.add(Warning, CodeStableWait, sp, "stable_wait not translated",
 				"It is damocles' wait for its built-in processor's ready line; plugins/ffi answers sealhost's plugin handshake instead, under the host's own start timeout. Nothing replaces it; delete it.")
 		}

@@ -144,7 +144,7 @@ func TestRules(t *testing.T) {
 		{
 			name:  "own binary runs under the bridge, default args written out",
 			toml:  "[[processors.pc2]]\nbin = \"/opt/pc2\"\nstable_wait = \"1min 30s\"\nconcurrent = 1\n\n[[processors.pc2]]\nbin = \"/opt/pc2\"\nstable_wait = \"90s\"\nconcurrent = 1\n\n[[processors.c2]]\nbin = \"/opt/pc2\"\nargs = [\"run\", \"--gpu\"]\nconcurrent = 1\n",
-			diags: []want{{CodeBridge, Info, 2}, {CodeStableWait, Info, 3}, {CodeBridge, Info, 12}},
+			diags: []want{{CodeBridge, Info, 2}, {CodeStableWait, Warning, 3}, {CodeBridge, Info, 12}},
 			check: func(t *testing.T, cfg *config.Config) {
 				if len(cfg.Plugins) != 2 {
 					t.Fatalf("plugins %+v, want one per distinct stage, binary, args and wait", cfg.Plugins)
