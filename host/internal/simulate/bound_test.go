@@ -229,3 +229,38 @@ processor "c2" {
 		t.Errorf("assumes %q", r.Bound.Assumes)
 	}
 }
+
+// TestShippedConfigClaims checks what config.hcl's comments say the
+// simulator shows on the seed machine: the GPUs bind at 106.7 a day; fair,
+// fifo and greedy all reach 106 (99% of it or more); the weights only move
+// the queue: with equal weights sectors wait for c2 (p50 over 200 min),
+// with c2 = 1.5 they wait for pc2 instead and c2's p50 is a few minutes.
+func TestShippedConfigClaims(t *testing.T) {
+	cfg := load(t, "../../../config.hcl")
+	p := seedPlan(t, cfg)
+	runs, err := ComparePolicies(Request{Config: cfg, Plan: p, Turnaround: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.Bound.Binding[0] != "GPU 0" || math.Abs(r.Bound.SectorsPerDay-106.67) > 0.01 {
+			t.Errorf("%s: bound %+v", r.Policy, r.Bound)
+		}
+		if r.SectorsPerDay < 105.5 || r.SectorsPerDay > 106.7 || r.Bound.Achieved < 0.99 {
+			t.Errorf("%s: %.1f a day, %.3f of the bound; config.hcl says 106, 99.5%%", r.Policy, r.SectorsPerDay, r.Bound.Achieved)
+		}
+	}
+	weighted := runs[0]
+	if pc2, c2 := weighted.Stages["pc2"].WaitP50Minutes, weighted.Stages["c2"].WaitP50Minutes; pc2 < 200 || c2 > 30 {
+		t.Errorf("c2 = 1.5: pc2 p50 %v, c2 p50 %v; config.hcl says ~245 and ~7", pc2, c2)
+	}
+	equal := *cfg
+	equal.Arbiter.Weights = nil
+	r := run(t, Request{Config: &equal, Plan: p, Turnaround: time.Minute})
+	if c2 := r.Stages["c2"].WaitP50Minutes; c2 < 200 {
+		t.Errorf("equal weights: c2 p50 %v; config.hcl says ~244", c2)
+	}
+	if math.Abs(r.SectorsPerDay-weighted.SectorsPerDay) > 1 {
+		t.Errorf("equal weights give %.1f a day, c2 = 1.5 %.1f: config.hcl says the weights do not change it", r.SectorsPerDay, weighted.SectorsPerDay)
+	}
+}
