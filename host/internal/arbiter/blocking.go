@@ -26,17 +26,23 @@ func (a *Arbiter) Acquire(ctx context.Context, req Request) (Lease, error) {
 		return Lease{}, err
 	}
 	r.blocking = true
-	r.ready = make(chan struct{})
 	a.mu.Lock()
 	now := a.clamp(t)
 	a.advance(now)
 	a.enqueue(r, req.Stage, now, nil)
 	a.dispatch(now, "", nil)
-	granted := r.granted
-	a.mu.Unlock()
-	if granted {
-		return r.lease, nil
+	if r.granted {
+		// nothing but the arbiter will read r again: it may be reused
+		// once released
+		lease := r.lease
+		r.reusable = true
+		a.mu.Unlock()
+		return lease, nil
 	}
+	// the channel is made only for a request that has to wait; grants
+	// and ReleaseOwner close it under the mutex
+	r.ready = make(chan struct{})
+	a.mu.Unlock()
 
 	select {
 	case <-r.ready:

@@ -3,6 +3,7 @@ package arbiter
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -36,11 +37,23 @@ type Arbiter struct {
 	start, last time.Time
 
 	// scratch reused by dispatch, so a pass allocates nothing
-	avail    []int
-	withheld []int
-	cursors  []cursor
-	nWaiting int
+	avail        []int
+	idle         []bool
+	heap         []*group
+	stageScratch []*stage
+	keyBuf       []byte
+	stamp        uint64 // numbers passes and measurements, for marks
+	nWaiting     int
+	nMarked      int // locks with units withheld or idle while waiting
+
+	// owners' waiting requests in ID order, kept for Greedy's barging
+	owners map[string]*ownerQueue
+
+	pool sync.Pool // *request, reused once nothing points to it
+	out  []Lease   // grants of the current call, for the event-driven face
 }
+
+type ownerQueue struct{ head, tail *request }
 
 type lock struct {
 	name     string
@@ -52,11 +65,14 @@ type lock struct {
 	busy         time.Duration // unit-time held, up to a.last
 	idleWaiting  time.Duration
 	reservedIdle time.Duration // unit-time free but withheld by policy
-	idleFlag     bool          // state since a.last: free, not withheld, a waiter fits
-	withheld     int           // state since a.last
+	idleFlag     bool          // state since at: free, not withheld, a waiter fits
+	withheld     int           // state since at
+	at           time.Time     // busy, idleWaiting and reservedIdle run up to here
 
 	holdSum   time.Duration // completed holds, for the adaptive bound
 	holdCount int
+
+	groups []*group // every group that asks for this lock
 
 	// a request for this lock alone shares these, saving two allocations
 	one     []int
@@ -76,6 +92,10 @@ type stage struct {
 	holdTotal                           time.Duration
 	hold                                []time.Duration // completed unit-time per lock
 	waits                               histogram
+
+	single    []*group          // by lock index: groups of one lock
+	groups    map[string]*group // groups of several locks, by groupFor's key
+	groupList []*group          // all of them, in creation order
 }
 
 func (s *stage) active() bool { return s.nWaiting+s.nHolding > 0 }
@@ -89,7 +109,17 @@ type request struct {
 	cost      float64
 	requested time.Time
 
-	prev, next *request // the stage's queue, oldest first
+	prev, next   *request // the stage's queue, oldest first
+	linked       bool // in the stage's and group's queues
+	group        *group
+	gprev, gnext *request // the group's queue, oldest first
+	oprev, onext *request // the owner's queue (Greedy only)
+	lockBuf      [4]int   // backs locks for small requests
+
+	// reusable is set when nothing outside the arbiter's own structures
+	// points to the request any more once it is released or withdrawn:
+	// Submit's requests, and Acquire's when granted before it returned.
+	reusable bool
 
 	// set on grant
 	granted bool
@@ -99,12 +129,6 @@ type request struct {
 	blocking bool
 	ready    chan struct{} // closed on grant or error, once a waiter exists
 	err      error
-}
-
-// cursor walks one stage's queue during a dispatch pass.
-type cursor struct {
-	s *stage
-	r *request
 }
 
 func (a *Arbiter) now() time.Time { return a.clamp(a.clock.Now()) }
@@ -118,24 +142,33 @@ func (a *Arbiter) clamp(t time.Time) time.Time {
 	return t
 }
 
-// advance integrates the time-weighted statistics up to now.
+// advance moves the arbiter's time to now (never back: see clamp).
 func (a *Arbiter) advance(now time.Time) {
-	dt := now.Sub(a.last)
+	if now.After(a.last) {
+		a.last = now
+	}
+}
+
+// integrate adds l's time-weighted statistics from l.at up to now. It runs
+// before each change of what they integrate (free units, withheld units,
+// the idle flag) and for Stats, so a call costs in proportion to the locks
+// it changes, not to all of them; the sums are the same, products of
+// integers distributing over the intervals.
+func (l *lock) integrate(now time.Time) {
+	dt := now.Sub(l.at)
 	if dt <= 0 {
 		return
 	}
-	for _, l := range a.locks {
-		if used := l.capacity - l.free; used > 0 {
-			l.busy += time.Duration(used) * dt
-		}
-		if l.idleFlag {
-			l.idleWaiting += dt
-		}
-		if l.withheld > 0 {
-			l.reservedIdle += time.Duration(l.withheld) * dt
-		}
+	if used := l.capacity - l.free; used > 0 {
+		l.busy += time.Duration(used) * dt
 	}
-	a.last = now
+	if l.idleFlag {
+		l.idleWaiting += dt
+	}
+	if l.withheld > 0 {
+		l.reservedIdle += time.Duration(l.withheld) * dt
+	}
+	l.at = now
 }
 
 func (a *Arbiter) stageFor(name string, now time.Time) *stage {
@@ -177,23 +210,24 @@ func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 	if req.Owner == "" {
 		return nil, fmt.Errorf("arbiter: %w: empty owner (stage %q)", ErrBadRequest, req.Stage)
 	}
-	r := &request{owner: req.Owner, requested: now}
 	if len(req.Locks) == 1 {
 		i, ok := a.lockIdx[req.Locks[0]]
 		if !ok {
 			return nil, fmt.Errorf("arbiter: %w %q in request of stage %q: declare it with its capacity", ErrUnknownLock, req.Locks[0], req.Stage)
 		}
 		l := a.locks[i]
+		r := a.getRequest(req.Owner, now)
 		r.locks, r.names, r.cost = l.one, l.oneName, 1/float64(l.capacity)
 		return r, nil
 	}
-	if len(req.Locks) > 0 {
+	r := a.getRequest(req.Owner, now)
+	if len(req.Locks) > len(r.lockBuf) {
 		r.locks = make([]int, 0, len(req.Locks))
-		r.names = make([]string, 0, len(req.Locks))
 	}
 	for _, name := range req.Locks {
 		i, ok := a.lockIdx[name]
 		if !ok {
+			a.pool.Put(r)
 			return nil, fmt.Errorf("arbiter: %w %q in request of stage %q: declare it with its capacity", ErrUnknownLock, name, req.Stage)
 		}
 		r.locks = append(r.locks, i)
@@ -201,14 +235,35 @@ func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 	sort.Ints(r.locks)
 	for k, i := range r.locks {
 		if k > 0 && r.locks[k-1] == i {
+			a.pool.Put(r)
 			return nil, fmt.Errorf("arbiter: %w: lock %q named twice by stage %q", ErrBadRequest, a.locks[i].name, req.Stage)
 		}
-		r.names = append(r.names, a.locks[i].name)
 		if c := 1 / float64(a.locks[i].capacity); c > r.cost {
 			r.cost = c
 		}
 	}
-	return r, nil
+	return r, nil // enqueue takes names from its group
+}
+
+// getRequest returns a zeroed request, reused when one is free.
+func (a *Arbiter) getRequest(owner string, now time.Time) *request {
+	r, _ := a.pool.Get().(*request)
+	if r == nil {
+		r = new(request)
+	} else {
+		*r = request{}
+	}
+	r.owner, r.requested = owner, now
+	r.locks = r.lockBuf[:0]
+	return r
+}
+
+// recycle hands r back for reuse if nothing else can still read it.
+func (a *Arbiter) recycle(r *request) {
+	if r.reusable {
+		r.ready = nil
+		a.pool.Put(r)
+	}
 }
 
 // enqueue makes r waiting (or granted at once when it names no lock).
@@ -232,6 +287,19 @@ func (a *Arbiter) enqueue(r *request, stageName string, now time.Time, out *[]Le
 		a.grant(r, now, out)
 		return
 	}
+	g := a.groupFor(s, r)
+	if len(r.locks) > 1 {
+		r.names = g.names
+	}
+	if a.nWaiting == 0 && a.fitsFree(r) {
+		// Nobody waits, so the pass would grant r and nothing else; and
+		// the last pass, which saw nobody waiting, left nothing withheld
+		// or idle, as this one would: skip it.
+		s.nWaiting++
+		a.grant(r, now, out)
+		return
+	}
+	r.linked = true
 	r.prev = s.tail
 	if s.tail != nil {
 		s.tail.next = r
@@ -239,6 +307,21 @@ func (a *Arbiter) enqueue(r *request, stageName string, now time.Time, out *[]Le
 		s.head = r
 	}
 	s.tail = r
+	g.push(r)
+	if a.policy == Greedy {
+		o := a.owners[r.owner]
+		if o == nil {
+			o = &ownerQueue{}
+			a.owners[r.owner] = o
+		}
+		r.oprev = o.tail
+		if o.tail != nil {
+			o.tail.onext = r
+		} else {
+			o.head = r
+		}
+		o.tail = r
+	}
 	s.nWaiting++
 	a.nWaiting++
 	if !r.blocking {
@@ -262,6 +345,25 @@ func (a *Arbiter) unlink(r *request) {
 		s.tail = r.prev
 	}
 	r.prev, r.next = nil, nil
+	r.linked = false
+	r.group.remove(r)
+	if a.policy == Greedy {
+		o := a.owners[r.owner]
+		if r.oprev != nil {
+			r.oprev.onext = r.onext
+		} else {
+			o.head = r.onext
+		}
+		if r.onext != nil {
+			r.onext.oprev = r.oprev
+		} else {
+			o.tail = r.oprev
+		}
+		r.oprev, r.onext = nil, nil
+		if o.head == nil {
+			delete(a.owners, r.owner)
+		}
+	}
 	s.nWaiting--
 	a.nWaiting--
 	delete(a.waiting, r.id)
@@ -270,14 +372,25 @@ func (a *Arbiter) unlink(r *request) {
 	}
 }
 
+// fitsFree reports whether every lock of r has a free unit.
+func (a *Arbiter) fitsFree(r *request) bool {
+	for _, i := range r.locks {
+		if a.locks[i].free == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *Arbiter) grant(r *request, now time.Time, out *[]Lease) {
-	if len(r.locks) > 0 {
+	if r.linked {
 		a.unlink(r)
 	} else {
 		r.stage.nWaiting--
 	}
 	for _, i := range r.locks {
 		l := a.locks[i]
+		l.integrate(now)
 		l.free--
 		l.grants++
 		a.freeTotal--
@@ -311,6 +424,7 @@ func (a *Arbiter) free(r *request, now time.Time) {
 	s := r.stage
 	for _, i := range r.locks {
 		l := a.locks[i]
+		l.integrate(now)
 		l.free++
 		a.freeTotal++
 		s.hold[i] += hold
@@ -348,10 +462,23 @@ func (a *Arbiter) Submit(req Request) (RequestID, []Lease, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var out []Lease
-	a.enqueue(r, req.Stage, now, &out)
-	a.dispatch(now, "", &out)
-	return r.id, out, nil
+	r.reusable = true
+	a.enqueue(r, req.Stage, now, &a.out)
+	a.dispatch(now, "", &a.out)
+	return r.id, a.takeOut(), nil
+}
+
+// takeOut returns the grants collected in a.out (nil for none) in a
+// slice of their own: collecting into a field keeps the common call that
+// grants nothing from allocating.
+func (a *Arbiter) takeOut() []Lease {
+	if len(a.out) == 0 {
+		return nil
+	}
+	g := slices.Clone(a.out)
+	clear(a.out)
+	a.out = a.out[:0]
+	return g
 }
 
 // Release returns a lease's units and grants them on. A token that is not
@@ -368,9 +495,9 @@ func (a *Arbiter) Release(t Token) ([]Lease, error) {
 	now := a.clamp(at)
 	a.advance(now)
 	a.free(r, now)
-	var out []Lease
-	a.dispatch(now, r.owner, &out)
-	return out, nil
+	a.dispatch(now, r.owner, &a.out)
+	a.recycle(r)
+	return a.takeOut(), nil
 }
 
 // Cancel withdraws a waiting request. A request already granted is not
@@ -385,9 +512,9 @@ func (a *Arbiter) Cancel(id RequestID) ([]Lease, error) {
 	now := a.now()
 	a.advance(now)
 	a.cancel(r, now)
-	var out []Lease
-	a.dispatch(now, "", &out)
-	return out, nil
+	a.dispatch(now, "", &a.out)
+	a.recycle(r)
+	return a.takeOut(), nil
 }
 
 // ReleaseOwner frees every lease held by owner and withdraws every request

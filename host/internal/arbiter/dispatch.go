@@ -1,7 +1,7 @@
 package arbiter
 
 import (
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -14,6 +14,11 @@ const blocked = -(1 << 40)
 // then records, for the time-weighted statistics, which units sit free.
 // releaser is the owner whose release caused the pass (Greedy's barging).
 func (a *Arbiter) dispatch(now time.Time, releaser string, out *[]Lease) {
+	if a.nWaiting == 0 && a.nMarked == 0 {
+		// Nobody waits and the last pass left nothing withheld or idle:
+		// a pass now would change nothing.
+		return
+	}
 	open := 0
 	for i, l := range a.locks {
 		a.avail[i] = l.free
@@ -22,7 +27,8 @@ func (a *Arbiter) dispatch(now time.Time, releaser string, out *[]Lease) {
 		}
 	}
 	if a.nWaiting > 0 && open > 0 {
-		p := pass{a: a, now: now, out: out, open: open}
+		a.stamp++
+		p := pass{a: a, now: now, out: out, open: open, stamp: a.stamp}
 		switch a.policy {
 		case Greedy:
 			p.greedy(releaser)
@@ -30,15 +36,16 @@ func (a *Arbiter) dispatch(now time.Time, releaser string, out *[]Lease) {
 			p.merge()
 		}
 	}
-	a.measure()
+	a.measure(now)
 }
 
 // pass is one dispatch pass over the waiting requests.
 type pass struct {
-	a    *Arbiter
-	now  time.Time
-	out  *[]Lease
-	open int // locks with avail > 0; the pass ends at zero
+	a     *Arbiter
+	now   time.Time
+	out   *[]Lease
+	open  int // locks with avail > 0; the pass ends at zero
+	stamp uint64
 }
 
 func (p *pass) done() bool { return p.open == 0 || p.a.freeTotal == 0 }
@@ -50,15 +57,23 @@ func (p *pass) take(i int) {
 	p.a.avail[i]--
 }
 
+// fits reports whether one unit of each of g's locks is available.
+func (p *pass) fits(g *group) bool {
+	for _, i := range g.locks {
+		if p.a.avail[i] <= 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // try grants r if one unit of each of its locks is available; otherwise the
 // policy may hold units back for it from requests later in the pass.
 func (p *pass) try(r *request) {
 	a := p.a
-	for _, i := range r.locks {
-		if a.avail[i] <= 0 {
-			p.holdBack(r)
-			return
-		}
+	if !p.fits(r.group) {
+		p.holdBack(r)
+		return
 	}
 	for _, i := range r.locks {
 		p.take(i)
@@ -79,7 +94,7 @@ func (p *pass) holdBack(r *request) {
 			}
 		}
 	case Fair:
-		if p.now.Sub(r.requested) < a.bound(r) {
+		if p.now.Sub(r.requested) < p.bound(r.group) {
 			return
 		}
 		for _, i := range r.locks {
@@ -88,13 +103,18 @@ func (p *pass) holdBack(r *request) {
 	}
 }
 
-// bound is how long r may be bypassed before its units are reserved.
-func (a *Arbiter) bound(r *request) time.Duration {
+// bound is how long a request of g may be bypassed before its units are
+// reserved: the same for the whole group, so worked out once per pass.
+func (p *pass) bound(g *group) time.Duration {
+	a := p.a
 	if a.bypass > 0 {
 		return a.bypass
 	}
+	if g.boundStamp == p.stamp {
+		return time.Duration(g.bound)
+	}
 	var b time.Duration
-	for _, i := range r.locks {
+	for _, i := range g.locks {
 		l := a.locks[i]
 		if l.holdCount > 0 {
 			if m := 2 * (l.holdSum / time.Duration(l.holdCount)); m > b {
@@ -102,50 +122,78 @@ func (a *Arbiter) bound(r *request) time.Duration {
 			}
 		}
 	}
+	g.bound, g.boundStamp = int64(b), p.stamp
 	return b
 }
 
-// merge walks the stage queues merged by key: Fair orders by (stage
-// virtual time, request ID), FIFO by request ID alone.
+// live reports whether the pass's next request of g would do anything:
+// be granted, or hold units back. A request that neither fits nor may hold
+// back leaves every unit as it is, and so would every later request of
+// its group in this pass (units only get scarcer as a pass goes on, and
+// later requests have waited less), so the group is done.
+func (p *pass) live(g *group) bool {
+	r := g.cur
+	if r == nil {
+		return false
+	}
+	fits, open := true, false
+	for _, i := range g.locks {
+		if p.a.avail[i] > 0 {
+			open = true
+		} else {
+			fits = false
+		}
+	}
+	switch {
+	case fits:
+		return true
+	case !open:
+		return false
+	case p.a.policy == FIFO:
+		return true
+	default:
+		return p.now.Sub(r.requested) >= p.bound(g)
+	}
+}
+
+// merge visits waiting requests by key, Fair by (stage virtual time,
+// request ID), FIFO by request ID alone, as if it walked every queue; it
+// skips what would change nothing: groups on locks with no free unit and
+// groups whose next request neither fits nor may hold units back.
 func (p *pass) merge() {
 	a := p.a
-	cs := a.cursors[:0]
-	for _, s := range a.stageOrder {
-		if s.head != nil {
-			cs = append(cs, cursor{s, s.head})
+	h := groupHeap{g: a.heap[:0], fair: a.policy == Fair}
+	for _, l := range a.locks {
+		if l.free == 0 || l.waiting == 0 {
+			continue
+		}
+		for _, g := range l.groups {
+			if g.head == nil || g.stamp == p.stamp {
+				continue
+			}
+			g.stamp, g.cur = p.stamp, g.head
+			if p.live(g) {
+				h.g = append(h.g, g)
+			}
 		}
 	}
-	fair := a.policy == Fair
-	for !p.done() {
-		best := -1
-		for k := range cs {
-			c := &cs[k]
-			if c.r == nil {
-				continue
-			}
-			if best < 0 {
-				best = k
-				continue
-			}
-			b := &cs[best]
-			if fair && c.s.v != b.s.v {
-				if c.s.v < b.s.v {
-					best = k
-				}
-				continue
-			}
-			if c.r.id < b.r.id {
-				best = k
-			}
+	h.init()
+	for len(h.g) > 0 {
+		g := h.g[0]
+		if !p.live(g) { // another group took its units since it was pushed
+			h.pop()
+			continue
 		}
-		if best < 0 {
-			break
-		}
-		r := cs[best].r
-		cs[best].r = r.next
+		r := g.cur
+		g.cur = r.gnext
 		p.try(r)
+		if p.live(g) {
+			h.down(0)
+		} else {
+			h.pop()
+		}
 	}
-	a.cursors = cs[:0]
+	a.heap = h.g[:0]
 }
 
 // greedy models damocles: the releasing owner's own queued requests re-take
@@ -154,39 +202,56 @@ func (p *pass) merge() {
 func (p *pass) greedy(releaser string) {
 	a := p.a
 	if releaser != "" {
-		var mine []*request
-		for _, s := range a.stageOrder {
-			for r := s.head; r != nil; r = r.next {
-				if r.owner == releaser {
-					mine = append(mine, r)
-				}
+		if o := a.owners[releaser]; o != nil {
+			for r := o.head; r != nil && !p.done(); {
+				next := r.onext
+				p.try(r)
+				r = next
 			}
-		}
-		sort.Slice(mine, func(i, j int) bool { return mine[i].id < mine[j].id })
-		for _, r := range mine {
-			if p.done() {
-				return
-			}
-			p.try(r)
 		}
 	}
-	order := make([]*stage, 0, len(a.stageOrder))
+	order := a.stageScratch[:0]
 	for _, s := range a.stageOrder {
 		if s.tail != nil {
 			order = append(order, s)
 		}
 	}
-	sort.SliceStable(order, func(i, j int) bool {
-		if order[i].nWaiting != order[j].nWaiting {
-			return order[i].nWaiting > order[j].nWaiting
+	slices.SortFunc(order, func(x, y *stage) int {
+		if x.nWaiting != y.nWaiting {
+			return y.nWaiting - x.nWaiting
 		}
-		return order[i].tail.id > order[j].tail.id
+		if x.tail.id > y.tail.id {
+			return -1
+		}
+		return 1
 	})
+	a.stageScratch = order[:0]
 	for _, s := range order {
-		for r := s.tail; r != nil && !p.done(); {
-			prev := r.prev
+		// newest first across the stage's groups; a group that does not
+		// fit now fits no later in the pass
+		for _, g := range s.groupList {
+			g.cur = g.tail
+		}
+		for !p.done() {
+			var best *group
+			for _, g := range s.groupList {
+				if g.cur == nil {
+					continue
+				}
+				if !p.fits(g) {
+					g.cur = nil
+					continue
+				}
+				if best == nil || g.cur.id > best.cur.id {
+					best = g
+				}
+			}
+			if best == nil {
+				break
+			}
+			r := best.cur
+			best.cur = r.gprev
 			p.try(r)
-			r = prev
 		}
 	}
 }
@@ -194,8 +259,9 @@ func (p *pass) greedy(releaser string) {
 // measure records, until the next state change, how many free units the
 // policy withholds and which locks sit free while a waiter that fits them
 // waits. The second is zero by construction after a work-conserving pass;
-// it is measured, not assumed, so a bug shows in the statistics.
-func (a *Arbiter) measure() {
+// it is measured, not assumed, so a bug shows in the statistics. Requests
+// are looked at a group at a time: they fit or not together.
+func (a *Arbiter) measure(now time.Time) {
 	anyFree := false
 	for i, l := range a.locks {
 		w := 0
@@ -209,29 +275,49 @@ func (a *Arbiter) measure() {
 			}
 			w = l.free - av
 		}
-		l.withheld = w
-		l.idleFlag = false
+		if w != l.withheld {
+			l.integrate(now)
+			l.withheld = w
+		}
+		a.idle[i] = false
 		if l.free-w > 0 && l.waiting > 0 {
 			anyFree = true
 		}
 	}
-	if !anyFree {
-		return
+	if anyFree {
+		a.stamp++
+		for _, l := range a.locks {
+			if l.free-l.withheld <= 0 || l.waiting == 0 {
+				continue
+			}
+			for _, g := range l.groups {
+				if g.head == nil || g.mstamp == a.stamp {
+					continue
+				}
+				g.mstamp = a.stamp
+				fits := true
+				for _, i := range g.locks {
+					if l := a.locks[i]; l.free-l.withheld <= 0 {
+						fits = false
+						break
+					}
+				}
+				if fits {
+					for _, i := range g.locks {
+						a.idle[i] = true
+					}
+				}
+			}
+		}
 	}
-	for _, s := range a.stageOrder {
-		for r := s.head; r != nil; r = r.next {
-			fits := true
-			for _, i := range r.locks {
-				if l := a.locks[i]; l.free-l.withheld <= 0 {
-					fits = false
-					break
-				}
-			}
-			if fits {
-				for _, i := range r.locks {
-					a.locks[i].idleFlag = true
-				}
-			}
+	a.nMarked = 0
+	for i, l := range a.locks {
+		if a.idle[i] != l.idleFlag {
+			l.integrate(now)
+			l.idleFlag = a.idle[i]
+		}
+		if l.idleFlag || l.withheld > 0 {
+			a.nMarked++
 		}
 	}
 }

@@ -69,6 +69,9 @@ func (a *Arbiter) Stats() Stats {
 	defer a.mu.Unlock()
 	now := a.now()
 	a.advance(now)
+	for _, l := range a.locks {
+		l.integrate(now)
+	}
 	st := Stats{Start: a.start, Now: now, Locks: map[string]LockStats{}, Stages: map[string]StageStats{}}
 	elapsed := now.Sub(a.start)
 	live := map[string]time.Duration{} // per lock index/stage, held so far
