@@ -110,7 +110,7 @@ type request struct {
 	requested time.Time
 
 	prev, next   *request // the stage's queue, oldest first
-	linked       bool // in the stage's and group's queues
+	linked       bool     // in the stage's and group's queues
 	group        *group
 	gprev, gnext *request // the group's queue, oldest first
 	oprev, onext *request // the owner's queue (Greedy only)
