@@ -35,11 +35,14 @@
 // names the processor and its config line, not an ERANGE.
 //
 // Because the paths are relative, a processor's memory limit nests inside
-// the host's own memory cgroup, and CleanStale finds the cgroups of a dead
-// host that ran in the same cgroups as this one (as a service restarted by
-// systemd does); a dead host that ran elsewhere leaves its directories to
-// be removed by hand (rmdir, after killing what `cat cgroup.procs` lists).
-// memory_limit limits memory, not swap.
+// the host's own memory cgroup. A host started from other cgroups than a
+// dead one's (another unit, a shell) would not find that one's instances
+// below its own, so CleanStale walks every mounted hierarchy (each v1
+// controller, name=systemd, the v2 hierarchy) for Root directories, and
+// logs every directory it removes. It leaves alone an instance whose
+// processes list as pid 0 (another pid namespace: a container's host,
+// whose owner pid says nothing here). memory_limit limits memory, not
+// swap.
 //
 // Kill empties a cgroup: cgroup.kill where the kernel offers it (v2, and
 // the unified directory of hybrid systems), else freeze, SIGKILL every pid

@@ -325,7 +325,22 @@ func primaryPath(paths map[string]string) string {
 	if p := paths["cpuset"]; p != "" {
 		return p
 	}
-	return paths[""]
+	if p := paths[""]; p != "" {
+		return p
+	}
+	// A dead host's instance found only in some hierarchies: any one
+	// lists its processes.
+	keys := make([]string, 0, len(paths))
+	for k := range paths {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if paths[k] != "" {
+			return paths[k]
+		}
+	}
+	return ""
 }
 
 // effective reads the cpus and memory nodes a cgroup may use (v1 and v2

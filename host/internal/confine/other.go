@@ -39,6 +39,7 @@ type Stale struct {
 	OwnerPID         int
 	Processors       []string
 	Killed           []int
+	Removed, Left    []string
 }
 
 type Manager struct {

@@ -3,12 +3,14 @@ package confine
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/manager"
 )
@@ -16,7 +18,7 @@ import (
 // Stale is a host instance's cgroup whose owner is dead, as CleanStale
 // found it.
 type Stale struct {
-	// Cgroup is the relative path ("sealhost/<instance>@<pid>.<start>").
+	// Cgroup is the instance's path below its Root ("sealhost/<instance>@<pid>.<start>").
 	Cgroup   string
 	Instance string
 	OwnerPID int
@@ -24,107 +26,284 @@ type Stale struct {
 	Processors []string
 	// Killed are the processes that were still running in it.
 	Killed []int
+	// Removed are the cgroup directories removed, absolute, in every
+	// hierarchy the instance had them in, processors' before their
+	// instance's; Left those that could not be.
+	Removed, Left []string
 }
 
 func (s Stale) String() string {
-	return fmt.Sprintf("%s (host pid %d is gone; processors %s; killed %d processes %v)",
-		s.Cgroup, s.OwnerPID, strings.Join(s.Processors, ","), len(s.Killed), s.Killed)
+	return fmt.Sprintf("%s (host pid %d is gone; processors %s; killed %d processes %v; removed %s)",
+		s.Cgroup, s.OwnerPID, strings.Join(s.Processors, ","), len(s.Killed), s.Killed, strings.Join(s.Removed, " "))
 }
 
-// CleanStale finds cgroups under Root left by hosts that died (their
-// owner pid is gone, or now names another process), kills every process
-// in them and removes them. It logs and returns what it found. Cgroups of
-// live hosts, this one included, are left alone; so are directories whose
-// names it does not recognise (logged).
+// CleanStale finds the cgroups of host instances that died (their owner
+// pid is gone, or now names another process), kills every process in them
+// and removes them, in every cgroup hierarchy mounted here: a host's
+// instance sits below the host's own cgroup in each hierarchy, and a host
+// started from other cgroups (another systemd unit, a shell, after the
+// unit's cgroup changed) would otherwise never see the instances of one
+// that ran elsewhere. It logs each instance with every directory removed,
+// and returns them. Cgroups of live hosts, this one included, are left
+// alone; so are directories whose names it does not recognise, and
+// instances whose processes this host cannot see (they list as pid 0:
+// another pid namespace's host, whose pid means nothing here).
 func (m *Manager) CleanStale() ([]Stale, error) {
 	if m.unconfined {
 		return nil, nil
 	}
-	root, err := manager.New(&cgroups.Cgroup{Path: Root, Resources: &cgroups.Resources{SkipDevices: true}})
+	hs, err := hierarchies("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]bool{}
-	for _, dir := range root.GetPaths() {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue // this controller has no Root: nothing left there
-		}
-		for _, e := range ents {
-			if e.IsDir() {
-				names[e.Name()] = true
-			}
-		}
+	insts := findInstances(hs, m.log)
+	names := make([]string, 0, len(insts))
+	for n := range insts {
+		names = append(names, n)
 	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
+	sort.Strings(names)
 
 	var found []Stale
 	var errs []error
-	for _, name := range sorted {
-		rel := filepath.Join(Root, name)
-		if rel == m.dir {
+	for _, name := range names {
+		if name == filepath.Base(m.dir) {
 			continue
 		}
 		inst, pid, start, ok := parseInstanceDir(name)
 		if !ok {
 			if !strings.HasPrefix(name, ".probe-") {
-				m.log.Warn("unrecognised cgroup under "+Root+", leaving it", "cgroup", rel)
+				for _, dir := range insts[name] {
+					m.log.Warn("unrecognised cgroup under "+Root+", leaving it", "cgroup", dir)
+				}
 			}
 			continue
 		}
 		if alive(pid, start) {
 			continue
 		}
-		st, err := removeStale(rel, inst, pid, m)
+		st, err := removeStale(name, inst, pid, insts[name], m)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if st != nil {
-			m.log.Warn("removed the cgroup of a host that died", "cgroup", st.Cgroup, "host_pid", st.OwnerPID,
-				"processors", strings.Join(st.Processors, ","), "killed", len(st.Killed), "pids", fmt.Sprint(st.Killed))
+			m.log.Warn("removed the cgroups of a host that died", "cgroup", st.Cgroup, "host_pid", st.OwnerPID,
+				"processors", strings.Join(st.Processors, ","), "killed", len(st.Killed), "pids", fmt.Sprint(st.Killed),
+				"removed", strings.Join(st.Removed, " "))
+			if len(st.Left) > 0 {
+				m.log.Error("could not remove every cgroup of a host that died", "cgroup", st.Cgroup, "left", strings.Join(st.Left, " "))
+			}
 			found = append(found, *st)
 		}
 	}
 	return found, errors.Join(errs...)
 }
 
-func removeStale(rel, instance string, pid int, m *Manager) (*Stale, error) {
-	mgr, err := manager.New(&cgroups.Cgroup{Path: rel, Resources: &cgroups.Resources{SkipDevices: true}})
+// hierarchy is one mounted cgroup hierarchy: where it is mounted and the
+// manager's keys for it (its v1 controllers, "name=systemd", or "" for
+// the v2 hierarchy).
+type hierarchy struct {
+	mount string
+	keys  []string
+}
+
+// v1Controllers are the controller options a v1 cgroup mount may carry.
+var v1Controllers = map[string]bool{
+	"cpuset": true, "cpu": true, "cpuacct": true, "memory": true, "devices": true, "freezer": true,
+	"net_cls": true, "net_prio": true, "blkio": true, "perf_event": true, "hugetlb": true,
+	"pids": true, "rdma": true, "misc": true,
+}
+
+// hierarchies lists the cgroup hierarchies in a mountinfo file, each once
+// (the first mount of a hierarchy mounted twice).
+func hierarchies(mountinfo string) ([]hierarchy, error) {
+	b, err := os.ReadFile(mountinfo)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing cgroup mounts: %w", err)
 	}
-	st := &Stale{Cgroup: rel, Instance: instance, OwnerPID: pid}
-	procs := map[string]bool{}
-	for _, dir := range mgr.GetPaths() {
-		ents, _ := os.ReadDir(dir)
-		for _, e := range ents {
-			if e.IsDir() {
-				procs[e.Name()] = true
+	return parseMountinfo(string(b)), nil
+}
+
+// parseMountinfo reads /proc/self/mountinfo's format: "id parent dev root
+// mountpoint options [optional...] - fstype source superoptions".
+func parseMountinfo(text string) []hierarchy {
+	var hs []hierarchy
+	seen := map[string]bool{}
+	for _, line := range strings.Split(text, "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if len(f) < 5 || len(g) < 3 {
+			continue
+		}
+		h := hierarchy{mount: unescapeMount(f[4])}
+		switch g[0] {
+		case "cgroup2":
+			h.keys = []string{""}
+		case "cgroup":
+			for _, o := range strings.Split(g[2], ",") {
+				if v1Controllers[o] || strings.HasPrefix(o, "name=") && len(o) > len("name=") {
+					h.keys = append(h.keys, o)
+				}
 			}
 		}
+		if len(h.keys) == 0 || !filepath.IsAbs(h.mount) {
+			continue
+		}
+		id := strings.Join(h.keys, ",")
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// maxCgroupDepth bounds the walk for Root directories.
+const maxCgroupDepth = 32
+
+// findInstances walks every hierarchy for directories named Root and
+// returns, for each directory name inside one, the manager keys and the
+// absolute path it has in each hierarchy.
+func findInstances(hs []hierarchy, log hclog.Logger) map[string]map[string]string {
+	insts := map[string]map[string]string{}
+	for _, h := range hs {
+		base := strings.Count(filepath.Clean(h.mount), "/")
+		filepath.WalkDir(h.mount, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil // vanished or unreadable: nothing of ours
+			}
+			if strings.Count(path, "/")-base > maxCgroupDepth {
+				return fs.SkipDir
+			}
+			if d.Name() != Root || path == h.mount {
+				return nil
+			}
+			ents, err := os.ReadDir(path)
+			if err != nil {
+				return fs.SkipDir
+			}
+			for _, e := range ents {
+				if !e.IsDir() {
+					continue
+				}
+				dir := filepath.Join(path, e.Name())
+				if insts[e.Name()] == nil {
+					insts[e.Name()] = map[string]string{}
+				}
+				for _, k := range h.keys {
+					if prev, ok := insts[e.Name()][k]; ok && prev != dir {
+						// One host makes one instance directory per
+						// hierarchy; a second is a copy of the name
+						// somewhere else, not to be guessed at.
+						log.Warn("an instance cgroup appears twice in one hierarchy, leaving the second", "cgroup", dir, "first", prev)
+						continue
+					}
+					insts[e.Name()][k] = dir
+				}
+			}
+			return fs.SkipDir // the instances are below; Root is not nested
+		})
+	}
+	return insts
+}
+
+// removeStale kills what runs in a dead host's instance, wherever its
+// directories are (paths: manager key → absolute directory), and removes
+// them.
+func removeStale(name, instance string, pid int, paths map[string]string, m *Manager) (*Stale, error) {
+	st := &Stale{Cgroup: filepath.Join(Root, name), Instance: instance, OwnerPID: pid}
+	dirs := map[string]bool{}
+	procs := map[string]bool{}
+	pids := map[int]bool{}
+	for _, dir := range paths {
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			dirs[path] = true
+			if filepath.Dir(path) == dir {
+				procs[d.Name()] = true
+			}
+			return nil
+		})
+		if list, err := cgroups.GetAllPids(dir); err == nil {
+			for _, p := range list {
+				pids[p] = true
+			}
+		}
+	}
+	if pids[0] {
+		m.log.Warn("a dead-looking host's cgroup holds processes of another pid namespace: not ours, leaving it", "cgroup", st.Cgroup, "paths", fmt.Sprint(paths))
+		return nil, nil
 	}
 	for p := range procs {
 		st.Processors = append(st.Processors, p)
 	}
 	sort.Strings(st.Processors)
-	if list := primaryPath(mgr.GetPaths()); list != "" {
-		st.Killed, _ = cgroups.GetAllPids(list)
-		sort.Ints(st.Killed)
+	for p := range pids {
+		st.Killed = append(st.Killed, p)
 	}
-	if err := killAll(mgr, m.log); err != nil {
-		return st, fmt.Errorf("stale cgroup %s: %w", rel, err)
+	sort.Ints(st.Killed)
+
+	mgr, err := manager.NewWithPaths(&cgroups.Cgroup{Resources: &cgroups.Resources{SkipDevices: true}}, paths)
+	if err != nil {
+		return st, fmt.Errorf("stale cgroup %s: %w", st.Cgroup, err)
 	}
-	if err := mgr.Destroy(); err != nil {
-		return st, fmt.Errorf("removing stale cgroup %s: %w", rel, err)
+	killErr := killAll(mgr, m.log)
+	if killErr != nil {
+		killErr = fmt.Errorf("stale cgroup %s: %w", st.Cgroup, killErr)
 	}
-	if err := os.RemoveAll(tempBase(filepath.Base(rel))); err != nil {
-		return st, fmt.Errorf("removing the stale host's temporary directories: %w", err)
+	var destroyErr error
+	if killErr == nil {
+		if err := mgr.Destroy(); err != nil {
+			destroyErr = fmt.Errorf("removing stale cgroup %s: %w", st.Cgroup, err)
+		}
 	}
-	return st, nil
+	// Deepest first: what an operator would rmdir, in that order.
+	all := make([]string, 0, len(dirs))
+	for d := range dirs {
+		all = append(all, d)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		di, dj := strings.Count(all[i], "/"), strings.Count(all[j], "/")
+		if di != dj {
+			return di > dj
+		}
+		return all[i] < all[j]
+	})
+	for _, d := range all {
+		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+			st.Removed = append(st.Removed, d)
+		} else {
+			st.Left = append(st.Left, d)
+		}
+	}
+	if err := os.RemoveAll(tempBase(name)); err != nil {
+		return st, errors.Join(killErr, destroyErr, fmt.Errorf("removing the stale host's temporary directories: %w", err))
+	}
+	return st, errors.Join(killErr, destroyErr)
 }
 
 // parseInstanceDir splits "<instance>@<pid>.<start>".

@@ -218,7 +218,7 @@ func Start(opts Options) (*Host, error) {
 			h.log.Info("no stale cgroups found")
 		}
 		for _, s := range stale {
-			h.log.Warn("cleaned stale cgroup of a dead host", "cgroup", s.Cgroup, "host_pid", s.OwnerPID, "processors", s.Processors, "killed", s.Killed)
+			h.log.Warn("cleaned stale cgroup of a dead host", "cgroup", s.Cgroup, "host_pid", s.OwnerPID, "processors", s.Processors, "killed", s.Killed, "removed", s.Removed)
 		}
 	}
 
