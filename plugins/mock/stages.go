@@ -123,8 +123,13 @@ func commD(req interface {
 
 func (m *mock) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.TreeDResponse, error) {
 	p, err := checkSector(req.GetSector())
+	if err == nil && len(req.GetPieces()) > 0 {
+		// Optional, as for plugins/ffi: tree_d reads the staged file, and
+		// damocles' tree_d task names no pieces.
+		err = checkPieces(p, req.GetPieces())
+	}
 	if err == nil {
-		err = firstErr(checkPieces(p, req.GetPieces()), checkDir("cache_path", req.GetCachePath()), checkFile("staged_path", req.GetStagedPath()))
+		err = firstErr(checkDir("cache_path", req.GetCachePath()), checkFile("staged_path", req.GetStagedPath()))
 	}
 	if err != nil {
 		return nil, err

@@ -225,3 +225,17 @@ func TestWorker(t *testing.T) {
 		}
 	})
 }
+
+// TestTreeDPiecesOptional: damocles' tree_d task names no pieces, so, as
+// in plugins/ffi, tree_d checks pieces only when they are given.
+func TestTreeDPiecesOptional(t *testing.T) {
+	m := &mock{w: newWorker(Knobs{})}
+	f := layout(t)
+	if _, err := m.TreeD(context.Background(), &sealv1.TreeDRequest{Sector: sector(5), CachePath: f.cache, StagedPath: f.staged}); err != nil {
+		t.Errorf("tree_d without pieces: %v", err)
+	}
+	bad := []*sealv1.PieceInfo{{Size: 1024, PieceCid: zeroPiece2KiB}}
+	if _, err := m.TreeD(context.Background(), &sealv1.TreeDRequest{Sector: sector(5), CachePath: f.cache, StagedPath: f.staged, Pieces: bad}); err == nil {
+		t.Error("tree_d took pieces that do not fill the sector")
+	}
+}
