@@ -249,6 +249,7 @@ func sectorSizeNames() string {
 // is settled (that needs every lock and limit).
 type rawProc struct {
 	path       string
+	bin        string // "" for damocles' built-in processor
 	stage      config.Stage
 	block      *procBlock
 	concurrent int // 0: not set
@@ -504,40 +505,58 @@ func (t *translator) stageLimitApplies(path, k, what string) bool {
 }
 
 // processor translates one [[processors.STAGE]] block; nil when it is not
-// translated.
+// translated (an error was reported, or it is left out).
 func (t *translator) processor(stage config.Stage, path string, m map[string]any) *rawProc {
 	// sealhost numbers a stage's processors in file order; a block left
 	// out (one already running `host processor`) takes no number.
 	id := fmt.Sprintf("%s.%d", stage, t.stagesWithProcs[stage])
-	where := fmt.Sprintf("[[processors.%s]]", stage)
 	for _, k := range t.sortedKeys(path, m) {
 		if !contains(extKeys, k) {
-			t.unknownKey(joinKey(path, k), k, extKeys, where)
+			t.unknownKey(joinKey(path, k), k, extKeys, fmt.Sprintf("[[processors.%s]]", stage))
 		}
 	}
-	p := &procBlock{stage: stage, id: id, line: t.d.posOf(path).Line}
-	r := &rawProc{path: path, stage: stage, block: p}
-
-	// bin and args: built-in (plugins/ffi) or the bridge.
-	var bin string
-	hasBin := false
-	if v, ok := m["bin"]; ok {
-		if s, ok := t.str(path+".bin", v); ok {
-			if strings.TrimSpace(s) == "" {
-				t.add(Error, CodeBadValue, path+".bin", "Empty bin", "damocles could not start an empty path (the worker stops at start). Name the processor binary, or delete bin to use the built-in processor.")
-				return nil
-			}
-			bin, hasBin = s, true
-		} else {
+	r := &rawProc{path: path, stage: stage, block: &procBlock{stage: stage, id: id, line: t.d.posOf(path).Line}}
+	for _, step := range []func(*rawProc, map[string]any) bool{
+		t.binary, t.confinement, t.envs, t.concurrency, t.procLocks, t.restartAndEnv,
+	} {
+		if !step(r, m) {
 			return nil
 		}
 	}
+	if stage == config.StagePC1 {
+		if err := plan.SDREnvError(r.block.envMap()); err != nil {
+			t.add(Error, CodeEnvInvalid, path+".envs", "Invalid rust-fil-proofs setting",
+				"%v. rust-fil-proofs cannot run pc1 with it (under damocles too); `host validate` refuses it. Fix it in envs and import again.", err)
+			return nil
+		}
+	}
+	return r
+}
+
+// binary reads bin, args and stable_wait: the built-in processor
+// (plugins/ffi) or the bridge running bin.
+func (t *translator) binary(r *rawProc, m map[string]any) bool {
+	path, stage, p := r.path, r.stage, r.block
+	var bin string
+	hasBin := false
+	if v, ok := m["bin"]; ok {
+		s, ok := t.str(path+".bin", v)
+		if !ok {
+			return false
+		}
+		if strings.TrimSpace(s) == "" {
+			t.add(Error, CodeBadValue, path+".bin", "Empty bin", "damocles could not start an empty path (the worker stops at start). Name the processor binary, or delete bin to use the built-in processor.")
+			return false
+		}
+		bin, hasBin = s, true
+	}
+	r.bin = bin
 	var args []string
 	hasArgs := false
 	if v, ok := m["args"]; ok {
 		a, ok := t.strList(path+".args", v)
 		if !ok {
-			return nil
+			return false
 		}
 		args, hasArgs = a, true
 	}
@@ -546,17 +565,17 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 		sp := path + ".stable_wait"
 		s, ok := t.str(sp, v)
 		if !ok {
-			return nil
+			return false
 		}
 		dur, err := parseHumanDuration(s)
 		if err != nil {
 			t.add(Error, CodeBadValue, sp, "Invalid duration", "%v. damocles-worker refuses it too.", err)
-			return nil
+			return false
 		}
 		if dur < time.Millisecond {
 			t.add(Error, CodeBadValue, sp, "stable_wait too short",
 				"%s leaves the processor no time to print its ready line: damocles would fail to start it. Delete it (default %s) or give it time.", s, defaultStableWait)
-			return nil
+			return false
 		}
 		stableWait = dur.String() // the bridge's -stable-wait is a Go duration
 		switch {
@@ -577,7 +596,7 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 		if base == "host" && (!hasArgs || len(args) > 0 && args[0] == "processor") {
 			t.add(Warning, CodeBridge, path+".bin", "Already runs sealhost: not translated",
 				"This block runs `host processor %s`, sealhost's own adapter: it is the damocles side of a migration already done, and importing it would make the host call itself. Import the worker's TOML from before the migration.", stage)
-			return nil
+			return false
 		}
 		if !hasArgs {
 			args = []string{"processor", string(stage)}
@@ -599,22 +618,26 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 				"Without bin these are arguments to damocles' built-in processor; plugins/ffi takes none, so they are dropped. Set bin as well to run damocles' own binary through the bridge.")
 		}
 	}
+	return true
+}
 
-	// cgroup.cpuset and numa_preferred: the host's now.
+// confinement reads cgroup and numa_preferred, which the host applies now.
+func (t *translator) confinement(r *rawProc, m map[string]any) bool {
+	path, id, p := r.path, r.block.id, r.block
 	if v, ok := m["cgroup"]; ok {
 		cp := path + ".cgroup"
 		cg, ok := t.table(cp, v)
 		if !ok {
-			return nil
+			return false
 		}
 		for _, k := range t.sortedKeys(cp, cg) {
 			if !contains(cgroupKeys, k) {
-				t.unknownKey(joinKey(cp, k), k, cgroupKeys, where+" cgroup")
+				t.unknownKey(joinKey(cp, k), k, cgroupKeys, fmt.Sprintf("[[processors.%s]] cgroup", r.stage))
 			}
 		}
 		if v, ok := cg["group_name"]; ok {
 			if _, ok := t.str(cp+".group_name", v); !ok {
-				return nil
+				return false
 			}
 			t.add(Info, CodeHostOwned, cp+".group_name", "group_name not translated: the host names cgroups",
 				"sealhost puts each processor in a cgroup of its own under the host's, named after the processor (%s); the name is not needed.", id)
@@ -623,21 +646,21 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 			sp := cp + ".cpuset"
 			s, ok := t.str(sp, v)
 			if !ok {
-				return nil
+				return false
 			}
 			set, err := config.ParseCPUs(s)
 			switch {
 			case err != nil:
 				t.add(Error, CodeBadValue, sp, "Invalid cpuset", "%v.", err)
-				return nil
+				return false
 			case set.IsEmpty():
 				t.add(Error, CodeBadValue, sp, "Empty cpuset", "An empty cpuset runs nowhere. List the processor's cpus, like \"0-41\", or delete cgroup.cpuset to let it use every cpu.")
-				return nil
+				return false
 			}
 			p.cpuset = set.String()
-			if hasBin {
+			if r.bin != "" {
 				t.add(Warning, CodeHostOwned, sp, "cpuset now enforced by the host",
-					"damocles only told %q its cpuset (VC_CG_CPUSET) and the binary confined itself, if it read it. The host now confines it, and whatever it starts, to cpus %s before its first instruction, and no longer sets VC_CG_*.", bin, p.cpuset)
+					"damocles only told %q its cpuset (VC_CG_CPUSET) and the binary confined itself, if it read it. The host now confines it, and whatever it starts, to cpus %s before its first instruction, and no longer sets VC_CG_*.", r.bin, p.cpuset)
 			} else {
 				t.add(Info, CodeHostOwned, sp, "cpuset enforced by the host",
 					"The host confines %s to cpus %s before its first instruction, where damocles' built-in processor confined itself from VC_CG_CPUSET.", id, p.cpuset)
@@ -648,44 +671,50 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 		np := path + ".numa_preferred"
 		n, ok := t.count(np, v)
 		if !ok {
-			return nil
+			return false
 		}
 		if n > math.MaxInt32 {
 			t.add(Error, CodeBadValue, np, "NUMA node out of range", "%d is not a NUMA node; nodes are numbered from 0, as in /sys/devices/system/node.", n)
-			return nil
+			return false
 		}
 		p.numa = &n
 		t.add(Info, CodeHostOwned, np, "NUMA preference set by the host",
 			"The host sets %s's memory policy to prefer node %d (MPOL_PREFERRED) before it starts, where damocles passed VENUS_WORKER_NUMA_PREFERRED for the process to apply.", id, n)
 	}
+	return true
+}
 
-	if v, ok := m["envs"]; ok {
-		if !t.envs(path+".envs", v, p, stage, hasBin) {
-			return nil
-		}
-	}
+// concurrency reads concurrent; unset is settled later (settleConcurrent).
+func (t *translator) concurrency(r *rawProc, m map[string]any) bool {
+	path := r.path
 	if v, ok := m["concurrent"]; ok {
 		cp := path + ".concurrent"
 		n, ok := t.count(cp, v)
 		if !ok {
-			return nil
+			return false
 		}
 		if n == 0 {
 			t.add(Error, CodeBadValue, cp, "concurrent = 0",
 				"damocles would never start a task on this processor. Set 1 or more, or delete the block.")
-			return nil
+			return false
 		}
 		if n > math.MaxInt32 {
 			t.add(Error, CodeBadValue, cp, "concurrent too large", "%d is more than sealhost accepts (%d).", n, math.MaxInt32)
-			return nil
+			return false
 		}
 		r.concurrent = n
 	}
+	return true
+}
+
+// procLocks reads locks; an undeclared one is declared with capacity 1.
+func (t *translator) procLocks(r *rawProc, m map[string]any) bool {
+	path, id, p := r.path, r.block.id, r.block
 	if v, ok := m["locks"]; ok {
 		lp := path + ".locks"
 		names, ok := t.strList(lp, v)
 		if !ok {
-			return nil
+			return false
 		}
 		for i, name := range names {
 			ep := indexKey(lp, i)
@@ -699,7 +728,7 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 				if !nameRE.MatchString(name) {
 					t.add(Error, CodeBadValue, ep, "Lock name sealhost cannot use",
 						"%q: lock names are letters, digits, '_', '.' and '-', starting with a letter, digit or '_'. Rename it, then import again.", name)
-					return nil
+					return false
 				}
 				l = &lockBlock{name: name, capacity: 1, path: ep,
 					comment: fmt.Sprintf("not in ext_locks (damocles: no limit); capacity 1 chosen by host import (%s)", t.lineRef(ep))}
@@ -714,11 +743,17 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 		}
 		p.locks = r.locks
 	}
+	return true
+}
+
+// restartAndEnv reads auto_restart and inherit_envs.
+func (t *translator) restartAndEnv(r *rawProc, m map[string]any) bool {
+	path, stage, p := r.path, r.stage, r.block
 	if v, ok := m["auto_restart"]; ok {
 		ap := path + ".auto_restart"
 		b, ok := t.boolean(ap, v)
 		if !ok {
-			return nil
+			return false
 		}
 		if !b {
 			t.add(Warning, CodeRestart, ap, "auto_restart = false not translated: sealhost always restarts",
@@ -729,7 +764,7 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 		ip := path + ".inherit_envs"
 		b, ok := t.boolean(ip, v)
 		if !ok {
-			return nil
+			return false
 		}
 		if !b {
 			f := false
@@ -738,14 +773,7 @@ func (t *translator) processor(stage config.Stage, path string, m map[string]any
 				"damocles started the process with only its envs. sealhost's inherit_env = false still passes PATH, HOME, LANG and LD_LIBRARY_PATH, and gives each processor its own TMPDIR; set them in envs if the process must see other values.")
 		}
 	}
-	if stage == config.StagePC1 {
-		if err := plan.SDREnvError(p.envMap()); err != nil {
-			t.add(Error, CodeEnvInvalid, path+".envs", "Invalid rust-fil-proofs setting",
-				"%v. rust-fil-proofs cannot run pc1 with it (under damocles too); `host validate` refuses it. Fix it in envs and import again.", err)
-			return nil
-		}
-	}
-	return r
+	return true
 }
 
 // declaredLocks lists ext_locks' names: they enter lockOrder before any
@@ -763,9 +791,14 @@ func (t *translator) lineRef(path string) string {
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// envs translates a processor's envs; false stops the processor's
-// translation (an error was reported).
-func (t *translator) envs(path string, v any, p *procBlock, stage config.Stage, hasBin bool) bool {
+// envs translates a processor's envs, less what the host owns and what
+// rust-fil-proofs ignores.
+func (t *translator) envs(r *rawProc, block map[string]any) bool {
+	v, ok := block["envs"]
+	if !ok {
+		return true
+	}
+	path, p := r.path+".envs", r.block
 	m, ok := t.table(path, v)
 	if !ok {
 		return false
@@ -781,7 +814,10 @@ func (t *translator) envs(path string, v any, p *procBlock, stage config.Stage, 
 				"%q is not a usable variable name: names are letters, digits and '_', not starting with a digit, like CUDA_VISIBLE_DEVICES. Rename or delete it.", k)
 			return false
 		}
-		if key, owned := hostOwnedEnv[k]; owned {
+		if key, owned := hostOwnedEnv[k]; owned || strings.HasPrefix(k, "VC_CG_") {
+			if key == "" {
+				key = "cgroup.cpuset"
+			}
 			t.add(Warning, CodeHostOwned, ep, "Dropped: the host confines the process",
 				"%s is how damocles asks a processor to confine itself; under sealhost the host has done it before the process starts (set %s in the block instead), and a child reading %s=%s would move itself out of the host's cgroup.", k, key, k, s)
 			continue
