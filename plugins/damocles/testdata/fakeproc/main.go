@@ -318,18 +318,31 @@ func digest(parts ...[]byte) damocles.Bytes32 {
 	return d
 }
 
-// fakeCommD hashes the staged file: what a real tree_d commits to.
-func fakeCommD(proof damocles.SealProof, staged string) (damocles.Bytes32, error) {
-	f, err := os.Open(staged)
+// treeD builds the real data tree over the staged file, as rust-fil-proofs
+// lays it out (the leaves, then each level, the root last; a node is
+// SHA-256 of its children with the top two bits cleared), in memory: test
+// sectors are small. So comm_d is the real one and agrees with the
+// sector's pieces, as the host and the kit check.
+func buildTreeD(staged string) ([]byte, error) {
+	data, err := os.ReadFile(staged)
 	if err != nil {
-		return damocles.Bytes32{}, err
+		return nil, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return damocles.Bytes32{}, err
+	if n := len(data); n < 64 || n&(n-1) != 0 || n > 64<<20 {
+		return nil, fmt.Errorf("staged_file %s has %d bytes: fakeproc builds trees over a power of two from 64 bytes to 64 MiB", staged, n)
 	}
-	return digest([]byte("comm_d"), []byte(proof.String()), h.Sum(nil)), nil
+	tree := append([]byte(nil), data...)
+	for level := data; len(level) > 32; {
+		next := make([]byte, 0, len(level)/2)
+		for i := 0; i < len(level); i += 64 {
+			sum := sha256.Sum256(level[i : i+64])
+			sum[31] &= 0x3f
+			next = append(next, sum[:]...)
+		}
+		tree = append(tree, next...)
+		level = next
+	}
+	return tree, nil
 }
 
 func treeD(raw json.RawMessage, _ knobs) (any, error) {
@@ -340,12 +353,11 @@ func treeD(raw json.RawMessage, _ knobs) (any, error) {
 	if err := errors.Join(checkDir("cache_dir", t.CacheDir), checkFile("staged_file", t.StagedFile)); err != nil {
 		return nil, err
 	}
-	d, err := fakeCommD(t.RegisteredProof, t.StagedFile)
+	tree, err := buildTreeD(t.StagedFile)
 	if err != nil {
 		return nil, err
 	}
-	body := append([]byte(fakeNote+"\n"), d[:]...)
-	if err := os.WriteFile(filepath.Join(t.CacheDir, treeDFile), body, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(t.CacheDir, treeDFile), tree, 0o644); err != nil {
 		return nil, err
 	}
 	return true, nil
@@ -388,12 +400,14 @@ func pc1(raw json.RawMessage, k knobs) (any, error) {
 		return nil, fmt.Errorf("pieces add up to %d unpadded bytes, want %d for %v", sum, size/128*127, t.RegisteredProof)
 	}
 	// comm_d as tree_d left it in the cache, else from the staged file.
-	var d damocles.Bytes32
-	if b, err := os.ReadFile(filepath.Join(t.CachePath, treeDFile)); err == nil && len(b) >= 32 {
-		copy(d[:], b[len(b)-32:])
-	} else if d, err = fakeCommD(t.RegisteredProof, t.InPath); err != nil {
-		return nil, err
+	tree, err := os.ReadFile(filepath.Join(t.CachePath, treeDFile))
+	if err != nil || len(tree) < 32 {
+		if tree, err = buildTreeD(t.InPath); err != nil {
+			return nil, err
+		}
 	}
+	var d damocles.Bytes32
+	copy(d[:], tree[len(tree)-32:])
 	nodes := sectorSize(t.RegisteredProof) / 32
 	out := map[string]any{
 		"_fake":            fakeNote,
