@@ -37,14 +37,37 @@
 // (its loop hands a finished sector's thread back after tree_d's turn).
 // sealcalc_test.go checks this against an independent reference model.
 //
+// # Bound
+//
+// Result.Bound is what the layout's resources allow at most, in sectors a
+// day, before any queueing (bound.go): each dispatched stage's slots × a
+// day ÷ its duration; each lock's capacity × a day ÷ the time a sector
+// holds it; with the machine (Request.Plan), each GPU's day ÷ the GPU time
+// a sector needs from it, and the pc1 tasks memory holds × a day ÷ pc1's
+// duration; and the sealing threads × a day ÷ a sector's whole cycle. A
+// lock or GPU serves some of a stage's processors, so the time a sector
+// needs from it depends on how the stage's tasks split over them: by
+// concurrency, as the least-loaded dispatcher splits alike processors,
+// unless the run split them otherwise (then the run's split), so a run
+// never beats its bound. The lowest limit is the bound, those within 0.1%
+// of it bind (the physical one named first, the bottleneck), and Achieved
+// is the run's sectors a day over it: the first hours of a run fill the
+// pipeline, so 30 days reach ~99%.
+//
 // # Output
 //
 // Result is the JSON of `host simulate -json`: finished, sectors_per_day,
-// the pipeline as simulated, a timeline of running and waiting tasks per
-// stage, per-stage done/utilization/wait quantiles (tasks still waiting at
-// the end count with the wait so far, so starvation shows), and per-lock
-// busy fraction, idle-while-waiting time (from the arbiter's own
-// measurement), share of busy time per stage and grants. WriteText and
-// WriteSVG render it; the SVG shows each lock's holders and each stage's
-// backlog over time, in hours.
+// the bound, the defaults applied (sealing_threads picked, durations from
+// the built-in table), the pipeline as simulated, a timeline of running
+// and waiting tasks per stage, per-stage done/utilization/wait quantiles
+// (tasks still waiting at the end count with the wait so far, so
+// starvation shows) and backlog (mean, most and last of the timeline's
+// waiting counts), and per-lock busy fraction, idle-while-waiting time
+// (from the arbiter's own measurement), share of busy time per stage and
+// grants. WriteText leads with sectors a day against the bound and every
+// limit, then waits and backlogs, locks, the pipeline and the defaults;
+// the timeline only on request. WriteComparison puts fair, fifo and
+// greedy side by side (ComparePolicies). WriteSVG shows each lock's
+// holders (bars averaged to at least 10 px, 12 h each over 30 days) and
+// each stage's backlog over time, in hours.
 package simulate

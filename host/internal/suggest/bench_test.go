@@ -13,7 +13,7 @@ import (
 // both candidates written, parsed, planned and simulated for 30 days, and
 // ranked. The target is under 2 s; BenchmarkSimulateConfigHCL, one
 // `host simulate` of config.hcl on the same machine, is the baseline
-// measured in the same run (suggest runs two such simulations).
+// measured in the same run (suggest runs three such simulations, one a candidate).
 func BenchmarkSuggestSeed(b *testing.B) {
 	m := machine(b, "seed.json")
 	b.ReportAllocs()

@@ -35,6 +35,14 @@
 //     every node; on two GPUs exactly the seed's Plan A.
 //   - plan-b, pc2 and c2 paired on each GPU behind a capacity-1 lock, with
 //     the cores of the GPU's own node: the seed's Plan B.
+//   - plan-b-c2-first, plan-b with the arbiter weighing c2 so its share of
+//     each GPU is a little above what it needs. Paired GPUs run full either
+//     way, and the sectors in flight beyond what they take must wait
+//     somewhere: with equal weights before c2, after their pre-commit went
+//     on chain and with its prove-commit deadline running; weighted, before
+//     pc2, with nothing on chain yet. On the seed machine it is exactly the
+//     shipped config.hcl. Candidates within 1% of each other in sectors a
+//     day rank by c2's wait.
 //
 // Every candidate is written as HCL, parsed back by package config, placed
 // by package plan (no error, no cpu-overlap, no gpu-shared-without-lock:

@@ -74,13 +74,13 @@ func TestSeedGolden(t *testing.T) {
 }
 
 // shape is what makes two configs the same layout: everything but
-// comments, plugin paths and arbiter weights (config.hcl tunes c2's
-// weight; the seed's Plan B has none).
+// comments and plugin paths; weights of 1 are the default, left out.
 type shape struct {
 	SectorSize string
 	Limits     map[config.Stage]int
 	Locks      map[string]int
 	Policy     config.Policy
+	Weights    map[config.Stage]float64
 	Processors []procShape
 }
 
@@ -93,9 +93,15 @@ type procShape struct {
 }
 
 func shapeOf(c *config.Config) shape {
-	s := shape{SectorSize: c.SectorSize.Name, Limits: c.Limits, Locks: map[string]int{}, Policy: c.Arbiter.Policy}
+	s := shape{SectorSize: c.SectorSize.Name, Limits: c.Limits, Locks: map[string]int{}, Policy: c.Arbiter.Policy,
+		Weights: map[config.Stage]float64{}}
 	if s.Policy == "" {
 		s.Policy = config.PolicyFair
+	}
+	for st, w := range c.Arbiter.Weights {
+		if w != 1 {
+			s.Weights[st] = w
+		}
 	}
 	for _, l := range c.Locks {
 		s.Locks[l.Name] = l.Capacity
@@ -114,44 +120,62 @@ func shapeOf(c *config.Config) shape {
 }
 
 // TestSeedReproduced is the seed document's own answer: on its machine
-// plan-a is exactly examples/plan-a.hcl (the seed's Plan A) and plan-b
-// exactly config.hcl (Plan B): stage limits, pc1 0-41 and 48-89 with 14
-// each, the pc2 and c2 cpusets, the locks, the env; spare 38,41,86,89.
-// plan-b ranks first, bound by the GPUs.
+// plan-a is exactly examples/plan-a.hcl (the seed's Plan A), plan-b exactly
+// the seed's Plan B (config.hcl without its c2 weight: stage limits, pc1
+// 0-41 and 48-89 with 14 each, the pc2 and c2 cpusets, the locks, the
+// env), and plan-b-c2-first exactly config.hcl, weight and all; spare
+// 38,41,86,89. The GPUs bind; plan-b-c2-first ranks first.
 func TestSeedReproduced(t *testing.T) {
 	res := runSeed(t)
 	if res.Layout.Spare != "38,41,86,89" {
 		t.Errorf("spare %s, want the seed's 38,41,86,89", res.Layout.Spare)
 	}
-	want := map[Strategy]string{PlanA: "../../../examples/plan-a.hcl", PlanB: "../../../config.hcl"}
-	if len(res.Candidates) != 2 {
-		t.Fatalf("%d candidates, dropped %v", len(res.Candidates), res.Dropped)
-	}
-	for _, c := range res.Candidates {
-		ref, diags := config.Load(want[c.Strategy])
+	ref := func(path string, dropWeights bool) shape {
+		c, diags := config.Load(path)
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}
-		got, wantShape := shapeOf(c.Config), shapeOf(ref)
-		if !reflect.DeepEqual(got, wantShape) {
-			t.Errorf("%s differs from %s:\n got %+v\nwant %+v", c.Strategy, want[c.Strategy], got, wantShape)
+		if dropWeights {
+			c.Arbiter.Weights = nil
+		}
+		return shapeOf(c)
+	}
+	want := map[Strategy]shape{
+		PlanA:        ref("../../../examples/plan-a.hcl", false),
+		PlanB:        ref("../../../config.hcl", true),
+		PlanBC2First: ref("../../../config.hcl", false),
+	}
+	if len(res.Candidates) != 3 {
+		t.Fatalf("%d candidates, dropped %v", len(res.Candidates), res.Dropped)
+	}
+	var order []string
+	for _, c := range res.Candidates {
+		order = append(order, string(c.Strategy))
+		if got := shapeOf(c.Config); !reflect.DeepEqual(got, want[c.Strategy]) {
+			t.Errorf("%s differs from the seed's:\n got %+v\nwant %+v", c.Strategy, got, want[c.Strategy])
 		}
 		if c.Plan.Spare.String() != "38,41,86,89" {
 			t.Errorf("%s: the plan's spare cpus are %s", c.Strategy, c.Plan.Spare)
 		}
+		wantBinding := "GPU 0,GPU 1,lock gpu1,lock gpu2"
+		if c.Strategy == PlanA {
+			wantBinding = "GPU 1,c2 slots"
+		}
+		if got := strings.Join(c.Bound.Binding, ","); got != wantBinding {
+			t.Errorf("%s binds on %s, want %s", c.Strategy, got, wantBinding)
+		}
 	}
-	best, second := res.Candidates[0], res.Candidates[1]
-	if best.Strategy != PlanB || second.Strategy != PlanA {
-		t.Fatalf("ranking %s, %s; want plan-b first", best.Strategy, second.Strategy)
-	}
-	if got := strings.Join(best.Bound.Binding, ","); got != "GPU 0,GPU 1,lock gpu1,lock gpu2" {
-		t.Errorf("plan-b binds on %s", got)
-	}
-	if got := strings.Join(second.Bound.Binding, ","); got != "GPU 1,c2 slots" {
-		t.Errorf("plan-a binds on %s", got)
+	if got := strings.Join(order, ","); got != "plan-b-c2-first,plan-b,plan-a" {
+		t.Fatalf("ranking %s", got)
 	}
 	cmp := Compare(res)
-	for _, w := range []string{"plan-b finishes 10.", "more than plan-a (+10.", "plan-a is bound by GPU 1, c2 slots at 96.0", "plan-b by GPU 0, GPU 1, lock gpu1, lock gpu2 at 106.7"} {
+	for _, w := range []string{
+		"plan-b-c2-first and plan-b finish the same within 1%",
+		"ranks first for its waits: c2 p50 7 against 244 min",
+		"plan-b-c2-first finishes 10.", "more than plan-a (+11.",
+		"plan-a is bound by GPU 1, c2 slots at 96.0",
+		"plan-b-c2-first by GPU 0, GPU 1, lock gpu1, lock gpu2 at 106.7",
+	} {
 		if !strings.Contains(cmp, w) {
 			t.Errorf("comparison %q lacks %q", cmp, w)
 		}

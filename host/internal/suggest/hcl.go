@@ -2,7 +2,6 @@ package suggest
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -52,6 +51,13 @@ func writeHCL(sp *spec, sector string, pluginPath string, head []string, spare s
 		comment(body, `"fair" (the default, written out so it is seen) shares each lock between the stages and never leaves it idle while a task waits; greedy is damocles' behaviour.`)
 		ab := body.AppendNewBlock("arbiter", nil).Body()
 		ab.SetAttributeValue("policy", cty.StringVal(string(config.PolicyFair)))
+		if sp.c2Weight > 0 {
+			comment(ab, "c2's share of each lock's time over pc2's (pc2 weighs 1): see the head of the file.")
+			ab.SetAttributeRaw("weights", hclwrite.TokensForObject([]hclwrite.ObjectAttrTokens{
+				objectAttr(string(config.StagePC2), cty.NumberIntVal(1)),
+				objectAttr(string(config.StageC2), cty.NumberFloatVal(sp.c2Weight)),
+			}))
+		}
 	}
 	ids := map[config.Stage]int{}
 	for _, p := range sp.procs {
@@ -77,11 +83,11 @@ func writeHCL(sp *spec, sector string, pluginPath string, head []string, spare s
 			}
 			pb.SetAttributeValue("locks", cty.ListVal(ls))
 		}
-		env := map[string]cty.Value{}
+		var env []hclwrite.ObjectAttrTokens
 		for _, kv := range p.env {
-			env[kv[0]] = cty.StringVal(kv[1])
+			env = append(env, objectAttr(kv[0], cty.StringVal(kv[1])))
 		}
-		pb.SetAttributeValue("env", cty.ObjectVal(env))
+		pb.SetAttributeRaw("env", hclwrite.TokensForObject(env))
 	}
 	if spare != "" {
 		body.AppendNewline()
@@ -91,18 +97,21 @@ func writeHCL(sp *spec, sector string, pluginPath string, head []string, spare s
 		body.AppendNewline()
 		comment(body, "The stage durations given to `host suggest -durations`, so `host simulate` of this file reproduces its figures.")
 		sb := body.AppendNewBlock("simulation", nil).Body()
-		var stages []string
-		for st := range durations {
-			stages = append(stages, string(st))
+		var d []hclwrite.ObjectAttrTokens
+		for _, st := range config.Stages {
+			if v, ok := durations[st]; ok {
+				d = append(d, objectAttr(string(st), cty.StringVal(formatDuration(v))))
+			}
 		}
-		sort.Strings(stages)
-		d := map[string]cty.Value{}
-		for _, st := range stages {
-			d[st] = cty.StringVal(formatDuration(durations[config.Stage(st)]))
-		}
-		sb.SetAttributeValue("durations", cty.ObjectVal(d))
+		sb.SetAttributeRaw("durations", hclwrite.TokensForObject(d))
 	}
 	return hclwrite.Format(f.Bytes())
+}
+
+// objectAttr is one `name = value` of an object, kept in the order given
+// (cty objects would sort their keys).
+func objectAttr(name string, v cty.Value) hclwrite.ObjectAttrTokens {
+	return hclwrite.ObjectAttrTokens{Name: hclwrite.TokensForIdentifier(name), Value: hclwrite.TokensForValue(v)}
 }
 
 // comment appends text as # lines wrapped at 76 columns; "" is a bare #.

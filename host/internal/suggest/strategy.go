@@ -2,6 +2,7 @@ package suggest
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -19,10 +20,13 @@ const (
 	PlanA Strategy = "plan-a"
 	// PlanB pairs a pc2 and a c2 on each GPU behind a capacity-1 lock.
 	PlanB Strategy = "plan-b"
+	// PlanBC2First is plan-b with c2 weighted to a share of each GPU a
+	// little above what it needs.
+	PlanBC2First Strategy = "plan-b-c2-first"
 )
 
 // Strategies are evaluated in this order; ties in the ranking keep it.
-var Strategies = []Strategy{PlanA, PlanB}
+var Strategies = []Strategy{PlanA, PlanB, PlanBC2First}
 
 // Describe says what a strategy does, in a few words.
 func (s Strategy) Describe() string {
@@ -31,6 +35,8 @@ func (s Strategy) Describe() string {
 		return "each GPU dedicated to pc2 or c2"
 	case PlanB:
 		return "pc2 + c2 paired on each GPU behind a lock"
+	case PlanBC2First:
+		return "plan-b, c2 weighted above its need"
 	}
 	return string(s)
 }
@@ -53,7 +59,23 @@ type spec struct {
 	limits   map[config.Stage]int
 	locks    []string
 	procs    []procSpec
+	// c2Weight, above 1, is the arbiter weight of c2 (pc2 weighs 1).
+	c2Weight float64
 	why      []string // the strategy's reasoning, for the file's head
+}
+
+// entitlementMargin is how far above its need c2's weighted share of a GPU
+// is set in plan-b-c2-first.
+const entitlementMargin = 0.05
+
+// c2Weight returns the weight that entitles c2 to its need of each GPU
+// (its part of the GPU time a sector takes) plus entitlementMargin, in
+// quarters, and that need.
+func c2Weight(d map[config.Stage]time.Duration) (weight, need float64) {
+	pc2, c2 := d[config.StagePC2].Minutes(), d[config.StageC2].Minutes()
+	need = c2 / (pc2 + c2)
+	e := min(need+entitlementMargin, 0.9)
+	return math.Round(e/(1-e)*4) / 4, need
 }
 
 func pc1Procs(l *Layout) ([]procSpec, int) {
@@ -160,7 +182,7 @@ func build(s Strategy, l *Layout, m *topology.Machine, gpus []int, d map[config.
 			fmt.Sprintf("%d GPU%s for pc2 and %d for c2 (split by their GPU time a sector, %s and %s min), so no lock is needed and nothing waits on another stage.",
 				best, plural(best), len(c2GPUs), trim(dpc2), trim(dc2)),
 		}
-	case PlanB:
+	case PlanB, PlanBC2First:
 		if len(gpus) == 0 {
 			return nil, "the machine has no GPU"
 		}
@@ -184,6 +206,15 @@ func build(s Strategy, l *Layout, m *topology.Machine, gpus []int, d map[config.
 		sp.limits[config.StageC2] = len(gpus)
 		sp.why = []string{
 			"Each GPU carries one pc2 and one c2, with the cores of its own node; a capacity-1 lock keeps them from running on it at once (a pc2 and a c2 together run an RTX 3080 out of memory, damocles #572), so they may share cores.",
+		}
+		if s == PlanBC2First {
+			w, need := c2Weight(d)
+			if w <= 1 {
+				return nil, fmt.Sprintf("c2 needs %.0f%% of a GPU, no more than the half equal weights give it: plan-b already serves it", 100*need)
+			}
+			sp.c2Weight = w
+			sp.why = append(sp.why, fmt.Sprintf("The arbiter weighs c2 %s: that entitles it to %.0f%% of each GPU, a little above the %.0f%% a sector needs (%s of %s min), so pc2 cannot keep a GPU while c2 work waits, and the sectors beyond what the GPUs take wait before pc2, before their pre-commit, rather than after it.",
+				trim(w), 100*w/(1+w), 100*need, trim(d[config.StageC2].Minutes()), trim(d[config.StagePC2].Minutes()+d[config.StageC2].Minutes())))
 		}
 	default:
 		return nil, "unknown strategy"

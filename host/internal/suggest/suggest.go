@@ -2,6 +2,7 @@ package suggest
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -167,9 +168,7 @@ func Run(req Request) (*Result, error) {
 		}
 		res.Candidates = append(res.Candidates, c)
 	}
-	sort.SliceStable(res.Candidates, func(i, j int) bool {
-		return res.Candidates[i].SectorsPerDay > res.Candidates[j].SectorsPerDay
-	})
+	sort.SliceStable(res.Candidates, func(i, j int) bool { return better(res.Candidates[i], res.Candidates[j]) })
 	for i, c := range res.Candidates {
 		c.Rank = i + 1
 	}
@@ -317,27 +316,62 @@ func containsStr(s []string, v string) bool {
 	return false
 }
 
-// Compare says by how much the best candidate beats the runner-up and why,
-// in one paragraph.
+// sameThroughput is how close two candidates' sectors a day must be for
+// the ranking to call them equal and look at the waits instead.
+const sameThroughput = 0.01
+
+// better ranks a before b: more sectors a day; within sameThroughput of
+// each other, the shorter c2 wait (a sector waiting for c2 has its
+// pre-commit on chain and its prove-commit deadline running; one waiting
+// for pc2 has nothing on chain yet).
+func better(a, b *Candidate) bool {
+	hi := max(a.SectorsPerDay, b.SectorsPerDay)
+	if hi > 0 && math.Abs(a.SectorsPerDay-b.SectorsPerDay)/hi >= sameThroughput {
+		return a.SectorsPerDay > b.SectorsPerDay
+	}
+	return a.Waits["c2"][0] < b.Waits["c2"][0]
+}
+
+// Compare says how the best candidate stands against each other one: by
+// how much it finishes more and which resource binds each, or, when they
+// finish the same, how their waits differ.
 func Compare(res *Result) string {
 	if len(res.Candidates) < 2 {
 		return ""
 	}
-	a, b := res.Candidates[0], res.Candidates[1]
-	diff := a.SectorsPerDay - b.SectorsPerDay
-	pct := 0.0
-	if b.SectorsPerDay > 0 {
-		pct = 100 * diff / b.SectorsPerDay
+	a := res.Candidates[0]
+	var out []string
+	for _, b := range res.Candidates[1:] {
+		hi := max(a.SectorsPerDay, b.SectorsPerDay)
+		if hi > 0 && math.Abs(a.SectorsPerDay-b.SectorsPerDay)/hi < sameThroughput {
+			out = append(out, fmt.Sprintf("%s and %s finish the same within %.0f%% (%.1f and %.1f a day, both bound by %s); %s ranks first for its waits: c2 p50 %s against %s min, pc2 p50 %s against %s.",
+				a.Strategy, b.Strategy, 100*sameThroughput, a.SectorsPerDay, b.SectorsPerDay, bindingNames(a.Bound), a.Strategy,
+				trim(a.Waits["c2"][0]), trim(b.Waits["c2"][0]), trim(a.Waits["pc2"][0]), trim(b.Waits["pc2"][0])))
+			continue
+		}
+		diff := a.SectorsPerDay - b.SectorsPerDay
+		pct := 0.0
+		if b.SectorsPerDay > 0 {
+			pct = 100 * diff / b.SectorsPerDay
+		}
+		s := fmt.Sprintf("%s finishes %.1f sectors a day more than %s (+%.1f%%)", a.Strategy, diff, b.Strategy, pct)
+		if a.Bound != nil && b.Bound != nil {
+			s += fmt.Sprintf(": %s is bound by %s at %.1f (%s), %s by %s at %.1f (%s).",
+				b.Strategy, bindingNames(b.Bound), b.Bound.SectorsPerDay, bindingHow(b.Bound),
+				a.Strategy, bindingNames(a.Bound), a.Bound.SectorsPerDay, bindingHow(a.Bound))
+		} else {
+			s += "."
+		}
+		out = append(out, s)
 	}
-	s := fmt.Sprintf("%s finishes %.1f sectors a day more than %s (+%.1f%%)", a.Strategy, diff, b.Strategy, pct)
-	if a.Bound != nil && b.Bound != nil {
-		s += fmt.Sprintf(": %s is bound by %s at %.1f (%s), %s by %s at %.1f (%s).",
-			b.Strategy, strings.Join(b.Bound.Binding, ", "), b.Bound.SectorsPerDay, bindingHow(b.Bound),
-			a.Strategy, strings.Join(a.Bound.Binding, ", "), a.Bound.SectorsPerDay, bindingHow(a.Bound))
-	} else {
-		s += "."
+	return strings.Join(out, "\n")
+}
+
+func bindingNames(b *simulate.Bound) string {
+	if b == nil {
+		return "nothing"
 	}
-	return s
+	return strings.Join(b.Binding, ", ")
 }
 
 func bindingHow(b *simulate.Bound) string {

@@ -1,6 +1,6 @@
 # sealhost config written by `host suggest` for testdata/machines/seed.json:
-# 32GiB sectors, strategy plan-a (each GPU dedicated to pc2 or c2), ranked 2
-# of 2.
+# 32GiB sectors, strategy plan-a (each GPU dedicated to pc2 or c2), ranked 3
+# of 3.
 #
 # 1 GPU for pc2 and 1 for c2 (split by their GPU time a sector, 12 and 15
 # min), so no lock is needed and nothing waits on another stage.
@@ -11,11 +11,14 @@
 # limit is memory at 227.8 a day. Wait for a processor p50/p99/max in minutes:
 # pc1 0/0/0, pc2 0/0/228, c2 15/15/57.
 #
-# plan-b finishes 10.4 sectors a day more than plan-a (+10.9%): plan-a is
-# bound by GPU 1, c2 slots at 96.0 (1440 min ÷ 15 min of GPU work a sector
-# (c2.0 15 min)), plan-b by GPU 0, GPU 1, lock gpu1, lock gpu2 at 106.7 (1440
-# min ÷ 13.5 min of GPU work a sector (pc2.0 12 min × 1/2 + c2.0 15 min ×
-# 1/2)).
+# plan-b-c2-first and plan-b finish the same within 1% (106.1 and 105.8 a day,
+# both bound by GPU 0, GPU 1, lock gpu1, lock gpu2); plan-b-c2-first ranks
+# first for its waits: c2 p50 7 against 244 min, pc2 p50 245 against 11.
+# plan-b-c2-first finishes 10.7 sectors a day more than plan-a (+11.2%):
+# plan-a is bound by GPU 1, c2 slots at 96.0 (1440 min ÷ 15 min of GPU work a
+# sector (c2.0 15 min)), plan-b-c2-first by GPU 0, GPU 1, lock gpu1, lock gpu2
+# at 106.7 (1440 min ÷ 13.5 min of GPU work a sector (pc2.0 12 min × 1/2 +
+# c2.0 15 min × 1/2)).
 #
 # Check it against the machine: host validate -config config.hcl -topology
 # testdata/machines/seed.json
@@ -45,8 +48,8 @@ processor "pc1" {
   numa_preferred = 0
   concurrent     = 14
   env = {
-    FIL_PROOFS_MULTICORE_SDR_PRODUCERS = "1"
     FIL_PROOFS_USE_MULTICORE_SDR       = "1"
+    FIL_PROOFS_MULTICORE_SDR_PRODUCERS = "1"
   }
 }
 
@@ -59,8 +62,8 @@ processor "pc1" {
   numa_preferred = 1
   concurrent     = 14
   env = {
-    FIL_PROOFS_MULTICORE_SDR_PRODUCERS = "1"
     FIL_PROOFS_USE_MULTICORE_SDR       = "1"
+    FIL_PROOFS_MULTICORE_SDR_PRODUCERS = "1"
   }
 }
 
@@ -71,8 +74,8 @@ processor "pc2" {
   plugin = "ffi"
   cpuset = "2,5,8,11,50,53,56,59"
   env = {
-    CUDA_VISIBLE_DEVICES            = "0"
     FIL_PROOFS_USE_GPU_TREE_BUILDER = "1"
+    CUDA_VISIBLE_DEVICES            = "0"
   }
 }
 

@@ -1,6 +1,6 @@
 # sealhost config written by `host suggest` for testdata/machines/seed.json:
 # 32GiB sectors, strategy plan-b (pc2 + c2 paired on each GPU behind a lock),
-# ranked 1 of 2.
+# ranked 2 of 3.
 #
 # Each GPU carries one pc2 and one c2, with the cores of its own node; a
 # capacity-1 lock keeps them from running on it at once (a pc2 and a c2
@@ -14,11 +14,14 @@
 # day. Wait for a processor p50/p99/max in minutes: pc1 0/0/177, pc2
 # 11/89/246, c2 244/256/274.
 #
-# plan-b finishes 10.4 sectors a day more than plan-a (+10.9%): plan-a is
-# bound by GPU 1, c2 slots at 96.0 (1440 min ÷ 15 min of GPU work a sector
-# (c2.0 15 min)), plan-b by GPU 0, GPU 1, lock gpu1, lock gpu2 at 106.7 (1440
-# min ÷ 13.5 min of GPU work a sector (pc2.0 12 min × 1/2 + c2.0 15 min ×
-# 1/2)).
+# plan-b-c2-first and plan-b finish the same within 1% (106.1 and 105.8 a day,
+# both bound by GPU 0, GPU 1, lock gpu1, lock gpu2); plan-b-c2-first ranks
+# first for its waits: c2 p50 7 against 244 min, pc2 p50 245 against 11.
+# plan-b-c2-first finishes 10.7 sectors a day more than plan-a (+11.2%):
+# plan-a is bound by GPU 1, c2 slots at 96.0 (1440 min ÷ 15 min of GPU work a
+# sector (c2.0 15 min)), plan-b-c2-first by GPU 0, GPU 1, lock gpu1, lock gpu2
+# at 106.7 (1440 min ÷ 13.5 min of GPU work a sector (pc2.0 12 min × 1/2 +
+# c2.0 15 min × 1/2)).
 #
 # Check it against the machine: host validate -config config.hcl -topology
 # testdata/machines/seed.json
@@ -65,8 +68,8 @@ processor "pc1" {
   numa_preferred = 0
   concurrent     = 14
   env = {
-    FIL_PROOFS_MULTICORE_SDR_PRODUCERS = "1"
     FIL_PROOFS_USE_MULTICORE_SDR       = "1"
+    FIL_PROOFS_MULTICORE_SDR_PRODUCERS = "1"
   }
 }
 
@@ -79,8 +82,8 @@ processor "pc1" {
   numa_preferred = 1
   concurrent     = 14
   env = {
-    FIL_PROOFS_MULTICORE_SDR_PRODUCERS = "1"
     FIL_PROOFS_USE_MULTICORE_SDR       = "1"
+    FIL_PROOFS_MULTICORE_SDR_PRODUCERS = "1"
   }
 }
 
@@ -91,8 +94,8 @@ processor "pc2" {
   cpuset = "2,5,8,11,14,17,20,23"
   locks  = ["gpu1"]
   env = {
-    CUDA_VISIBLE_DEVICES            = "0"
     FIL_PROOFS_USE_GPU_TREE_BUILDER = "1"
+    CUDA_VISIBLE_DEVICES            = "0"
   }
 }
 
@@ -115,8 +118,8 @@ processor "pc2" {
   cpuset = "50,53,56,59,62,65,68,71"
   locks  = ["gpu2"]
   env = {
-    CUDA_VISIBLE_DEVICES            = "1"
     FIL_PROOFS_USE_GPU_TREE_BUILDER = "1"
+    CUDA_VISIBLE_DEVICES            = "1"
   }
 }
 
