@@ -49,6 +49,10 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	in := fs.Arg(0)
+	if *out != "" && sameFile(in, *out) {
+		fmt.Fprintf(stderr, "host import: -o %s is the TOML file itself; write the config elsewhere\n", *out)
+		return 2
+	}
 	src, err := readLimited(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "host import: %v\n", err)
