@@ -26,6 +26,11 @@ var otherStages = []string{"add_pieces", "snap_encode", "snap_prove", "transfer"
 
 var limitationKeys = []string{"concurrent", "staggered"}
 
+// limitStages are the names damocles' sealing threads take a stage limit
+// by (vc-processors builtin/tasks.rs STAGE_NAME_*, as sealing_thread
+// waits on them); a limit under any other name limits nothing.
+var limitStages = []string{"add_pieces", "tree_d", "pc1", "pc2", "c1", "c2", "snap_encode", "snap_prove", "synth_proof", "transfer", "unseal", "window_post"}
+
 // extKeys are the keys of one [[processors.STAGE]] block.
 var extKeys = []string{"bin", "args", "stable_wait", "cgroup", "envs", "numa_preferred", "concurrent", "locks", "auto_restart", "inherit_envs"}
 

@@ -492,6 +492,10 @@ func (t *translator) stageLimits(procs map[string]any) {
 // only for stages whose processors do. A limit on a stage damocles runs
 // in-process (no processor block, or c1) keeps working there.
 func (t *translator) stageLimitApplies(path, k, what string) bool {
+	if !contains(limitStages, k) {
+		t.unknownKey(path, k, limitStages, "stage "+what+"s (no damocles stage has this name)")
+		return false
+	}
 	st := config.Stage(k)
 	if t.stagesWithProcs[st] > 0 {
 		return true
@@ -607,6 +611,9 @@ func (t *translator) binary(r *rawProc, m map[string]any) bool {
 			detail += fmt.Sprintf(" (with damocles' default arguments %q, written out)", strings.Join(args, " "))
 		}
 		detail += ". Check that the bridge is built (bin/plugins/damocles)."
+		if strings.HasPrefix(base, "damocles-worker") {
+			detail += " This is damocles' own built-in processor run by path; delete bin (and args) to run the stage on plugins/ffi instead."
+		}
 		if !filepath.IsAbs(bin) {
 			detail += " The path is relative: damocles resolved it from the worker's folder, the bridge from the host's; write it absolute."
 		}

@@ -187,6 +187,16 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
+			name:  "a limit under a name no damocles stage has limits nothing",
+			toml:  "[processors.limitation.concurrent]\npc3 = 2\n[processors.limitation.staggered]\npc_1 = \"1s\"\n[[processors.c2]]\nconcurrent = 1\n",
+			diags: []want{{CodeUnknownKey, Warning, 2}, {CodeUnknownKey, Warning, 4}},
+			check: func(t *testing.T, cfg *config.Config) {
+				if len(cfg.Limits) != 0 || len(cfg.Stagger) != 0 {
+					t.Errorf("limits %v stagger %v, want none", cfg.Limits, cfg.Stagger)
+				}
+			},
+		},
+		{
 			name: "the older processors.limit",
 			toml: "[processors.limit]\npc1 = 3\n\n[[processors.pc1]]\nconcurrent = 3\n",
 			check: func(t *testing.T, cfg *config.Config) {
