@@ -35,45 +35,61 @@ type service struct {
 type sectorRef = *sealv1.Sector
 
 func (s *service) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.TreeDResponse, error) {
-	return runStage(s.h, ctx, config.StageTreeD, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.TreeDResponse, error) {
+	return runStage(s.h, ctx, config.StageTreeD, req, req.GetSector(), func(ctx context.Context, c stageClient) (*sealv1.TreeDResponse, error) {
 		return c.TreeD(ctx, req)
 	})
 }
 
 func (s *service) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Response, error) {
-	return runStage(s.h, ctx, config.StagePC1, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.PC1Response, error) {
+	return runStage(s.h, ctx, config.StagePC1, req, req.GetSector(), func(ctx context.Context, c stageClient) (*sealv1.PC1Response, error) {
 		return c.PC1(ctx, req)
 	})
 }
 
 func (s *service) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, error) {
-	return runStage(s.h, ctx, config.StagePC2, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.PC2Response, error) {
+	return runStage(s.h, ctx, config.StagePC2, req, req.GetSector(), func(ctx context.Context, c stageClient) (*sealv1.PC2Response, error) {
 		return c.PC2(ctx, req)
 	})
 }
 
 func (s *service) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Response, error) {
-	return runStage(s.h, ctx, config.StageC1, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.C1Response, error) {
+	return runStage(s.h, ctx, config.StageC1, req, req.GetSector(), func(ctx context.Context, c stageClient) (*sealv1.C1Response, error) {
 		return c.C1(ctx, req)
 	})
 }
 
 func (s *service) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
-	return runStage(s.h, ctx, config.StageC2, req, req.GetSector(), func(ctx context.Context, c *pluginclient.Client) (*sealv1.C2Response, error) {
+	return runStage(s.h, ctx, config.StageC2, req, req.GetSector(), func(ctx context.Context, c stageClient) (*sealv1.C2Response, error) {
 		return c.C2(ctx, req)
 	})
+}
+
+// stageClient is a plugin's stage calls: *pluginclient.Client, or an
+// in-process plugin's (tests: supervise.Config.Launch).
+type stageClient interface {
+	TreeD(context.Context, *sealv1.TreeDRequest) (*sealv1.TreeDResponse, error)
+	PC1(context.Context, *sealv1.PC1Request) (*sealv1.PC1Response, error)
+	PC2(context.Context, *sealv1.PC2Request) (*sealv1.PC2Response, error)
+	C1(context.Context, *sealv1.C1Request) (*sealv1.C1Response, error)
+	C2(context.Context, *sealv1.C2Request) (*sealv1.C2Response, error)
 }
 
 // runStage runs one stage call as a task and returns its response only on
 // success: after an error the call may still be running (Do does not wait
 // for a dead plugin's call), so its response is not ours to read.
-func runStage[Resp any](h *Host, ctx context.Context, stage config.Stage, req proto.Message, sector *sealv1.Sector, call func(context.Context, *pluginclient.Client) (Resp, error)) (Resp, error) {
+func runStage[Resp any](h *Host, ctx context.Context, stage config.Stage, req proto.Message, sector *sealv1.Sector, call func(context.Context, stageClient) (Resp, error)) (Resp, error) {
 	var resp Resp
 	if err := refuseHostFields(req); err != nil {
 		return resp, err
 	}
 	err := h.run(ctx, stage, sector, func(ctx context.Context, c *pluginclient.Client) (err error) {
-		resp, err = call(ctx, c)
+		var sc stageClient
+		if c != nil {
+			sc = c
+		} else if sc, _ = supervise.ConnOf(ctx).(stageClient); sc == nil {
+			return errors.New("the plugin instance has no stage client")
+		}
+		resp, err = call(ctx, sc)
 		return err
 	})
 	if err != nil {
