@@ -27,6 +27,9 @@ type Position struct {
 type doc struct {
 	root map[string]any
 	pos  map[string]Position
+	// vpos is where the value of a key = value is written, when it is a
+	// scalar or an inline table (an array's own position is its key's).
+	vpos map[string]Position
 	// lineStarts[i] is the byte offset where line i+1 begins.
 	lineStarts []int
 	src        []byte
@@ -42,7 +45,7 @@ func (e *errTOML) Error() string { return e.msg }
 
 // parseTOML decodes src. A file that is not valid TOML returns an *errTOML.
 func parseTOML(src []byte) (*doc, error) {
-	d := &doc{pos: map[string]Position{}, src: src, lineStarts: []int{0}}
+	d := &doc{pos: map[string]Position{}, vpos: map[string]Position{}, src: src, lineStarts: []int{0}}
 	for i, c := range src {
 		if c == '\n' {
 			d.lineStarts = append(d.lineStarts, i+1)
@@ -160,6 +163,11 @@ func (d *doc) keyParts(p *unstable.Parser, e *unstable.Node) []keyPart {
 func (d *doc) value(p *unstable.Parser, path string, v *unstable.Node) {
 	if v == nil {
 		return
+	}
+	if pos, ok := d.rawPos(p, v); ok {
+		if _, seen := d.vpos[path]; !seen {
+			d.vpos[path] = pos
+		}
 	}
 	switch v.Kind {
 	case unstable.Array:

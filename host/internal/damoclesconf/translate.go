@@ -102,6 +102,17 @@ func (t *translator) add(sev Severity, code Code, path, summary, format string, 
 	})
 }
 
+// addValue is add for a diagnostic about path's value rather than its key:
+// it points at the value.
+func (t *translator) addValue(sev Severity, code Code, path, summary, format string, args ...any) {
+	t.add(sev, code, path, summary, format, args...)
+	if t.d != nil {
+		if p, ok := t.d.vpos[path]; ok {
+			t.diags[len(t.diags)-1].Pos = p
+		}
+	}
+}
+
 func (t *translator) posOf(path string) Position {
 	if t.d == nil || path == "" {
 		return Position{}
@@ -402,7 +413,7 @@ func (t *translator) extLocks(path string, v any) {
 			continue
 		}
 		if n == 0 {
-			t.add(Error, CodeBadValue, lp, "Lock of capacity 0",
+			t.addValue(Error, CodeBadValue, lp, "Lock of capacity 0",
 				"damocles would block every processor that lists %q forever. Give it a capacity of 1 or more (1: one holder at a time), or delete it and its uses.", name)
 			continue
 		}
@@ -452,12 +463,12 @@ func (t *translator) stageLimits(procs map[string]any) {
 			continue
 		}
 		if n == 0 {
-			t.add(Error, CodeBadValue, lp, "Stage limit of 0",
+			t.addValue(Error, CodeBadValue, lp, "Stage limit of 0",
 				"damocles would never run a %s task. Give it 1 or more, or delete the stage's processors.", k)
 			continue
 		}
 		if n > math.MaxInt32 {
-			t.add(Error, CodeBadValue, lp, "Stage limit too large", "%d is more than sealhost accepts (%d); no machine runs that many.", n, math.MaxInt32)
+			t.addValue(Error, CodeBadValue, lp, "Stage limit too large", "%d is more than sealhost accepts (%d); no machine runs that many.", n, math.MaxInt32)
 			continue
 		}
 		st := config.Stage(k)
@@ -475,7 +486,7 @@ func (t *translator) stageLimits(procs map[string]any) {
 			}
 			dur, err := parseHumanDuration(s)
 			if err != nil {
-				t.add(Error, CodeBadValue, lp, "Invalid duration", "%v. damocles-worker refuses it too.", err)
+				t.addValue(Error, CodeBadValue, lp, "Invalid duration", "%v. damocles-worker refuses it too.", err)
 				continue
 			}
 			if !t.stageLimitApplies(lp, k, "stagger") {
@@ -549,7 +560,7 @@ func (t *translator) binary(r *rawProc, m map[string]any) bool {
 			return false
 		}
 		if strings.TrimSpace(s) == "" {
-			t.add(Error, CodeBadValue, path+".bin", "Empty bin", "damocles could not start an empty path (the worker stops at start). Name the processor binary, or delete bin to use the built-in processor.")
+			t.addValue(Error, CodeBadValue, path+".bin", "Empty bin", "damocles could not start an empty path (the worker stops at start). Name the processor binary, or delete bin to use the built-in processor.")
 			return false
 		}
 		bin, hasBin = s, true
@@ -573,11 +584,11 @@ func (t *translator) binary(r *rawProc, m map[string]any) bool {
 		}
 		dur, err := parseHumanDuration(s)
 		if err != nil {
-			t.add(Error, CodeBadValue, sp, "Invalid duration", "%v. damocles-worker refuses it too.", err)
+			t.addValue(Error, CodeBadValue, sp, "Invalid duration", "%v. damocles-worker refuses it too.", err)
 			return false
 		}
 		if dur < time.Millisecond {
-			t.add(Error, CodeBadValue, sp, "stable_wait too short",
+			t.addValue(Error, CodeBadValue, sp, "stable_wait too short",
 				"%s leaves the processor no time to print its ready line: damocles would fail to start it. Delete it (default %s) or give it time.", s, defaultStableWait)
 			return false
 		}
@@ -658,10 +669,10 @@ func (t *translator) confinement(r *rawProc, m map[string]any) bool {
 			set, err := config.ParseCPUs(s)
 			switch {
 			case err != nil:
-				t.add(Error, CodeBadValue, sp, "Invalid cpuset", "%v.", err)
+				t.addValue(Error, CodeBadValue, sp, "Invalid cpuset", "%v.", err)
 				return false
 			case set.IsEmpty():
-				t.add(Error, CodeBadValue, sp, "Empty cpuset", "An empty cpuset runs nowhere. List the processor's cpus, like \"0-41\", or delete cgroup.cpuset to let it use every cpu.")
+				t.addValue(Error, CodeBadValue, sp, "Empty cpuset", "An empty cpuset runs nowhere. List the processor's cpus, like \"0-41\", or delete cgroup.cpuset to let it use every cpu.")
 				return false
 			}
 			p.cpuset = set.String()
@@ -681,7 +692,7 @@ func (t *translator) confinement(r *rawProc, m map[string]any) bool {
 			return false
 		}
 		if n > math.MaxInt32 {
-			t.add(Error, CodeBadValue, np, "NUMA node out of range", "%d is not a NUMA node; nodes are numbered from 0, as in /sys/devices/system/node.", n)
+			t.addValue(Error, CodeBadValue, np, "NUMA node out of range", "%d is not a NUMA node; nodes are numbered from 0, as in /sys/devices/system/node.", n)
 			return false
 		}
 		p.numa = &n
@@ -701,12 +712,12 @@ func (t *translator) concurrency(r *rawProc, m map[string]any) bool {
 			return false
 		}
 		if n == 0 {
-			t.add(Error, CodeBadValue, cp, "concurrent = 0",
+			t.addValue(Error, CodeBadValue, cp, "concurrent = 0",
 				"damocles would never start a task on this processor. Set 1 or more, or delete the block.")
 			return false
 		}
 		if n > math.MaxInt32 {
-			t.add(Error, CodeBadValue, cp, "concurrent too large", "%d is more than sealhost accepts (%d).", n, math.MaxInt32)
+			t.addValue(Error, CodeBadValue, cp, "concurrent too large", "%d is more than sealhost accepts (%d).", n, math.MaxInt32)
 			return false
 		}
 		r.concurrent = n
@@ -942,7 +953,7 @@ func (t *translator) settleConcurrent(r *rawProc) {
 // ---- typed values: damocles' serde types, refused as damocles refuses ----
 
 func (t *translator) wrongType(path string, v any, want string) {
-	t.add(Error, CodeBadValue, path, "Wrong type",
+	t.addValue(Error, CodeBadValue, path, "Wrong type",
 		"damocles reads %s as %s, not %s; damocles-worker refuses this file too. Fix the value and import again.", lastKey(path), want, describe(v))
 }
 
