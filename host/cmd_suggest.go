@@ -38,12 +38,19 @@ processor per NUMA node over whole L3 groups (producers chosen so multicore
 SDR units fit a group and leave a core idle; tasks as many as the node's
 memory holds), -spare cores kept free, and pc2 and c2 on the cores pc1
 leaves; then one candidate per GPU strategy: plan-a, each GPU dedicated to
-pc2 or c2, and plan-b, a pc2 and a c2 paired on each GPU behind a
-capacity-1 lock. Each candidate is checked by the planner (no error, no
+pc2 or c2; plan-b, a pc2 and a c2 paired on each GPU behind a capacity-1
+lock; plan-b-c2-first, plan-b with c2 weighted a little above its share of
+each GPU. Each candidate is checked by the planner (no error, no
 cpu-overlap, no gpu-shared-without-lock) and simulated for 30 days under
-the fair policy; they are ranked by sectors a day, each with its bound and
-the resource that binds. -o writes the best, commented, as a config that
-host validate accepts.
+the fair policy; they are ranked by sectors a day (within 1%, by c2's
+wait), each with its bound and the resource that binds. -o writes the
+best, commented, as a config that host validate accepts.
+
+Assumed, and said in the output: a pc1 task needs 2 × the sector (64 GiB
+for 32GiB) on its node, and a node keeps 2% for the kernel and the parent
+cache (56 GiB for 32GiB); pc2 gets 8 cores a processor; stage durations
+come from simulate's built-in table (32GiB: pc1 177, pc2 12, c2 15 min)
+unless -durations says otherwise.
 
 Exit status: 0 designed, 1 the machine cannot be read or laid out, 2 a usage mistake.
 
@@ -84,7 +91,7 @@ flags:`)
 	}
 	res, err := suggest.Run(req)
 	if err != nil {
-		fmt.Fprintf(stderr, "host suggest: %v\n", err)
+		fmt.Fprintf(stderr, "host %v\n", err) // "suggest: …"
 		return 1
 	}
 	if *out != "" {
