@@ -111,8 +111,6 @@ func runTestHostBinary(t *testing.T) string {
 // runTestStartHost starts `host run` as a real process on a one-processor config.
 func runTestStartHost(t *testing.T, name, mockArgs string, extra ...string) (cmd *exec.Cmd, socket string, stderr *bytes.Buffer) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.hcl")
 	src := fmt.Sprintf(`sector_size = "2KiB"
 plugin "mock" {
   path = %q
@@ -123,6 +121,14 @@ processor "c2" {
   concurrent = 2
 }
 `, runTestMock, mockArgs)
+	return runTestStartHostConfig(t, name, src, extra...)
+}
+
+// runTestStartHostConfig starts `host run` as a real process on the config
+// src and waits until every processor runs.
+func runTestStartHostConfig(t *testing.T, name, src string, extra ...string) (cmd *exec.Cmd, socket string, stderr *bytes.Buffer) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "config.hcl")
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,7 @@ func (p *proc) run(ctx context.Context, id uint64, task proto.Message) damocles.
 	start := time.Now()
 	resp, rep, err := p.call(ctx, task)
 	if finish != nil {
-		finish(err == nil, rep.Processor != "")
+		finish(err == nil, !neverRan(err, rep))
 	}
 	if err != nil {
 		msg := p.failure(err, rep)
@@ -300,12 +300,12 @@ func (p *proc) failure(err error, rep client.Report) string {
 		return err.Error()
 	}
 	switch {
-	case te.Code == codes.Unavailable && rep.Processor == "" && strings.Contains(te.Err.Message, "draining"):
+	case te.Code == codes.Unavailable && !neverRan(err, rep):
+		return fmt.Sprintf("%s: the sealhost host on %s went away during the task%s: %s (retryable: resume the sector once the host runs again)", p.o.Stage, p.o.Socket, onProcessor(rep), te.Err.Message)
+	case te.Code == codes.Unavailable && shuttingDown(te):
 		return fmt.Sprintf("%s: the sealhost host on %s is shutting down: %s (retryable: resume the sector once a host runs)", p.o.Stage, p.o.Socket, te.Err.Message)
-	case te.Code == codes.Unavailable && rep.Processor == "":
-		return fmt.Sprintf("%s: no sealhost host answers on %s (start `host run`, then resume the sector): %s (retryable)", p.o.Stage, p.o.Socket, te.Err.Message)
 	case te.Code == codes.Unavailable:
-		return fmt.Sprintf("%s: the sealhost host on %s went away during the task (it ran on %s): %s (retryable: resume the sector once the host runs again)", p.o.Stage, p.o.Socket, rep.Processor, te.Err.Message)
+		return fmt.Sprintf("%s: no sealhost host answers on %s (start `host run`, then resume the sector): %s (retryable)", p.o.Stage, p.o.Socket, te.Err.Message)
 	case te.Code == codes.Unimplemented:
 		return fmt.Sprintf("%s: the sealhost host on %s has no %s processor: %s (add a processor \"%s\" block to its config)", p.o.Stage, p.o.Socket, p.o.Stage, te.Err.Message, p.o.Stage)
 	}
@@ -314,6 +314,36 @@ func (p *proc) failure(err error, rep client.Report) string {
 		msg += " [sealhost processor " + rep.Processor + "]"
 	}
 	return msg
+}
+
+// neverRan reports whether a failed call cannot have reached a plugin:
+// the connection to the host was never made, or the host refused the
+// request before dispatching it. A call that got a processor (its header
+// named one) or lost an established connection may have.
+func neverRan(err error, rep client.Report) bool {
+	var te *client.TaskError
+	if rep.Processor != "" || !errors.As(err, &te) {
+		return false
+	}
+	switch te.Code {
+	case codes.Unavailable:
+		return strings.Contains(te.Err.Message, "while dialing") || shuttingDown(te)
+	case codes.Unimplemented, codes.InvalidArgument, codes.FailedPrecondition:
+		return true
+	}
+	return false
+}
+
+// shuttingDown reports a host's refusal while it drains (SIGTERM).
+func shuttingDown(te *client.TaskError) bool {
+	return strings.Contains(te.Err.Message, "shutting down") || strings.Contains(te.Err.Message, "draining")
+}
+
+func onProcessor(rep client.Report) string {
+	if rep.Processor == "" {
+		return ""
+	}
+	return " (on its processor " + rep.Processor + ")"
 }
 
 // answer writes one response line, unless the worker is gone.

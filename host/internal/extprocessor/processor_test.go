@@ -376,16 +376,22 @@ func TestPC2Retry(t *testing.T) {
 	}
 }
 
-// A pc2 that never reached a processor (no host) touched nothing: its
-// marker goes, and a retry is not refused.
+// A pc2 that never reached a processor (no host, through the real
+// client) touched nothing: its marker goes, and a retry is not refused.
 func TestPC2NoHostLeavesNoMarker(t *testing.T) {
 	cache := t.TempDir()
-	h := &fakeHost{pc2: func(*sealv1.PC2Request) (*sealv1.PC2Response, bool, error) {
-		return nil, false, &client.TaskError{Stage: "pc2", Err: &sdk.Error{Message: "connection refused", Retryable: true}}
-	}}
-	s := start(t, "pc2", h)
-	s.send(`{"id":1,"task":` + pc2Task(cache, "/x/sealed") + `}`)
-	s.next()
+	c, err := client.Dial(filepath.Join(t.TempDir(), "none.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := start(t, "pc2", seal.ClientHost{C: c})
+	for id := 1; id <= 2; id++ {
+		s.send(fmt.Sprintf(`{"id":%d,"task":%s}`, id, pc2Task(cache, "/x/sealed")))
+		if _, err := s.next().Result(); err == nil || !strings.Contains(err.Error(), "no sealhost host answers") {
+			t.Errorf("pc2 %d with no host: %v", id, err)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(cache, OwnMarker)); err == nil {
 		t.Errorf("%s left by a pc2 that never reached a processor", OwnMarker)
 	}
