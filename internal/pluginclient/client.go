@@ -54,6 +54,11 @@ type Config struct {
 	// Start takes them for the handshake and the log.
 	Cmd *exec.Cmd
 
+	// Binary is the plugin program Cmd finally runs, named in logs and
+	// start errors instead of Cmd.Path when Cmd goes through a wrapper (the
+	// host's confinement shim is /proc/self/exe). Defaults to Cmd.Path.
+	Binary string
+
 	// Logger receives the plugin's log lines at their own levels, and
 	// Start's own messages. Defaults to hclog.Default().
 	Logger hclog.Logger
@@ -148,7 +153,13 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if logger == nil {
 		logger = hclog.Default()
 	}
-	logger = logger.With("plugin", name)
+	// "name", not "plugin": go-plugin adds plugin=<binary> to its own
+	// lines, and one key twice reads as a mistake.
+	logger = logger.With("name", name)
+	binary := cfg.Binary
+	if binary == "" {
+		binary = cfg.Cmd.Path
+	}
 	timeout := cfg.StartTimeout
 	if timeout <= 0 {
 		timeout = DefaultStartTimeout
@@ -168,7 +179,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 
 	c := &Client{
 		name:     name,
-		path:     cfg.Cmd.Path,
+		path:     binary,
 		log:      logger,
 		tail:     newTailBuffer(stderrTailLines),
 		killDone: make(chan struct{}),
@@ -218,7 +229,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 			cmd := cfg.Cmd
 			cmd.Env = append(cmd.Env, spec.Env...)
 			cmd.Env = append(cmd.Env, sdk.LogLevelEnv+"="+level.String())
-			r, err := newProcRunner(cmd, c.tail)
+			r, err := newProcRunner(cmd, binary, c.tail)
 			if err != nil {
 				return nil, err
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -416,7 +417,7 @@ func TestPluginLogsAtTheirOwnLevel(t *testing.T) {
 			t.Errorf("%q not in the host log:\n%s", msg, logs.String())
 			continue
 		}
-		containsAll(t, "log line", l, `"@level":"`+level+`"`, `"plugin":"logs"`, `"stage":"c1"`)
+		containsAll(t, "log line", l, `"@level":"`+level+`"`, `"name":"logs"`, `"stage":"c1"`)
 	}
 	for _, msg := range []string{"helper trace line", "helper debug line"} {
 		if _, ok := lines[msg]; ok {
@@ -600,4 +601,41 @@ func TestLongTMPDIR(t *testing.T) {
 		t.Fatal("Start with a socket dir too long for a unix socket succeeded")
 	}
 	containsAll(t, "error", err.Error(), `plugin "long-socketdir"`, "could not open its go-plugin listener", "Config.SocketDir")
+}
+
+// TestLogNamesTheRealBinary: go-plugin's own lines (start, exit) name the
+// program Config.Binary says, not the wrapper Cmd runs (the host's shim is
+// /proc/self/exe), and no line carries a key twice.
+func TestLogNamesTheRealBinary(t *testing.T) {
+	log, buf := testLogger(t, hclog.Debug)
+	c := start(t, "linger", pluginclient.Config{Name: "pc1.0", Binary: "/opt/plugins/real-ffi", Logger: log})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := c.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := false
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var fields map[string]any
+		if err := json.Unmarshal([]byte(line), &fields); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		// hclog's JSON writes a repeated key as "EXTRA_VALUE_AT_END" or
+		// keeps both under one name; count the raw occurrences instead.
+		if strings.Count(line, `"plugin":`) > 1 || strings.Count(line, `"name":`) > 1 {
+			t.Errorf("a key twice: %s", line)
+		}
+		if p, ok := fields["plugin"]; ok {
+			seen = true
+			if p != "/opt/plugins/real-ffi" {
+				t.Errorf("plugin=%v, want the real binary: %s", p, line)
+			}
+		}
+		if n, ok := fields["name"]; ok && n != "pc1.0" {
+			t.Errorf("name=%v: %s", n, line)
+		}
+	}
+	if !seen {
+		t.Fatalf("no go-plugin line named the plugin:\n%s", buf.String())
+	}
 }

@@ -25,7 +25,9 @@ import (
 // while a child of the plugin still holds its stdout or stderr open;
 // exec.Cmd.Wait would wait for those pipes first.
 type procRunner struct {
-	cmd            *exec.Cmd
+	cmd *exec.Cmd
+	// binary is what go-plugin's log lines name as the plugin.
+	binary         string
 	stdout, stderr io.ReadCloser
 	outW, errW     *os.File
 	tail           *tailBuffer
@@ -44,7 +46,7 @@ type procRunner struct {
 	waitErr error
 }
 
-func newProcRunner(cmd *exec.Cmd, tail *tailBuffer) (*procRunner, error) {
+func newProcRunner(cmd *exec.Cmd, binary string, tail *tailBuffer) (*procRunner, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -59,6 +61,7 @@ func newProcRunner(cmd *exec.Cmd, tail *tailBuffer) (*procRunner, error) {
 	done := make(chan struct{})
 	return &procRunner{
 		cmd:        cmd,
+		binary:     binary,
 		stdout:     outR,
 		stderr:     &stderrReader{r: errR, tail: tail, done: done},
 		stderrDone: done,
@@ -136,7 +139,7 @@ func (r *procRunner) Kill(context.Context) error {
 
 func (r *procRunner) Stdout() io.ReadCloser { return r.stdout }
 func (r *procRunner) Stderr() io.ReadCloser { return r.stderr }
-func (r *procRunner) Name() string          { return r.cmd.Path }
+func (r *procRunner) Name() string          { return r.binary }
 func (r *procRunner) ID() string            { return strconv.Itoa(r.pid) }
 
 // Diagnose's text goes into go-plugin's "unrecognized remote plugin

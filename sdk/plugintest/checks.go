@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sealhost/sealhost/internal/pluginclient"
@@ -149,6 +150,7 @@ func (h *harness) checkStages(t *testing.T) error {
 		return err
 	}
 	var errs []error
+	rules := newCrossStage(in)
 	for _, stage := range pipeline {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		resp, err := call(ctx, c, stage, in)
@@ -168,6 +170,10 @@ func (h *harness) checkStages(t *testing.T) error {
 			errs = append(errs, fmt.Errorf("%s answered %s", stageName(stage), err))
 			continue
 		}
+		if err := rules.check(resp); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if r, ok := resp.(*sealv1.C2Response); ok {
 			// Reported, not required: the kit's inputs are synthetic, a
 			// mock or remote prover cannot verify, and verified=false is
@@ -177,6 +183,48 @@ func (h *harness) checkStages(t *testing.T) error {
 		feed(resp, in)
 	}
 	return errors.Join(errs...)
+}
+
+// crossStage checks what the host checks between the stages of one sector
+// (and what filecoin-ffi relies on), so a plugin whose every answer is
+// well-formed but which disagrees with the rest of the pipeline fails
+// here, not on every sector under `host seal`. The stages run in pipeline
+// order on one sector; a stage the plugin does not serve is stood in for
+// by the kit's known answer for its inputs.
+type crossStage struct {
+	// commD is the sector's comm_d as tree_d answered it, or, before
+	// that, as the pieces give it: "" when the kit cannot tell (several
+	// pieces, whose tree it does not compute).
+	commD, commDFrom string
+}
+
+func newCrossStage(in *Inputs) *crossStage {
+	r := &crossStage{}
+	ps := in.TreeD.GetPieces()
+	if size, err := sdk.SectorSize(in.TreeD.GetSector().GetRegisteredSealProof()); err == nil && len(ps) == 1 && ps[0].GetSize() == size {
+		r.commD, r.commDFrom = ps[0].GetPieceCid(), "its only piece fills it: the piece's CID"
+	}
+	return r
+}
+
+func (r *crossStage) check(resp proto.Message) error {
+	switch v := resp.(type) {
+	case *sealv1.TreeDResponse:
+		if r.commD != "" && v.GetUnsealedCid() != r.commD {
+			return fmt.Errorf("tree_d answered comm_d %s, but the sector's comm_d is %s (%s).\n"+
+				"rule: comm_d is the commitment of the sector's pieces in order; a single piece that fills the sector is its own comm_d. The host passes tree_d's comm_d on and fails the sector when pc2 disagrees",
+				v.GetUnsealedCid(), r.commD, r.commDFrom)
+		}
+		r.commD, r.commDFrom = v.GetUnsealedCid(), "as this plugin's tree_d answered"
+	case *sealv1.PC2Response:
+		if r.commD != "" && v.GetUnsealedCid() != r.commD {
+			return fmt.Errorf("pc2 answered unsealed_cid (comm_d) %s, but the sector's comm_d is %s (%s).\n"+
+				"rule: pc2's comm_d is the sector's data commitment, the one tree_d computed (filecoin-ffi returns it from the pc1 output's comm_d); "+
+				"`host seal` fails every sector where they differ (\"pc2 returned comm_d …, tree_d returned …\"). Return the comm_d of the data you sealed, not a made-up one",
+				v.GetUnsealedCid(), r.commD, r.commDFrom)
+		}
+	}
+	return nil
 }
 
 // checkPayloadRequest sends PayloadSize bytes in the request that carries
@@ -313,6 +361,11 @@ func transport(c *pluginclient.Client) string {
 // process it had started is gone and it no longer burns cpu. A call that
 // finishes before the cancel passes (the kit says so): set SlowEnv to
 // make the check bite.
+// HostCancelGrace is how long the host waits, after cancelling a call,
+// for the plugin to end it before killing the plugin (failing every other
+// call in flight): supervise's CancelGrace default.
+const HostCancelGrace = 10 * time.Second
+
 func (h *harness) checkCancel(t *testing.T) error {
 	stage := h.probe()
 	c, err := h.start(t, startOpts{env: h.cfg.SlowEnv})
@@ -323,7 +376,10 @@ func (h *harness) checkCancel(t *testing.T) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// The call is named as the host names its calls, so the plugin's Info
+	// says when its handler has really returned.
+	const callID = "plugintest-cancel"
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(context.Background(), sdk.CallMetadata, callID))
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
@@ -353,26 +409,46 @@ func (h *harness) checkCancel(t *testing.T) error {
 	case <-deadline.C:
 		return fmt.Errorf("%s: the host's call had not returned %v after cancel; want it back within the bound", stageName(stage), h.cfg.CancelBound)
 	}
-	// The host's call returns at once; the plugin's work is what may go on.
+	// The host's call returns at once; the plugin's work is what may go
+	// on: its handler (the sdk lists it in Info.running_calls until it
+	// returns), processes it started, threads still burning cpu.
+	tracked := true
 	for {
+		handler := false
+		ictx, icancel := context.WithTimeout(context.Background(), time.Second)
+		info, err := c.Info(ictx)
+		icancel()
+		if err == nil {
+			tracked = info.GetTracksCalls()
+			handler = slices.Contains(info.GetRunningCalls(), callID)
+		}
 		now := observe(c.Pid())
 		alive := now.stillAlive(before)
 		busy := now.busy()
-		if len(alive) == 0 && !busy {
-			t.Logf("%s: plugin idle %v after cancel", stageName(stage), time.Since(cancelled).Round(time.Millisecond))
+		if !handler && len(alive) == 0 && !busy {
+			how := "its handler returned and it is idle"
+			if !tracked {
+				how = "it is idle (it does not list its running calls in Info, as the sdk does, so the kit cannot see its handler return)"
+			}
+			t.Logf("%s: %s %v after cancel", stageName(stage), how, time.Since(cancelled).Round(time.Millisecond))
 			return nil
 		}
 		select {
 		case <-deadline.C:
 			var why []string
+			if handler {
+				why = append(why, "its handler has not returned (Info still lists the call in running_calls): it ignores ctx, like a busy loop or time.Sleep")
+			}
 			if len(alive) > 0 {
 				why = append(why, fmt.Sprintf("processes it started are still running: %s", strings.Join(alive, "; ")))
 			}
 			if busy {
 				why = append(why, fmt.Sprintf("%d of its threads still run (%.0f%% of a cpu)", now.running, now.cpu*100))
 			}
-			return fmt.Errorf("%s: %v after cancel, %s\nwant: the stage returns when ctx is done and stops what it started (kill child processes, stop threads)",
-				stageName(stage), h.cfg.CancelBound, strings.Join(why, " and "))
+			return fmt.Errorf("%s: %v after cancel, %s\n"+
+				"The host keeps this call's processor slot and locks held until the call ends, and %v after the cancel kills the plugin, failing every call in flight on it.\n"+
+				"want: the stage returns ctx.Err() as soon as ctx is done (select on ctx.Done(), not time.Sleep) and stops what it started (kill child processes, stop threads)",
+				stageName(stage), h.cfg.CancelBound, strings.Join(why, " and "), HostCancelGrace)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -534,7 +610,7 @@ func (h *harness) checkPluginNoise(t *testing.T) error {
 func (h *harness) checkNoiseBeforeStart(t *testing.T) error {
 	const noise = "plugintest: noise printed before the plugin started"
 	start := time.Now()
-	c, err := h.start(t, startOpts{wrap: "echo '" + noise + "'"})
+	c, err := h.start(t, startOpts{wrap: "echo '" + noise + "'", quiet: true})
 	took := time.Since(start)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)

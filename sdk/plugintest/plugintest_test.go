@@ -18,7 +18,7 @@ import (
 // misbehave, and require each check to notice. A kit whose checks cannot
 // fail would pass anything.
 
-var mockBin string
+var mockBin, wrongBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "plugintest")
@@ -32,6 +32,13 @@ func TestMain(m *testing.M) {
 		os.Stderr.Write(out)
 		panic("building the mock: " + err.Error())
 	}
+	wrongBin = filepath.Join(dir, "wrongplugin")
+	out, err = exec.Command("go", "build", "-o", wrongBin, "./testdata/wrongplugin").CombinedOutput()
+	if err != nil {
+		os.RemoveAll(dir)
+		os.Stderr.Write(out)
+		panic("building testdata/wrongplugin: " + err.Error())
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -41,12 +48,48 @@ var allStages = []sealv1.Stage{sealv1.Stage_STAGE_TREE_D, sealv1.Stage_STAGE_PC1
 	sealv1.Stage_STAGE_C1, sealv1.Stage_STAGE_C2}
 
 func TestChecksCatchMisbehaviour(t *testing.T) {
+	pc2 := []sealv1.Stage{sealv1.Stage_STAGE_PC2}
 	for _, tc := range []struct {
 		name  string
+		bin   string // default: the mock
 		cfg   Config
 		check func(h *harness) func(*testing.T) error
 		want  string // in the check's error
 	}{
+		{
+			name:  "pc2 with a made-up comm_d",
+			bin:   wrongBin,
+			cfg:   Config{Stages: pc2, Env: []string{"WRONG=invented-commd"}},
+			check: func(h *harness) func(*testing.T) error { return h.checkStages },
+			want:  "but the sector's comm_d is " + zeroPiece2KiB + " (its only piece fills it: the piece's CID).\nrule: pc2's comm_d",
+		},
+		{
+			name:  "the same pc2, right",
+			bin:   wrongBin,
+			cfg:   Config{Stages: pc2},
+			check: func(h *harness) func(*testing.T) error { return h.checkStages },
+			want:  "",
+		},
+		{
+			name:  "the mock's whole pipeline keeps the cross-stage rules",
+			cfg:   Config{Stages: allStages},
+			check: func(h *harness) func(*testing.T) error { return h.checkStages },
+			want:  "",
+		},
+		{
+			name:  "time.Sleep ignores cancel",
+			bin:   wrongBin,
+			cfg:   Config{Stages: pc2, SlowEnv: []string{"WRONG=sleep"}, CancelBound: 2e9},
+			check: func(h *harness) func(*testing.T) error { return h.checkCancel },
+			want:  "its handler has not returned (Info still lists the call in running_calls): it ignores ctx",
+		},
+		{
+			name:  "a busy loop ignores cancel",
+			bin:   wrongBin,
+			cfg:   Config{Stages: pc2, SlowEnv: []string{"WRONG=spin"}, CancelBound: 2e9},
+			check: func(h *harness) func(*testing.T) error { return h.checkCancel },
+			want:  "kills the plugin, failing every call in flight on it",
+		},
 		{
 			name:  "undeclared stages answer",
 			cfg:   Config{Stages: []sealv1.Stage{sealv1.Stage_STAGE_C2}},
@@ -104,6 +147,9 @@ func TestChecksCatchMisbehaviour(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Binary = mockBin
+			if tc.bin != "" {
+				tc.cfg.Binary = tc.bin
+			}
 			h, err := newHarness(t, tc.cfg)
 			if err != nil {
 				t.Fatal(err)
