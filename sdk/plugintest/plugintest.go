@@ -267,11 +267,19 @@ type tWriter struct {
 	done bool
 }
 
+// logSeen, when set (by the kit's own tests), also receives every line the
+// kit logs, to check what a passing run prints.
+var logSeen func(line string)
+
 func (w *tWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
+		line := strings.TrimRight(string(p), "\n")
+		w.t.Log(line)
+		if logSeen != nil {
+			logSeen(line)
+		}
 	}
 	return len(p), nil
 }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/filecoin-project/go-commp-utils/v2/zerocomm"
@@ -296,5 +297,32 @@ func TestHandshakeFailuresAreClear(t *testing.T) {
 				t.Fatalf("handshake check = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPassingRunIsQuiet: a plugin that passes every check gets no WARN or
+// ERROR line from the kit's run (its deliberate kills included): a
+// newcomer reads those as failures.
+func TestPassingRunIsQuiet(t *testing.T) {
+	var mu sync.Mutex
+	var loud []string
+	logSeen = func(line string) {
+		if strings.Contains(line, "[WARN]") || strings.Contains(line, "[ERROR]") {
+			mu.Lock()
+			loud = append(loud, line)
+			mu.Unlock()
+		}
+	}
+	defer func() { logSeen = nil }()
+	Run(t, Config{Binary: mockBin, Stages: allStages,
+		SlowEnv:        []string{"MOCK_DURATION=1h", "MOCK_BUSY_THREADS=1"},
+		FailEnv:        []string{"MOCK_FAIL_RATE=1"},
+		LargeOutputEnv: []string{"MOCK_OUTPUT_SIZE=64MiB"},
+		StdoutNoiseEnv: []string{"MOCK_STDOUT_NOISE=1"},
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(loud) > 0 {
+		t.Errorf("a passing run logged:\n%s", strings.Join(loud, "\n"))
 	}
 }
