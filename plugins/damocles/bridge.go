@@ -47,6 +47,9 @@ type bridge struct {
 	deaths   []time.Time
 	// spawns counts children started, for tests and logs.
 	spawns int
+	// watched is closed when watch has returned: no child is being
+	// started any more.
+	watched chan struct{}
 }
 
 func newBridge(spec childSpec, cancelGrace time.Duration, fatal func(error)) (*bridge, error) {
@@ -54,13 +57,14 @@ func newBridge(spec childSpec, cancelGrace time.Duration, fatal func(error)) (*b
 	if err != nil {
 		return nil, err
 	}
-	b := &bridge{spec: spec, cancelGrace: cancelGrace, log: spec.Log, fatal: fatal, cur: c, changed: make(chan struct{}), spawns: 1}
+	b := &bridge{spec: spec, cancelGrace: cancelGrace, log: spec.Log, fatal: fatal, cur: c, changed: make(chan struct{}), spawns: 1, watched: make(chan struct{})}
 	go b.watch(c)
 	return b, nil
 }
 
 // watch waits for c to die and starts its successor.
 func (b *bridge) watch(c *child) {
+	defer close(b.watched)
 	for {
 		<-c.dead
 		c.mu.Lock()
@@ -225,4 +229,6 @@ func (b *bridge) close(grace time.Duration) {
 	if c != nil {
 		c.stop(grace)
 	}
+	// A respawn under way ends with a child that watch stops at once.
+	<-b.watched
 }

@@ -192,7 +192,7 @@ func (c *child) supervise() {
 	c.pending = nil
 	c.mu.Unlock()
 	for _, ch := range pending {
-		ch <- result{err: sdk.RetryableErrorf("%v", c.deathErr)}
+		ch <- result{err: interrupted{&sdk.Error{Message: c.deathErr.Error(), Retryable: true}}}
 	}
 	select {
 	case c.ready <- firstLine{err: c.deathErr}:
@@ -252,6 +252,14 @@ func (c *child) stop(grace time.Duration) {
 		<-c.dead
 	}
 }
+
+// interrupted is the error of a call whose processor ended while it held
+// the call: retryable, except where the work may have left its files
+// half-changed (see stages.PC2).
+type interrupted struct{ err *sdk.Error }
+
+func (e interrupted) Error() string { return e.err.Error() }
+func (e interrupted) Unwrap() error { return e.err }
 
 // readLoop hands the first line to spawn and every later line to the call
 // it answers. A line that is not a response is logged and skipped, as

@@ -59,7 +59,13 @@
 //
 // Child death. When the child exits, every call it held fails at once as
 // retryable, with its exit status or signal and its last stderr lines,
-// and a new child is started. A child that cannot be started again, or
+// and a new child is started. A pc2 is the exception: it encodes the
+// sealed file in place, so one cut short leaves the file half-encoded and
+// a retry over it seals wrong data (damocles#837); its task names no
+// staged file to restore from, so such a pc2 fails as not retryable,
+// saying what to restore — unless the cache holds damocles-worker's
+// .pc2_running marker, whose worker restores the file itself before it
+// retries. A child that cannot be started again, or
 // dies more than 5 times within a minute (deaths this plugin caused to
 // stop a cancelled call do not count), ends the plugin instead: the host
 // then restarts it with backoff or marks the processor failed, with the

@@ -16,7 +16,8 @@ import (
 )
 
 // TestRunningCalls: through the plugin protocol, a cancelled call that
-// shares the damocles processor stays in Info's running_calls — the host
+// shares the damocles processor (c2 here: an interrupted pc2 is not
+// retryable, see TestPC2Interrupted) stays in Info's running_calls — the host
 // keeps its slot and locks — until the processor is killed after the
 // cancel grace; then neither call is listed, and the other one has failed
 // as retryable.
@@ -25,7 +26,7 @@ func TestRunningCalls(t *testing.T) {
 		t.Skip("starts the plugin")
 	}
 	const grace = 2 * time.Second
-	cmd := exec.Command(built(t, "damocles"), "-stage", "pc2", "-cancel-grace", grace.String(), "-stop-grace", "1s", "--", built(t, "fakeproc"), "processor", "pc2")
+	cmd := exec.Command(built(t, "damocles"), "-stage", "c2", "-cancel-grace", grace.String(), "-stop-grace", "1s", "--", built(t, "fakeproc"), "processor", "c2")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "FAKEPROC_DELAY=1h"}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -45,14 +46,14 @@ func TestRunningCalls(t *testing.T) {
 	other := make(chan error, 1)
 	go func() {
 		in, _ := inputs(t.TempDir())
-		_, err := c.PC2(named("other"), in.PC2)
+		_, err := c.C2(named("other"), in.C2)
 		other <- err
 	}()
 	cctx, ccancel := context.WithCancel(named("cancelled"))
 	done := make(chan error, 1)
 	go func() {
 		in, _ := inputs(t.TempDir())
-		_, err := c.PC2(cctx, in.PC2)
+		_, err := c.C2(cctx, in.C2)
 		done <- err
 	}()
 	waitFor(t, "both calls running", 10*time.Second, func() bool { return len(running()) == 2 })

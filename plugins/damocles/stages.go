@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"google.golang.org/protobuf/proto"
 
@@ -119,7 +121,27 @@ func (s *stages) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Re
 }
 
 func (s *stages) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, error) {
-	return run[*sealv1.PC2Response](ctx, s, req)
+	r, err := run[*sealv1.PC2Response](ctx, s, req)
+	var cut interrupted
+	if errors.As(err, &cut) && !workerRestores(req.GetCachePath()) {
+		// pc2 encodes the sealed file in place: one cut short leaves it
+		// half-encoded, and a retry over it seals wrong data (an invalid
+		// proof at c1, damocles#837). The task names no staged file to
+		// restore from, so the retry flag would be a lie.
+		return nil, sdk.Errorf("%s; pc2 encodes the sealed file in place, so %s may now be half-encoded (damocles#837): "+
+			"copy the sector's staged file over it (or run pc1 again) before another pc2", cut.err.Message, req.GetSealedPath())
+	}
+	return r, err
+}
+
+// pc2WorkerMarker is damocles-worker's marker of a started pc2 (since
+// damocles#837): a worker that keeps it copies the staged file over the
+// sealed one before it retries, so a retry from it is safe.
+const pc2WorkerMarker = ".pc2_running"
+
+func workerRestores(cacheDir string) bool {
+	_, err := os.Lstat(filepath.Join(cacheDir, pc2WorkerMarker))
+	return err == nil
 }
 
 func (s *stages) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {

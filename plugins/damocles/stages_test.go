@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -74,4 +78,48 @@ func FuzzNamedProof(f *testing.F) {
 			t.Fatalf("namedProof %v, encoding/json %v for %q", p, *whole.RegisteredProof, data)
 		}
 	})
+}
+
+// TestPC2Interrupted: a pc2 whose processor dies under it fails for good,
+// saying the sealed file may be half-encoded and how to fix it; under a
+// damocles-worker that keeps its .pc2_running marker (it restores the
+// sealed file itself before a retry) it stays retryable. Other stages'
+// interrupted calls stay retryable.
+func TestPC2Interrupted(t *testing.T) {
+	codec, err := damocles.Lookup("pc2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		marker    bool
+		retryable bool
+	}{
+		{"alone", false, false},
+		{"under a damocles-worker with its marker", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := startBridge(t, fakeSpec(t, "pc2", "FAKEPROC_CRASH_AT=1"), time.Second)
+			s := &stages{b: b, codec: codec, bin: b.spec.Bin}
+			in, err := inputs(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.marker {
+				if err := os.WriteFile(filepath.Join(in.PC2.GetCachePath(), ".pc2_running"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err = s.PC2(ctx, in.PC2)
+			var se *sdk.Error
+			if !errors.As(err, &se) || se.Retryable != tc.retryable || !strings.Contains(se.Message, "exit status 3") {
+				t.Fatalf("got %v, want retryable=%v with the exit status", err, tc.retryable)
+			}
+			if half := strings.Contains(se.Message, "may now be half-encoded (damocles#837): copy the sector's staged file over it"); half == tc.retryable {
+				t.Errorf("%q: the half-encoded warning is there: %v, want %v", se.Message, half, !tc.retryable)
+			}
+		})
+	}
 }
