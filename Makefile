@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-main test-ffi test-real proto bench demo demo-real clean ffi ffi-real filcrypto params
+.PHONY: all build test test-main test-ffi test-interop test-real proto bench demo demo-real clean ffi ffi-real filcrypto params
 
 all: build
 
@@ -17,7 +17,7 @@ build:
 # on 2 cores). Fuzz targets' seed corpora run as ordinary tests;
 # `go test -fuzz=FuzzX ./pkg` explores further. `make test-main` alone is
 # the quick loop.
-test: build test-main test-ffi test-real
+test: build test-main test-ffi test-interop test-real
 
 test-main:
 	$(GO) vet ./...
@@ -25,6 +25,15 @@ test-main:
 
 test-ffi:
 	cd plugins/ffi && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# `host processor` driven by damocles' own producer, the Rust crate
+# vc-processors (tools/vcinterop): cargo builds the driver (about 20 s the
+# first time, its target folder cached outside the clone), then four
+# sectors seal through it on plugins/mock.
+VCINTEROP_TARGET = $${SEALHOST_CACHE:-/var/cache/sealhost}/vcinterop/target
+test-interop: build
+	CARGO_TARGET_DIR=$(VCINTEROP_TARGET) cargo build --locked --quiet --manifest-path tools/vcinterop/Cargo.toml
+	VCINTEROP_BIN=$(VCINTEROP_TARGET)/debug/vcinterop $(GO) test -tags interop -count=1 -v ./tools/vcinterop/
 
 clean:
 	rm -rf $(BIN)
