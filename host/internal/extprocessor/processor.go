@@ -88,6 +88,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
+	p.log.Printf("serving %s through the sealhost host on %s", o.Stage, o.Socket)
 	if err := p.write([]byte(damocles.ReadyLine(o.Stage) + "\n")); err != nil {
 		return fmt.Errorf("ready line: %w", err)
 	}
