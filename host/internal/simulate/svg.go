@@ -136,11 +136,14 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", plotLeft-6, yOf(v)+4, trimFloat(v))
 	}
 	vgrid(&b, top, bottom)
-	// Drawn last, widest first, so a line lying on another still shows.
+	// Drawn last, widest first, and each stage lifted lineGap px above
+	// the one before, so lines with equal values (all at zero, often) lie
+	// side by side instead of on top of each other.
+	const lineGap = 2
 	for i, s := range queued {
 		var pts []string
 		for _, p := range r.Timeline {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(p.Minute)), yOf(float64(p.Waiting[s]))))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(p.Minute)), yOf(float64(p.Waiting[s]))-float64(lineGap*i)))
 		}
 		width := 1.5 + 1.5*float64(len(queued)-1-i)/float64(max(len(queued)-1, 1))
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="%.1f" stroke-linejoin="round" points="%s"/>`+"\n", colour(s), width, strings.Join(pts, " "))
@@ -156,7 +159,9 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 
 	// Legend.
 	ly := top + 4
-	fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-weight="bold">stage (backlog mean, max)</text>`+"\n", plotRight+8, ly)
+	fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-weight="bold">stage</text>`+"\n", plotRight+8, ly)
+	ly += 14
+	fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#666" font-size="11">(backlog mean, max)</text>`+"\n", plotRight+8, ly)
 	for _, p := range r.Pipeline {
 		if p.Mode != Dispatched {
 			continue
@@ -171,7 +176,7 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 	}
 	ly += 26
 	barText := fmt.Sprintf("one bar per %s", span(bucket*r.StepMinutes))
-	for _, line := range []string{"lock bands: mean share", "of the lock each stage", "held, " + barText, "backlog: tasks queued", "at each step's end"} {
+	for _, line := range []string{"lock bands: mean share", "of the lock each stage", "held, " + barText, "backlog: tasks queued", "at each step's end,", "lines 2 px apart"} {
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#666" font-size="11">%s</text>`+"\n", plotRight+8, ly, line)
 		ly += 14
 	}
