@@ -214,8 +214,16 @@ func (b *bridge) abandon(ctx context.Context, c *child, id uint64, ch chan resul
 	b.log.Info("killing the damocles processor to stop a cancelled call", "id", id, "pid", c.pid, "in_flight", c.inFlight())
 	c.killFor(fmt.Sprintf("to stop request %d, whose call was cancelled; damocles' protocol cannot cancel one request", id), true)
 	<-c.dead
-	return ctx.Err()
+	return stopped{ctx.Err()}
 }
+
+// stopped is the error of a cancelled call whose processor was killed to
+// stop it: the call's work was cut short (see stages.PC2). It is the
+// context's error to everyone else.
+type stopped struct{ err error }
+
+func (e stopped) Error() string { return e.err.Error() }
+func (e stopped) Unwrap() error { return e.err }
 
 // close stops the child: stdin closed (its end, for a damocles
 // processor), killed after grace.

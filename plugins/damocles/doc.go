@@ -63,7 +63,8 @@
 // sealed file in place, so one cut short leaves the file half-encoded and
 // a retry over it seals wrong data (damocles#837); its task names no
 // staged file to restore from, so such a pc2 fails as not retryable,
-// saying what to restore — unless the cache holds damocles-worker's
+// saying what to restore (so does a pc2 whose processor was killed to
+// stop it after a cancel) — unless the cache holds damocles-worker's
 // .pc2_running marker, whose worker restores the file itself before it
 // retries. A child that cannot be started again, or
 // dies more than 5 times within a minute (deaths this plugin caused to

@@ -123,15 +123,24 @@ func (s *stages) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Re
 func (s *stages) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, error) {
 	r, err := run[*sealv1.PC2Response](ctx, s, req)
 	var cut interrupted
-	if errors.As(err, &cut) && !workerRestores(req.GetCachePath()) {
-		// pc2 encodes the sealed file in place: one cut short leaves it
-		// half-encoded, and a retry over it seals wrong data (an invalid
-		// proof at c1, damocles#837). The task names no staged file to
-		// restore from, so the retry flag would be a lie.
-		return nil, sdk.Errorf("%s; pc2 encodes the sealed file in place, so %s may now be half-encoded (damocles#837): "+
-			"copy the sector's staged file over it (or run pc1 again) before another pc2", cut.err.Message, req.GetSealedPath())
+	var stop stopped
+	var why string
+	switch {
+	case err == nil || workerRestores(req.GetCachePath()):
+		return r, err
+	case errors.As(err, &cut):
+		why = cut.err.Message
+	case errors.As(err, &stop):
+		why = "cancelled (" + stop.err.Error() + "), and the damocles processor killed to stop it"
+	default:
+		return r, err
 	}
-	return r, err
+	// pc2 encodes the sealed file in place: one cut short leaves it
+	// half-encoded, and a retry over it seals wrong data (an invalid proof
+	// at c1, damocles#837). The task names no staged file to restore from,
+	// so the retry flag would be a lie.
+	return nil, sdk.Errorf("%s; pc2 encodes the sealed file in place, so %s may now be half-encoded (damocles#837): "+
+		"copy the sector's staged file over it (or run pc1 again) before another pc2", why, req.GetSealedPath())
 }
 
 // pc2WorkerMarker is damocles-worker's marker of a started pc2 (since

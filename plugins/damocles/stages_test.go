@@ -92,14 +92,18 @@ func TestPC2Interrupted(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name      string
+		env       string
+		cancel    bool
 		marker    bool
 		retryable bool
+		says      string
 	}{
-		{"alone", false, false},
-		{"under a damocles-worker with its marker", true, true},
+		{"crash", "FAKEPROC_CRASH_AT=1", false, false, false, "exit status 3"},
+		{"crash under a damocles-worker with its marker", "FAKEPROC_CRASH_AT=1", false, true, true, "exit status 3"},
+		{"cancelled", "FAKEPROC_DELAY=1h", true, false, false, "cancelled (context canceled), and the damocles processor killed to stop it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, _ := startBridge(t, fakeSpec(t, "pc2", "FAKEPROC_CRASH_AT=1"), time.Second)
+			b, _ := startBridge(t, fakeSpec(t, "pc2", tc.env), time.Second)
 			s := &stages{b: b, codec: codec, bin: b.spec.Bin}
 			in, err := inputs(t.TempDir())
 			if err != nil {
@@ -112,10 +116,13 @@ func TestPC2Interrupted(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			if tc.cancel {
+				time.AfterFunc(300*time.Millisecond, cancel)
+			}
 			_, err = s.PC2(ctx, in.PC2)
 			var se *sdk.Error
-			if !errors.As(err, &se) || se.Retryable != tc.retryable || !strings.Contains(se.Message, "exit status 3") {
-				t.Fatalf("got %v, want retryable=%v with the exit status", err, tc.retryable)
+			if !errors.As(err, &se) || se.Retryable != tc.retryable || !strings.Contains(se.Message, tc.says) {
+				t.Fatalf("got %v, want retryable=%v saying %q", err, tc.retryable, tc.says)
 			}
 			if half := strings.Contains(se.Message, "may now be half-encoded (damocles#837): copy the sector's staged file over it"); half == tc.retryable {
 				t.Errorf("%q: the half-encoded warning is there: %v, want %v", se.Message, half, !tc.retryable)
