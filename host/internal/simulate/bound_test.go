@@ -116,12 +116,14 @@ var (
 func atof(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f }
 
 // TestSVGReadable checks the drawing of a 30-day run the way a reader
-// would complain about it: no grid line crosses a caption (text boxes are
-// estimated at 7 px a character, 12 px high), lock bars are at least
+// would complain about it: no text runs off the drawing and no grid line
+// crosses a caption (text boxes are estimated at 0.6 em a character, 12 px
+// high), lock bars are at least
 // minBarPx wide, and every backlog line, pc1's at zero too, lies above
 // the frame's bottom edge instead of on it.
 func TestSVGReadable(t *testing.T) {
-	r := run(t, Request{Config: load(t, "testdata/plan-b.hcl")})
+	cfg := load(t, "testdata/plan-b.hcl")
+	r := run(t, Request{Config: cfg, Plan: seedPlan(t, cfg)})
 	var buf bytes.Buffer
 	if err := WriteSVG(&buf, r, "plan b"); err != nil {
 		t.Fatal(err)
@@ -130,7 +132,11 @@ func TestSVGReadable(t *testing.T) {
 	type box struct{ x0, x1, y0, y1 float64 }
 	var texts []box
 	for _, m := range svgText.FindAllStringSubmatch(svg, -1) {
-		x, y, w := atof(m[1]), atof(m[2]), 7*float64(len([]rune(m[4]))) // generous
+		size := 12.0
+		if f := regexp.MustCompile(`font-size="(\d+)"`).FindStringSubmatch(m[3]); f != nil {
+			size = atof(f[1])
+		}
+		x, y, w := atof(m[1]), atof(m[2]), 0.6*size*float64(len([]rune(m[4]))) // DejaVu Sans averages ~0.55 em
 		b := box{x, x + w, y - 12, y + 2}
 		if strings.Contains(m[3], `text-anchor="end"`) {
 			b.x0, b.x1 = x-w, x
@@ -138,6 +144,9 @@ func TestSVGReadable(t *testing.T) {
 			b.x0, b.x1 = x-w/2, x+w/2
 		}
 		texts = append(texts, b)
+		if b.x0 < 0 || b.x1 > svgWidth {
+			t.Errorf("text %q (x %.0f-%.0f) runs off the %d px drawing", m[4], b.x0, b.x1, svgWidth)
+		}
 	}
 	for _, m := range svgLine.FindAllStringSubmatch(svg, -1) {
 		x1, y1, x2, y2 := atof(m[1]), atof(m[2]), atof(m[3]), atof(m[4])

@@ -78,7 +78,11 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="15" font-weight="bold">%s</text>`+"\n", plotLeft, html.EscapeString(title))
 	sub := fmt.Sprintf("policy %s · %s · %d sealing threads · %d finished (%.1f/day)", r.Policy, span(r.Minutes), r.SealingThreads, r.Finished, r.SectorsPerDay)
 	if r.Bound != nil {
-		sub += fmt.Sprintf(" · %.1f%% of the bound %.1f/day set by %s", 100*r.Bound.Achieved, r.Bound.SectorsPerDay, strings.Join(r.Bound.Binding, ", "))
+		by := r.Bound.Binding[0]
+		if n := len(r.Bound.Binding) - 1; n > 0 {
+			by += fmt.Sprintf(" and %d more", n)
+		}
+		sub += fmt.Sprintf(" · %.1f%% of the bound %.1f/day set by %s", 100*r.Bound.Achieved, r.Bound.SectorsPerDay, by)
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="38" fill="#444">%s</text>`+"\n", plotLeft, html.EscapeString(sub))
 
@@ -176,7 +180,7 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 	}
 	ly += 26
 	barText := fmt.Sprintf("one bar per %s", span(bucket*r.StepMinutes))
-	for _, line := range []string{"lock bands: mean share", "of the lock each stage", "held, " + barText, "backlog: tasks queued", "at each step's end,", "lines 2 px apart"} {
+	for _, line := range []string{"lock bands: mean share", "each stage held,", barText, "backlog: tasks queued", "at each step's end,", "lines 2 px apart"} {
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#666" font-size="11">%s</text>`+"\n", plotRight+8, ly, line)
 		ly += 14
 	}
