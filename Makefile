@@ -62,7 +62,8 @@ bench:
 	$(GO) test -run '^$$' -bench 'Payload64MiB' -benchtime 5x ./internal/pluginclient | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 0.3s -count 3 ./host/internal/arbiter | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 10x -count 3 ./internal/startbench ./host/internal/confine | tee -a $(BENCH_OUT)
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./host/internal/simulate ./host/internal/suggest | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./host/internal/simulate | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./host/internal/suggest | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench 'HostileConfig|Plan2000' -benchtime 3x ./host/internal/config ./host/internal/plan | tee -a $(BENCH_OUT)
 	cd plugins/ffi && $(GO) test -run '^$$' -bench TreeD -benchtime 10x -count 3 . | tee -a ../../$(BENCH_OUT)
 	@$(MAKE) --no-print-directory ffi-real params >/dev/null
