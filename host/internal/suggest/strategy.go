@@ -174,7 +174,7 @@ func build(s Strategy, l *Layout, m *topology.Machine, gpus []int, d map[config.
 		for i, g := range c2GPUs {
 			chunk := rest[i*len(rest)/len(c2GPUs) : (i+1)*len(rest)/len(c2GPUs)]
 			sp.procs = append(sp.procs, procSpec{stage: config.StageC2, cpus: union(chunk), concurrent: 1, gpu: g, env: c2Env(g),
-				why: []string{fmt.Sprintf("c2 owns GPU %d. %s", g, c2Why(len(chunk), "every idle pc1 core and unused L3 group pc2 and the spare do not take"))}})
+				why: []string{fmt.Sprintf("c2 owns GPU %d. %s.", g, c2Why(len(chunk), "every idle pc1 core and unused L3 group pc2 and the spare do not take"))}})
 		}
 		sp.limits[config.StagePC2] = best
 		sp.limits[config.StageC2] = len(c2GPUs)

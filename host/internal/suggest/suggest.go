@@ -286,21 +286,12 @@ func orThis(s string) string {
 	return s
 }
 
-// nextLimit is the lowest limit of another kind than the binding ones:
-// what would bind once the bottleneck is widened. The sealing threads are
-// no resource (the simulator picks enough for the slowest stage), so they
-// are passed over.
+// nextLimit is the lowest limit outside the binding ones: what would bind
+// once the bottleneck is widened. The sealing threads are no resource (the
+// simulator picks enough for the slowest stage), so they are passed over.
 func nextLimit(b *simulate.Bound) *simulate.Limit {
-	kinds := map[string]bool{}
-	for _, l := range b.Limits {
-		for _, r := range b.Binding {
-			if l.Resource == r {
-				kinds[l.Kind] = true
-			}
-		}
-	}
 	for i := range b.Limits {
-		if b.Limits[i].Kind != "threads" && !kinds[b.Limits[i].Kind] && !containsStr(b.Binding, b.Limits[i].Resource) {
+		if b.Limits[i].Kind != "threads" && !containsStr(b.Binding, b.Limits[i].Resource) {
 			return &b.Limits[i]
 		}
 	}

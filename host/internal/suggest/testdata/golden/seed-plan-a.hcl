@@ -8,7 +8,7 @@
 # Simulated (`host simulate`, 30 days, fair policy, the real dispatcher and
 # arbiter): 95.4 sectors a day, 99.4% of the bound 96.0 set by GPU 1, c2 slots
 # (1440 min ÷ 15 min of GPU work a sector (c2.0 15 min)). Past it the next
-# limit is memory at 227.8 a day. Wait for a processor p50/p99/max in minutes:
+# limit is GPU 0 at 120.0 a day. Wait for a processor p50/p99/max in minutes:
 # pc1 0/0/0, pc2 0/0/228, c2 15/15/57.
 #
 # plan-b-c2-first and plan-b finish the same within 1% (106.1 and 105.8 a day,
@@ -81,7 +81,7 @@ processor "pc2" {
 
 # c2.0: c2 owns GPU 1. 28 cores, every idle pc1 core and unused L3 group pc2
 # and the spare do not take (c2 synthesises the circuits on the CPU before the
-# GPU proves them)
+# GPU proves them).
 processor "c2" {
   plugin = "ffi"
   cpuset = "14,17,20,23,26,29,32,35,42-47,62,65,68,71,74,77,80,83,90-95"
