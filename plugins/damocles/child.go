@@ -170,8 +170,9 @@ func (c *child) supervise() {
 	waitErr := c.cmd.Wait()
 	close(c.exited)
 	// Whatever it started in its group goes with it; a pipe held open by
-	// a straggler would otherwise hide the end of the stream.
-	c.kill("")
+	// a straggler would otherwise hide the end of the stream. (Right after
+	// the reap, before its pid can be reused.)
+	c.killGroup()
 	// Lines written before it died are still in the pipe: read them, so
 	// an answer given just before an exit is not lost. Something that
 	// escaped the group may hold the pipe; stop waiting after a while.
@@ -229,11 +230,22 @@ func exitStatus(cmd *exec.Cmd, err error) string {
 func (c *child) kill(why string) { c.killFor(why, false) }
 
 func (c *child) killFor(why string, forCancel bool) {
+	select {
+	case <-c.exited:
+		// Reaped: its pid, and so its group id, may belong to another
+		// process by now.
+		return
+	default:
+	}
 	c.mu.Lock()
 	if c.killReason == "" {
 		c.killReason, c.forCancel = why, forCancel
 	}
 	c.mu.Unlock()
+	c.killGroup()
+}
+
+func (c *child) killGroup() {
 	if c.pid <= 0 || c.cmd == nil {
 		return // no process (a test's reader alone): kill(0) would hit our own group
 	}
