@@ -65,7 +65,7 @@ var rows = []row{
 		// most 1/0.45 ≈ 2.2× its time, on 2 cores (a binary tree of
 		// 64-byte nodes needs 4× the compressions of one linear pass).
 		target: 2.2,
-		extra: &ref{"ffi.TreeD8MiB/build", "MB/s"}, extraBase: &ref{"ffi.TreeD8MiB/sha256", "MB/s"},
+		extra:  &ref{"ffi.TreeD8MiB/build", "MB/s"}, extraBase: &ref{"ffi.TreeD8MiB/sha256", "MB/s"},
 	},
 	{
 		what: "simulate 30 days of Plan B (fair)", num: ref{"simulate.PlanB30Days", "ns/op"},
@@ -102,6 +102,30 @@ var rows = []row{
 	{
 		what: "host plan: 2000 processors on one cpu", num: ref{"plan.Plan2000Processors", "ns/op"},
 		baseline: "1 s (the target, slept)", den: ref{"simulate.OneSecond", "ns/op"}, target: 1,
+	},
+	{
+		what: "host validate: a 200 KB config, 2000 processors on one cpu", num: ref{"plan.Plan2000ProcessorsConfig", "ns/op"},
+		baseline: "1 s (the target, slept)", den: ref{"simulate.OneSecond", "ns/op"}, target: 1,
+	},
+	{
+		what: "host validate: 128 KiB of random bytes, memory allocated", num: ref{"config.HostileConfig/128-KiB-of-random-bytes", "B/op"},
+		baseline: "100 MB (the target, allocated)", den: ref{"config.HostileConfigTarget100MB", "B/op"}, target: 1,
+	},
+	{
+		what: "host validate: 100,000 nested parentheses, memory allocated", num: ref{"config.HostileConfig/100000-nested-parentheses", "B/op"},
+		baseline: "100 MB (the target, allocated)", den: ref{"config.HostileConfigTarget100MB", "B/op"}, target: 1,
+	},
+	{
+		what: "host validate: 10,000 unknown attributes, memory allocated", num: ref{"config.HostileConfig/10000-unknown-attributes", "B/op"},
+		baseline: "100 MB (the target, allocated)", den: ref{"config.HostileConfigTarget100MB", "B/op"}, target: 1,
+	},
+	{
+		what: "host plan: 2000 processors on one cpu, memory allocated", num: ref{"plan.Plan2000Processors", "B/op"},
+		baseline: "100 MB (the target, allocated)", den: ref{"config.HostileConfigTarget100MB", "B/op"}, target: 1,
+	},
+	{
+		what: "host validate: a 200 KB config, 2000 processors on one cpu, memory allocated", num: ref{"plan.Plan2000ProcessorsConfig", "B/op"},
+		baseline: "100 MB (the target, allocated)", den: ref{"config.HostileConfigTarget100MB", "B/op"}, target: 1,
 	},
 	{
 		what: "real 2KiB c2 (filecoin-ffi), in the plugin's child process", num: ref{"ffi.RealSeal2KiB", "c2-child-ns/op"},

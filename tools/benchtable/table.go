@@ -140,9 +140,18 @@ func write(w io.Writer, m measurements, ls []line) (missing, over int, err error
 	return missing, over, tw.Flush()
 }
 
-// formatValue prints a per-op time ("ns/op", "plain-ns/op") in a readable
-// unit.
+// formatValue prints a per-op time ("ns/op", "plain-ns/op") or memory
+// ("B/op": bytes allocated) in a readable unit.
 func formatValue(v float64, unit string) string {
+	if unit == "B/op" {
+		switch {
+		case v >= 1e6:
+			return fmt.Sprintf("%.3g MB", v/1e6)
+		case v >= 1e3:
+			return fmt.Sprintf("%.3g kB", v/1e3)
+		}
+		return fmt.Sprintf("%.0f B", v)
+	}
 	if !strings.HasSuffix(unit, "ns/op") {
 		return fmt.Sprintf("%.4g %s", v, unit)
 	}

@@ -162,3 +162,19 @@ func FuzzParse(f *testing.F) {
 		_, _, _ = write(&b, m, compute(m, rows))
 	})
 }
+
+func TestFormatValueBytes(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{74855685, "74.9 MB"},
+		{620858, "621 kB"},
+		{1744, "1.74 kB"},
+		{25, "25 B"},
+	} {
+		if got := formatValue(tc.v, "B/op"); got != tc.want {
+			t.Errorf("formatValue(%v, B/op) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}

@@ -85,3 +85,15 @@ func BenchmarkHostileConfig(b *testing.B) {
 		})
 	}
 }
+
+// sink keeps the baseline's allocation from being optimised away.
+var sink []byte
+
+// BenchmarkHostileConfigTarget100MB allocates 100 MB per op: the baseline,
+// in the same run, of the hostile configs' memory rows (their target).
+func BenchmarkHostileConfigTarget100MB(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		sink = make([]byte, 100_000_000)
+	}
+}

@@ -343,6 +343,34 @@ func BenchmarkPlan2000Processors(b *testing.B) {
 	}
 }
 
+// BenchmarkPlan2000ProcessorsConfig: `host validate` of a 200 KB config
+// file declaring 2000 processors on cpu 0 — parse, plan, render the
+// diagnostics (target: well under 1 s and 100 MB).
+func BenchmarkPlan2000ProcessorsConfig(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("sector_size = \"32GiB\"\nplugin \"p\" {\n  path = \"/usr/local/bin/sealhost-plugin\"\n}\n")
+	for range 2000 {
+		src.WriteString("processor \"c1\" {\n  plugin = \"p\"\n  cpuset = \"0\"\n  # a comment, as operators write them: this one pads\n}\n")
+	}
+	text := []byte(src.String())
+	if len(text) < 190_000 || len(text) > 210_000 {
+		b.Fatalf("the config is %d bytes, want about 200 KB", len(text))
+	}
+	m := seedSpec.build()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		c, diags := config.Parse(text, "big.hcl")
+		if c == nil || diags.HasErrors() {
+			b.Fatalf("the config does not parse: %v", diags)
+		}
+		p := Build(c, m)
+		var out bytes.Buffer
+		if err := config.WriteDiagnostics(&out, "big.hcl", text, p.Diagnostics, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // TestPluginNotRunnable: on the live machine each used plugin's path must
 // be a regular executable file whose arguments exec accepts; planning for
 // another machine (-topology) does not look at this machine's files.

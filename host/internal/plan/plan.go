@@ -584,11 +584,12 @@ func (b *builder) pairs() {
 	stamp := make([]int, len(b.procs))
 	per := make([]overlaps, len(b.procs))
 	total := 0
+	var earlier []int // reused: a fresh one per processor is N² ints in all
 	for j, c := range b.procs {
 		if c.unitsUnknown {
 			continue
 		}
-		var earlier []int
+		earlier = earlier[:0]
 		for _, cpu := range c.Busy.UnsortedList() {
 			for _, i := range byCPU[cpu] {
 				if i < j && stamp[i] != j+1 {
