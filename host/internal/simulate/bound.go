@@ -179,6 +179,27 @@ func (s *sim) computeBound(p *plan.Plan) *Bound {
 					fmt.Sprintf("%d min ÷ %s min of GPU work a sector (%s)", dayMinutes, trimFloat(t), parts))
 			}
 		}
+		// Tasks beyond a pc1 processor's multicore SDR units run unbound,
+		// slower than the simulated duration: only the units count here.
+		if st := s.byName[config.StagePC1]; st != nil && st.mode == Dispatched && st.duration > 0 {
+			units, beyond := 0, 0
+			for _, pr := range p.Processors {
+				if pr.Stage != config.StagePC1 {
+					continue
+				}
+				n := pr.Concurrent
+				if pr.SDR != nil {
+					n = min(n, len(pr.SDR.Units))
+					beyond += pr.Concurrent - n
+				}
+				units += n
+			}
+			if beyond > 0 {
+				units = min(units, st.capacity)
+				add("pc1 SDR units", "stage", float64(units)*dayMinutes/st.duration.Minutes(),
+					fmt.Sprintf("%d multicore SDR units × %d min ÷ %s min (%d more tasks run unbound, slower than simulated: pc1-units-short)", units, dayMinutes, trimFloat(st.duration.Minutes()), beyond))
+			}
+		}
 		if st := s.byName[config.StagePC1]; st != nil && st.mode == Dispatched && p.PC1TaskBytes > 0 && st.duration > 0 {
 			fit := 0
 			var parts []string

@@ -273,3 +273,25 @@ func TestShippedConfigClaims(t *testing.T) {
 		t.Errorf("equal weights give %.1f a day, c2 = 1.5 %.1f: config.hcl says the weights do not change it", r.SectorsPerDay, weighted.SectorsPerDay)
 	}
 }
+
+// TestBoundSDRUnits: pc1 with 16 tasks on 14 L3 groups of one unit each
+// has 2 tasks without a unit; the bound counts the 14 units, and the run,
+// which gives the unbound tasks full speed, shows above it.
+func TestBoundSDRUnits(t *testing.T) {
+	cfg := load(t, "testdata/plan-b.hcl")
+	for i := range cfg.Processors {
+		if cfg.Processors[i].Stage == config.StagePC1 {
+			cfg.Processors[i].Concurrent = 16
+		}
+	}
+	cfg.Limits[config.StagePC1] = 32
+	// pc1 bound: make the GPUs fast so pc1 binds.
+	cfg.Simulation = &config.Simulation{WaitSeed: 80 * time.Minute, Durations: map[config.Stage]time.Duration{config.StagePC2: time.Minute, config.StageC2: time.Minute}}
+	r := run(t, Request{Config: cfg, Plan: seedPlan(t, cfg)})
+	if r.Bound.Binding[0] != "pc1 SDR units" || math.Abs(r.Bound.SectorsPerDay-28*1440/177.0) > 0.01 {
+		t.Fatalf("bound %+v", r.Bound)
+	}
+	if r.Bound.Achieved <= 1 {
+		t.Errorf("achieved %.3f: the run should show above the units' bound", r.Bound.Achieved)
+	}
+}

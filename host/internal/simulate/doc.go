@@ -49,7 +49,10 @@
 // needs from it depends on how the stage's tasks split over them: by
 // concurrency, as the least-loaded dispatcher splits alike processors,
 // unless the run split them otherwise (then the run's split), so a run
-// never beats its bound. The lowest limit is the bound, those within 0.1%
+// never beats its bound — except where pc1 runs more tasks than its
+// multicore SDR units: the simulator runs those at full speed, the bound
+// counts only the units, and an achieved fraction above 1 says the run is
+// optimistic. The lowest limit is the bound, those within 0.1%
 // of it bind (the physical one named first, the bottleneck), and Achieved
 // is the run's sectors a day over it: the first hours of a run fill the
 // pipeline, so 30 days reach ~99%.
