@@ -170,6 +170,9 @@ func (s *server) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (resp *sea
 	}
 	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_TREE_D, &err)
 	defer done()
+	if err := notStarted(ctx); err != nil {
+		return nil, err
+	}
 	resp, err = s.p.TreeD.TreeD(ctx, req)
 	return resp, s.finish(ctx, resp == nil, err)
 }
@@ -180,6 +183,9 @@ func (s *server) PC1(ctx context.Context, req *sealv1.PC1Request) (resp *sealv1.
 	}
 	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_PC1, &err)
 	defer done()
+	if err := notStarted(ctx); err != nil {
+		return nil, err
+	}
 	dir := req.GetResponseBlobDir()
 	req.ResponseBlobDir = ""
 	resp, err = s.p.PC1.PC1(ctx, req)
@@ -201,6 +207,9 @@ func (s *server) PC2(ctx context.Context, req *sealv1.PC2Request) (resp *sealv1.
 	}
 	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_PC2, &err)
 	defer done()
+	if err := notStarted(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.inflate(&req.Phase1Output, &req.Phase1OutputBlob); err != nil {
 		return nil, toStatus(ctx, err)
 	}
@@ -214,6 +223,9 @@ func (s *server) C1(ctx context.Context, req *sealv1.C1Request) (resp *sealv1.C1
 	}
 	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_C1, &err)
 	defer done()
+	if err := notStarted(ctx); err != nil {
+		return nil, err
+	}
 	dir := req.GetResponseBlobDir()
 	req.ResponseBlobDir = ""
 	resp, err = s.p.C1.C1(ctx, req)
@@ -235,6 +247,9 @@ func (s *server) C2(ctx context.Context, req *sealv1.C2Request) (resp *sealv1.C2
 	}
 	ctx, done := s.begin(ctx, sealv1.Stage_STAGE_C2, &err)
 	defer done()
+	if err := notStarted(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.inflate(&req.Phase1Output, &req.Phase1OutputBlob); err != nil {
 		return nil, toStatus(ctx, err)
 	}
@@ -257,6 +272,19 @@ func (s *server) begin(ctx context.Context, stage sealv1.Stage, errp *error) (co
 			*errp = toStatus(ctx, bug{&Error{Message: fmt.Sprintf("plugin %q panicked in %s: %v", s.p.Name, StageName(stage), r)}})
 		}
 	}
+}
+
+// notStarted refuses a call cancelled before its handler began: the host
+// asks Info whether a cancelled call still runs, and a handler that had
+// not yet started when Info answered must not start afterwards (work the
+// host no longer holds a slot and locks for). The cancel reached this
+// process before the Info request did (same connection, frames in order),
+// so such a call's context is done by the time it gets here.
+func notStarted(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return toStatus(ctx, err)
+	}
+	return nil
 }
 
 func (s *server) finish(ctx context.Context, nilResp bool, err error) error {

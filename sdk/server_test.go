@@ -86,6 +86,8 @@ func TestStageErrors(t *testing.T) {
 	cancel()
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel2()
+	expiring, cancel3 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel3()
 	tests := []struct {
 		name      string
 		ctx       context.Context
@@ -101,7 +103,11 @@ func TestStageErrors(t *testing.T) {
 		{"plain error", nil, c2Returning(nil, errors.New("disk full")), codes.Unknown, "disk full", false, false},
 		{"plain error on a live ctx mentioning cancel", nil, c2Returning(nil, context.Canceled), codes.Unknown, "context canceled", false, false},
 		{"cancelled", cancelled, c2Returning(nil, context.Canceled), codes.Canceled, "context canceled", true, false},
-		{"deadline", expired, c2Returning(nil, fmt.Errorf("proving: %w", context.DeadlineExceeded)), codes.DeadlineExceeded, "proving: context deadline exceeded", true, false},
+		{"deadline before the call began", expired, c2Returning(nil, fmt.Errorf("proving: %w", context.DeadlineExceeded)), codes.DeadlineExceeded, "context deadline exceeded", true, false},
+		{"deadline during the call", expiring, func(ctx context.Context, _ *sealv1.C2Request) (*sealv1.C2Response, error) {
+			<-ctx.Done()
+			return nil, fmt.Errorf("proving: %w", ctx.Err())
+		}, codes.DeadlineExceeded, "proving: context deadline exceeded", true, false},
 		{"own status", nil, c2Returning(nil, status.Error(codes.ResourceExhausted, "no gpu")), codes.ResourceExhausted, "no gpu", false, true},
 		{"nil response", nil, c2Returning(nil, nil), codes.Unknown, `plugin "p" returned neither a response nor an error (a bug in the plugin)`, false, false},
 		{"panic", nil, func(context.Context, *sealv1.C2Request) (*sealv1.C2Response, error) { panic("boom") }, codes.Unknown, `plugin "p" panicked in c2: boom`, false, false},
@@ -237,5 +243,45 @@ func TestErrorSaysRetryableOnce(t *testing.T) {
 				t.Fatalf("Error() = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCallCancelledBeforeItBegan: a stage call whose context is already
+// done when it arrives never reaches the plugin's handler: the host asks
+// Info whether a cancelled call still runs, and a handler that started
+// after Info said "not running" would work beside the call the freed slot
+// went to. Before, the handler ran.
+func TestCallCancelledBeforeItBegan(t *testing.T) {
+	ran := 0
+	srv, err := NewServer(Plugin{Name: "p", Logger: hclog.NewNullLogger(),
+		PC1: PC1Func(func(context.Context, *sealv1.PC1Request) (*sealv1.PC1Response, error) {
+			ran++
+			return &sealv1.PC1Response{}, nil
+		}),
+		C2: C2Func(func(context.Context, *sealv1.C2Request) (*sealv1.C2Response, error) {
+			ran++
+			return &sealv1.C2Response{}, nil
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, call := range map[string]func() error{
+		"pc1": func() error { _, err := srv.PC1(ctx, &sealv1.PC1Request{}); return err },
+		"c2":  func() error { _, err := srv.C2(ctx, &sealv1.C2Request{}); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := call(); status.Code(err) != codes.Canceled {
+				t.Errorf("%s on a cancelled context: %v, want Canceled", name, err)
+			}
+		})
+	}
+	if ran != 0 {
+		t.Errorf("the handler ran %d times for calls cancelled before they began", ran)
+	}
+	info, err := srv.Info(context.Background(), &sealv1.InfoRequest{})
+	if err != nil || len(info.GetRunningCalls()) != 0 {
+		t.Errorf("Info after them: %v, %v; want no running calls", info.GetRunningCalls(), err)
 	}
 }
