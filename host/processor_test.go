@@ -40,7 +40,7 @@ import (
 
 // damoclesChild is one external processor as the worker holds it.
 type damoclesChild struct {
-	t     *testing.T
+	t     testing.TB
 	stage string
 	env   []string
 	ids   *atomic.Uint64 // the worker's counter: shared across respawns
@@ -50,7 +50,7 @@ type damoclesChild struct {
 	stdin   io.WriteCloser
 	waiting map[uint64]chan workerAnswer
 	answers []uint64 // ids in the order answered
-	stderr  *lockedBuffer
+	stderr  childLog
 	exited  chan struct{}
 }
 
@@ -59,28 +59,25 @@ type workerAnswer struct {
 	err error
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// childLog is the child's stderr: a file, as the worker's inherited
+// stderr is, so no copying goroutine runs in the test.
+type childLog struct{ f *os.File }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+func (l childLog) String() string {
+	b, _ := os.ReadFile(l.f.Name())
+	return string(b)
 }
 
 const stableWait = 5 * time.Second // damocles' default stable_wait
 
-func spawnDamoclesChild(t *testing.T, stage string, env []string) *damoclesChild {
+func spawnDamoclesChild(t testing.TB, stage string, env []string) *damoclesChild {
 	t.Helper()
-	c := &damoclesChild{t: t, stage: stage, env: env, ids: &atomic.Uint64{}, stderr: &lockedBuffer{}}
+	f, err := os.CreateTemp(t.TempDir(), stage+"-stderr-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	c := &damoclesChild{t: t, stage: stage, env: env, ids: &atomic.Uint64{}, stderr: childLog{f}}
 	c.start()
 	t.Cleanup(func() { c.stop() })
 	return c
@@ -90,7 +87,7 @@ func (c *damoclesChild) start() {
 	c.t.Helper()
 	cmd := exec.Command(runTestHostBinary(c.t), "processor", c.stage) // bin = host, no args
 	cmd.Env = c.env                                                   // inherit_envs = false: only envs
-	cmd.Stderr = c.stderr                                             // inherited by the worker: its log
+	cmd.Stderr = c.stderr.f                                           // inherited from the worker: its log
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		c.t.Fatal(err)
@@ -660,4 +657,54 @@ func waitRunning(t *testing.T, c *client.Client, stage sealv1.Stage, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// BenchmarkProcessorNoop measures what `host processor` adds to a task: a
+// no-op c2 (mock, 0 s) sent as damocles-worker sends it, through the
+// adapter's pipes, JSON and its own task API call (ns/op), against the
+// same c2 made straight through the task API (taskapi-ns/op), on one host,
+// the two calls alternating so both see the same load. Report
+// ns/op / taskapi-ns/op as the ratio.
+func BenchmarkProcessorNoop(b *testing.B) {
+	cfg := fmt.Sprintf(`sector_size = "2KiB"
+plugin "mock" {
+  path = %q
+  args = ["-duration", "0s"]
+}
+processor "c2" {
+  plugin = "mock"
+}
+`, runTestMock)
+	_, socket, _ := runTestStartHostConfig(b, fmt.Sprintf("hostbench-damocles-%d", os.Getpid()), cfg)
+	api, err := client.Dial(socket)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer api.Close()
+	c1out := json.RawMessage(`{"registered_proof":"StackedDrg2KiBV1_1","vanilla_proofs":"fake","comm_r":"","comm_d":""}`)
+	req := &sealv1.C2Request{Sector: &sealv1.Sector{RegisteredSealProof: 5, MinerId: 1000, SectorNumber: 1}, Phase1Output: c1out}
+	child := spawnDamoclesChild(b, "c2", []string{"SEALHOST_SOCKET=" + socket})
+	task := workerSector{num: 1}.c2Task(c1out)
+	timed := func(call func() error) time.Duration {
+		begin := time.Now()
+		if err := call(); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(begin)
+	}
+	direct := func() error { _, err := api.C2(context.Background(), req); return err }
+	through := func() error { _, err := child.call(task); return err }
+	for range 20 { // connections and buffers warm, off the clock
+		timed(direct)
+		timed(through)
+	}
+	b.ResetTimer()
+	var dThrough, dDirect time.Duration
+	for range b.N {
+		dThrough += timed(through)
+		dDirect += timed(direct)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(dThrough.Nanoseconds())/n, "ns/op")
+	b.ReportMetric(float64(dDirect.Nanoseconds())/n, "taskapi-ns/op")
 }

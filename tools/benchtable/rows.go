@@ -39,6 +39,10 @@ var rows = []row{
 		extra: &ref{"pluginclient.Payload64MiB/plugin-to-host", "MB/s"}, extraBase: &ref{"pluginclient.Payload64MiB/plugin-to-host", "plain-MB/s"},
 	},
 	{
+		what: "no-op c2 through host processor (damocles protocol)", num: ref{"host.ProcessorNoop", "ns/op"},
+		baseline: "same c2 straight through the task API", den: ref{"host.ProcessorNoop", "taskapi-ns/op"}, target: 1.5,
+	},
+	{
 		what: "arbiter acquire+release, 2 waiters", num: ref{"arbiter.AcquireRelease/waiters=2", "ns/op"},
 		baseline: "x/sync semaphore.Weighted(1)", den: ref{"arbiter.AcquireRelease/waiters=2", "sem-ns/op"}, target: 3,
 	},

@@ -96,52 +96,17 @@ func Run(ctx context.Context, o Options) error {
 	defer cancel()
 	go p.probe(ctx)
 
-	type read struct {
-		line []byte
-		err  error
-	}
-	reads := make(chan read)
-	go func() {
-		// A blocked read of stdin cannot be interrupted; reading here
-		// lets Run end on ctx all the same.
-		lines := damocles.NewLineReader(o.Stdin, o.MaxLine)
-		for {
-			line, err := lines.ReadLine()
-			select {
-			case reads <- read{line, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil && !errors.Is(err, damocles.ErrLineTooLong) {
-				return
-			}
-		}
-	}()
+	// The lines are read and served on a goroutine of their own: a
+	// blocked read of stdin cannot be interrupted, and Run must still end
+	// on ctx. Serving there, rather than handing each line over, spares
+	// each request a goroutine switch.
+	readDone := make(chan error, 1)
+	go func() { readDone <- p.readLoop(ctx) }()
 	var readErr error
-loop:
-	for n := 1; ; n++ {
-		var r read
-		select {
-		case r = <-reads:
-		case <-ctx.Done():
-			readErr = ctx.Err()
-			break loop
-		}
-		if errors.Is(r.err, damocles.ErrLineTooLong) {
-			if id, ok := damocles.LeadingID(r.line); ok {
-				p.answer(damocles.Failure(id, "request %d is longer than %d bytes, the most a task carries (a 64GiB c1out is about 100 MB)", id, o.MaxLine))
-			} else {
-				p.log.Printf("line %d: skipped: longer than %d bytes and no id at its start", n, o.MaxLine)
-			}
-			continue
-		}
-		if r.err != nil {
-			if !errors.Is(r.err, io.EOF) {
-				readErr = r.err
-			}
-			break
-		}
-		p.serve(ctx, n, r.line)
+	select {
+	case readErr = <-readDone:
+	case <-ctx.Done():
+		readErr = ctx.Err()
 	}
 	// stdin's end: the worker dropped this child. Nothing will read the
 	// answers; cancel what runs so the host frees its slots and locks.
@@ -163,6 +128,29 @@ loop:
 		p.log.Printf("calls still returning after %s; exiting (the host frees their slots when it sees the cancel)", o.ExitGrace)
 	}
 	return p.writeErr()
+}
+
+// readLoop serves stdin's lines until its end (nil) or a read error.
+func (p *proc) readLoop(ctx context.Context) error {
+	lines := damocles.NewLineReader(p.o.Stdin, p.o.MaxLine)
+	for n := 1; ctx.Err() == nil; n++ {
+		line, err := lines.ReadLine()
+		switch {
+		case errors.Is(err, damocles.ErrLineTooLong):
+			if id, ok := damocles.LeadingID(line); ok {
+				p.answer(damocles.Failure(id, "request %d is longer than %d bytes, the most a task carries (a 64GiB c1out is about 100 MB)", id, p.o.MaxLine))
+			} else {
+				p.log.Printf("line %d: skipped: longer than %d bytes and no id at its start", n, p.o.MaxLine)
+			}
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
+			return err
+		default:
+			p.serve(ctx, n, line)
+		}
+	}
+	return nil
 }
 
 type proc struct {
