@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -93,6 +94,21 @@ type stageState struct {
 	running   int
 	queue     []*task // waiting, oldest first
 	procs     []*procState
+
+	// ready is the processors that pickNow may take, least loaded first:
+	// in service with a free slot, and either without locks or with no
+	// lock request queued (one that is queued has not been granted, so
+	// its locks are not to be had now). Kept sorted as loads change, so
+	// picking costs the processors tried, not the processors configured.
+	ready []*procState
+	// dirty is the processors with locks whose bids may be out of line
+	// with what they could use; syncBids looks at these alone unless
+	// the stage's queue or limits changed what every processor wants.
+	dirty   []*procState
+	synced  bool // lastQ and lastMay are what the last syncBids saw
+	lastQ   int
+	lastMay bool
+	maxConc int // largest Concurrent of the stage's processors
 }
 
 type procState struct {
@@ -101,7 +117,12 @@ type procState struct {
 	stage   *stageState
 	running map[TaskID]*task
 	dead    bool
-	bids    int // lock requests queued at the arbiter for this processor
+	bids    int      // lock requests queued at the arbiter for this processor
+	bidIDs  []uint64 // their request ids, oldest first
+
+	key     int  // running tasks when put in stage.ready: its sort key there
+	inReady bool // in stage.ready
+	dirty   bool // in stage.dirty
 }
 
 func (p *procState) free() int {
@@ -109,12 +130,6 @@ func (p *procState) free() int {
 		return 0
 	}
 	return p.Concurrent - len(p.running)
-}
-
-// bid is a queued lock request made for a processor on behalf of its stage:
-// when the arbiter grants it, the oldest waiting task of the stage runs there.
-type bid struct {
-	proc *procState
 }
 
 // Core is the dispatcher as a deterministic state machine. It never blocks
@@ -133,11 +148,13 @@ type Core struct {
 	order  []*stageState // pipeline order, for deterministic sweeps
 	procs  map[string]*procState
 	tasks  map[TaskID]*task
-	bids   map[uint64]*bid // arbiter request id -> bid
+	// bids maps a queued lock request (arbiter request id) to the
+	// processor it was made for: when the arbiter grants it, the oldest
+	// waiting task of the processor's stage runs there.
+	bids   map[uint64]*procState
 	nextID TaskID
 
 	pumping bool
-	scratch []*procState
 }
 
 // NewCore checks spec and returns a core driving locks. onStart is called,
@@ -155,7 +172,7 @@ func NewCore(spec Spec, locks Locker, clock Clock, onStart func(Start)) (*Core, 
 		stages: map[config.Stage]*stageState{},
 		procs:  map[string]*procState{},
 		tasks:  map[TaskID]*task{},
-		bids:   map[uint64]*bid{},
+		bids:   map[uint64]*procState{},
 	}
 	for _, st := range config.Stages {
 		s := &stageState{name: st, limit: spec.Limits[st], stagger: spec.Stagger[st]}
@@ -195,6 +212,8 @@ func NewCore(spec Spec, locks Locker, clock Clock, onStart func(Start)) (*Core, 
 		ps := &procState{Processor: p, index: i, stage: s, running: map[TaskID]*task{}}
 		c.procs[p.ID] = ps
 		s.procs = append(s.procs, ps)
+		s.maxConc = max(s.maxConc, p.Concurrent)
+		c.changed(ps)
 	}
 	return c, nil
 }
@@ -286,6 +305,7 @@ func (c *Core) DropProcessor(id string) ([]TaskID, error) {
 		return nil, fmt.Errorf("dispatch: unknown processor %q", id)
 	}
 	p.dead = true
+	c.changed(p)
 	var dropped []TaskID
 	for tid := range p.running {
 		dropped = append(dropped, tid)
@@ -305,6 +325,7 @@ func (c *Core) RestoreProcessor(id string) error {
 		return fmt.Errorf("dispatch: unknown processor %q", id)
 	}
 	p.dead = false
+	c.changed(p)
 	c.pump()
 	return nil
 }
@@ -361,6 +382,7 @@ func (c *Core) ProcessorLoad(id string) (running int, alive bool) {
 func (c *Core) finish(t *task) {
 	p, s := t.proc, t.stage
 	delete(p.running, t.id)
+	c.changed(p)
 	s.running--
 	delete(c.tasks, t.id)
 	if t.lease != 0 {
@@ -385,40 +407,53 @@ func (c *Core) mayStart(s *stageState, now time.Time) bool {
 	return !s.started || s.stagger == 0 || !now.Before(s.lastStart.Add(s.stagger))
 }
 
-// candidates lists the stage's processors that have a free slot, least
-// loaded first (by the fraction of slots in use, then by running tasks,
-// then in config order), so load spreads and a freed processor is used at
-// once whichever it is. The result lives in c.scratch until the next call.
-func (c *Core) candidates(s *stageState) []*procState {
-	out := c.scratch[:0]
-	for _, p := range s.procs {
-		if p.free() <= 0 {
-			continue
-		}
-		// Insertion sort: a stage has a handful of processors, and this
-		// runs on every dispatch, so no allocation and no reflection.
-		i := len(out)
-		out = append(out, p)
-		for i > 0 && lessLoaded(p, out[i-1]) {
-			out[i] = out[i-1]
-			i--
-		}
-		out[i] = p
-	}
-	c.scratch = out
-	return out
-}
-
+// lessLoaded orders processors by their load as last indexed (key): the
+// fraction of slots in use, then running tasks, then config order, so load
+// spreads and a freed processor is used at once whichever it is.
 func lessLoaded(a, b *procState) bool {
-	// Compare running/concurrent without division.
-	l, r := len(a.running)*b.Concurrent, len(b.running)*a.Concurrent
+	// Compare key/concurrent without division.
+	l, r := a.key*b.Concurrent, b.key*a.Concurrent
 	if l != r {
 		return l < r
 	}
-	if len(a.running) != len(b.running) {
-		return len(a.running) < len(b.running)
+	if a.key != b.key {
+		return a.key < b.key
 	}
 	return a.index < b.index
+}
+
+// pickable reports whether pickNow may take p: see stageState.ready.
+func (p *procState) pickable() bool {
+	return p.free() > 0 && (len(p.Locks) == 0 || p.bids == 0)
+}
+
+// reindex puts p where it belongs in its stage's ready list, or out of it:
+// two binary searches, and a copy of the pointers behind it.
+func (c *Core) reindex(p *procState) {
+	s := p.stage
+	if p.inReady {
+		i := sort.Search(len(s.ready), func(i int) bool { return !lessLoaded(s.ready[i], p) })
+		s.ready = append(s.ready[:i], s.ready[i+1:]...)
+		p.inReady = false
+	}
+	if p.pickable() {
+		p.key = len(p.running)
+		i := sort.Search(len(s.ready), func(i int) bool { return lessLoaded(p, s.ready[i]) })
+		s.ready = append(s.ready, nil)
+		copy(s.ready[i+1:], s.ready[i:])
+		s.ready[i] = p
+		p.inReady = true
+	}
+}
+
+// changed notes that p's free slots changed: its place among the ready
+// processors, and its bids.
+func (c *Core) changed(p *procState) {
+	c.reindex(p)
+	if len(p.Locks) > 0 && !p.dirty {
+		p.dirty = true
+		p.stage.dirty = append(p.stage.dirty, p)
+	}
 }
 
 // pump starts every task that can start now and keeps the arbiter's queue
@@ -457,15 +492,12 @@ func (c *Core) pump() {
 // instant, with the lease on its locks: one without locks, or one whose
 // locks the arbiter grants without queueing.
 func (c *Core) pickNow(s *stageState) (*procState, uint64) {
-	for _, p := range c.candidates(s) {
+	// A processor with a queued lock request is not in s.ready: that
+	// request has not been granted, so its locks are not to be had now,
+	// and asking again would only cost a submit and a cancel.
+	for _, p := range s.ready {
 		if len(p.Locks) == 0 {
 			return p, 0
-		}
-		if p.bids > 0 {
-			// A queued request of this processor has not been granted, so
-			// its locks are not to be had now; asking again would only
-			// cost a submit and a cancel.
-			continue
 		}
 		if lease, ok := c.locks.TryAcquire(s.name, p.ID, p.Locks); ok {
 			return p, lease
@@ -479,6 +511,7 @@ func (c *Core) start(s *stageState, p *procState, lease uint64, now time.Time) {
 	s.queue = s.queue[1:]
 	t.state, t.proc, t.lease = running, p, lease
 	p.running[t.id] = t
+	c.changed(p)
 	s.running++
 	s.lastStart, s.started = now, true
 	c.onStart(Start{
@@ -493,37 +526,52 @@ func (c *Core) start(s *stageState, p *procState, lease uint64, now time.Time) {
 // it back. Bidding on every such processor, not just the first, is what
 // makes the dispatcher work-conserving: whichever lock frees first serves
 // the waiting task, and surplus grants are handed straight back.
+//
+// Only processors whose wish can have changed are looked at: the dirty
+// ones, unless the stage's queue or limits moved what every processor
+// wishes (a processor wishes min(free slots, waiting tasks), so a queue
+// longer than any processor's slots before and after moves nothing). They
+// are visited in config order, as a sweep of all of them would.
 func (c *Core) syncBids(s *stageState, now time.Time) {
-	may := len(s.queue) > 0 && c.mayStart(s, now)
-	for _, p := range s.procs {
+	q := len(s.queue)
+	may := q > 0 && c.mayStart(s, now)
+	all := !s.synced || may != s.lastMay || (may && q != s.lastQ && min(q, s.lastQ) < s.maxConc)
+	s.synced, s.lastQ, s.lastMay = true, q, may
+	procs := s.procs
+	if !all {
+		procs = s.dirty
+		if len(procs) == 0 {
+			return
+		}
+		slices.SortFunc(procs, func(a, b *procState) int { return a.index - b.index })
+	}
+	for _, p := range procs {
+		p.dirty = false
 		if len(p.Locks) == 0 {
 			continue
 		}
 		want := 0
 		if may {
-			want = min(p.free(), len(s.queue))
+			want = min(p.free(), q)
 		}
 		for p.bids < want {
 			id := c.locks.Request(s.name, p.ID, p.Locks)
-			c.bids[id] = &bid{proc: p}
+			c.bids[id] = p
+			p.bidIDs = append(p.bidIDs, id)
 			p.bids++
 		}
-		if p.bids > want {
-			// Withdraw the newest bids first so the oldest keep their place.
-			var mine []uint64
-			for id, b := range c.bids {
-				if b.proc == p {
-					mine = append(mine, id)
-				}
-			}
-			sort.Slice(mine, func(i, j int) bool { return mine[i] > mine[j] })
-			for _, id := range mine[:p.bids-want] {
-				delete(c.bids, id)
-				p.bids--
-				c.locks.Cancel(id)
-			}
+		// Withdraw the newest bids first so the oldest keep their place.
+		for p.bids > want {
+			id := p.bidIDs[len(p.bidIDs)-1]
+			p.bidIDs = p.bidIDs[:len(p.bidIDs)-1]
+			delete(c.bids, id)
+			p.bids--
+			c.locks.Cancel(id)
 		}
+		c.reindex(p)
 	}
+	clear(s.dirty)
+	s.dirty = s.dirty[:0]
 }
 
 // takeGrants turns bids the arbiter granted into task starts, and hands back
@@ -534,14 +582,15 @@ func (c *Core) takeGrants(now time.Time) bool {
 	}
 	grants := c.locks.Granted()
 	for _, g := range grants {
-		b := c.bids[g.Request]
-		if b == nil {
+		p := c.bids[g.Request]
+		if p == nil {
 			// Withdrawn after it was granted: Cancel already returned it.
 			continue
 		}
 		delete(c.bids, g.Request)
-		p := b.proc
+		p.bidIDs = slices.DeleteFunc(p.bidIDs, func(id uint64) bool { return id == g.Request })
 		p.bids--
+		c.changed(p)
 		s := p.stage
 		if len(s.queue) > 0 && c.mayStart(s, now) && p.free() > 0 {
 			c.start(s, p, g.Lease, now)

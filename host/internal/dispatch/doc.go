@@ -35,6 +35,19 @@
 // DropProcessor ends every assignment of a processor whose plugin died
 // (their Lost channels close) and RestoreProcessor brings it back.
 //
+// # Cost
+//
+// Each stage keeps the processors that can be picked now (a free slot, and
+// no lock request queued) sorted least loaded first, re-placed by binary
+// search when a processor's load changes, so picking tries processors in
+// order without sorting them per event. Bids are re-checked only for
+// processors whose free slots or bids changed, unless the stage's queue or
+// limits changed what every processor wants (a processor wants at most its
+// free slots, so a long queue growing or shrinking moves no bid). What
+// still grows with the processors of a stage is inherent to bidding on
+// every free one: when its first task arrives or its last starts, every
+// free processor with locks bids or withdraws.
+//
 // Locks come through the Locker interface; ArbiterLocker adapts package
 // arbiter's event-driven face to it, with processor ids as lease owners.
 // FromConfig builds a Dispatcher and its arbiter from a config for the real
