@@ -32,41 +32,48 @@ func (a *Arbiter) Acquire(ctx context.Context, req Request) (Lease, error) {
 	a.enqueue(r, req.Stage, now, nil)
 	a.dispatch(now, "", nil)
 	if r.granted {
-		// nothing but the arbiter will read r again: it may be reused
-		// once released
+		// copied under the mutex: once released, r may be reused
 		lease := r.lease
-		r.reusable = true
-		a.mu.Unlock()
+		a.unlockAndWake()
 		return lease, nil
 	}
-	// the channel is made only for a request that has to wait; grants
-	// and ReleaseOwner close it under the mutex
-	r.ready = make(chan struct{})
-	a.mu.Unlock()
+	// Wait. The request is now read by this call too, until it returns;
+	// grants and ReleaseOwner signal ready under the mutex. Its channel
+	// comes with the request when it is a reused one.
+	r.refs.Add(1)
+	r.waited = true
+	if r.ready == nil {
+		r.ready = make(chan struct{}, 1)
+	}
+	a.unlockAndWake()
 
 	select {
 	case <-r.ready:
-		if r.err != nil {
-			return Lease{}, r.err
-		}
-		return r.lease, nil
+		lease, err := r.lease, r.err
+		a.recycle(r)
+		return lease, err
 	case <-ctx.Done():
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.recycle(r)
+	defer a.unlockAndWake()
 	now = a.now()
 	a.advance(now)
 	switch {
 	case r.granted:
+		<-r.ready                         // the grant's signal, which nobody took
 		if a.leases[r.lease.Token] == r { // not already taken by ReleaseOwner
 			a.free(r, now)
 			a.dispatch(now, "", nil)
+			a.recycle(r)
 		}
 	case r.err != nil:
+		<-r.ready
 		return Lease{}, r.err
 	default:
 		a.cancel(r, now)
 		a.dispatch(now, "", nil)
+		a.recycle(r)
 	}
 	return Lease{}, ctx.Err()
 }

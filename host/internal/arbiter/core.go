@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,8 +50,9 @@ type Arbiter struct {
 	// owners' waiting requests in ID order, kept for Greedy's barging
 	owners map[string]*ownerQueue
 
-	pool sync.Pool // *request, reused once nothing points to it
-	out  []Lease   // grants of the current call, for the event-driven face
+	pool  sync.Pool  // *request, reused once nothing points to it
+	out   []Lease    // grants of the current call, for the event-driven face
+	wakes []*request // waits to signal once the mutex is released
 }
 
 type ownerQueue struct{ head, tail *request }
@@ -116,10 +118,10 @@ type request struct {
 	oprev, onext *request // the owner's queue (Greedy only)
 	lockBuf      [4]int   // backs locks for small requests
 
-	// reusable is set when nothing outside the arbiter's own structures
-	// points to the request any more once it is released or withdrawn:
-	// Submit's requests, and Acquire's when granted before it returned.
-	reusable bool
+	// refs counts who may still read the request: the arbiter until it is
+	// released or withdrawn, and a waiting Acquire until it returns. The
+	// last to let go puts it back in the pool, with its ready channel.
+	refs atomic.Int32
 
 	// set on grant
 	granted bool
@@ -127,7 +129,8 @@ type request struct {
 
 	// blocking face
 	blocking bool
-	ready    chan struct{} // closed on grant or error, once a waiter exists
+	ready    chan struct{} // buffered; signalled once on grant or error, if waited on
+	waited   bool          // an Acquire waits on ready
 	err      error
 }
 
@@ -245,24 +248,53 @@ func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 	return r, nil // enqueue takes names from its group
 }
 
-// getRequest returns a zeroed request, reused when one is free.
+// getRequest returns a zeroed request, reused when one is free, held by
+// the arbiter alone.
 func (a *Arbiter) getRequest(owner string, now time.Time) *request {
 	r, _ := a.pool.Get().(*request)
 	if r == nil {
 		r = new(request)
 	} else {
+		ready := r.ready // drained: reusable
 		*r = request{}
+		r.ready = ready
 	}
+	r.refs.Store(1)
 	r.owner, r.requested = owner, now
 	r.locks = r.lockBuf[:0]
 	return r
 }
 
-// recycle hands r back for reuse if nothing else can still read it.
+// recycle drops one holder of r; the last one hands it back for reuse.
 func (a *Arbiter) recycle(r *request) {
-	if r.reusable {
-		r.ready = nil
+	if r.refs.Add(-1) == 0 {
 		a.pool.Put(r)
+	}
+}
+
+// wake notes that the Acquire waiting on r, if any, is to be told it was
+// granted or failed. It is told by unlockAndWake, after the mutex is
+// released: readying a goroutine costs more than a pass, and every other
+// caller waits for the mutex meanwhile. Until then the Acquire holds its
+// reference to r, so r is not reused; a signal late to an Acquire whose
+// ctx ended meanwhile is waited for by it.
+func (a *Arbiter) wake(r *request) {
+	if r.waited {
+		a.wakes = append(a.wakes, r)
+	}
+}
+
+// unlockAndWake releases the mutex, then signals the waits that the
+// calls under it ended. The channel has room for the one signal a wait
+// gets.
+func (a *Arbiter) unlockAndWake() {
+	var buf [8]*request
+	ws := append(buf[:0], a.wakes...)
+	clear(a.wakes)
+	a.wakes = a.wakes[:0]
+	a.mu.Unlock()
+	for _, r := range ws {
+		r.ready <- struct{}{}
 	}
 }
 
@@ -407,9 +439,7 @@ func (a *Arbiter) grant(r *request, now time.Time, out *[]Lease) {
 	}
 	a.leases[r.lease.Token] = r
 	if r.blocking {
-		if r.ready != nil {
-			close(r.ready)
-		}
+		a.wake(r)
 		return
 	}
 	if out != nil {
@@ -455,14 +485,13 @@ func (a *Arbiter) cancel(r *request, now time.Time) {
 // ReleaseOwner from one loop and learns of grants from their results.
 func (a *Arbiter) Submit(req Request) (RequestID, []Lease, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlockAndWake()
 	now := a.now()
 	a.advance(now)
 	r, err := a.newRequest(req, now)
 	if err != nil {
 		return 0, nil, err
 	}
-	r.reusable = true
 	a.enqueue(r, req.Stage, now, &a.out)
 	a.dispatch(now, "", &a.out)
 	return r.id, a.takeOut(), nil
@@ -487,7 +516,7 @@ func (a *Arbiter) takeOut() []Lease {
 func (a *Arbiter) Release(t Token) ([]Lease, error) {
 	at := a.clock.Now()
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlockAndWake()
 	r := a.leases[t]
 	if r == nil {
 		return nil, fmt.Errorf("arbiter: %w: %d", ErrStaleToken, t)
@@ -504,7 +533,7 @@ func (a *Arbiter) Release(t Token) ([]Lease, error) {
 // waiting (release its lease instead): ErrNotWaiting.
 func (a *Arbiter) Cancel(id RequestID) ([]Lease, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlockAndWake()
 	r := a.waiting[id]
 	if r == nil {
 		return nil, fmt.Errorf("arbiter: %w: request %d", ErrNotWaiting, id)
@@ -523,7 +552,7 @@ func (a *Arbiter) Cancel(id RequestID) ([]Lease, error) {
 // cancelled (in token and ID order) and the grants that followed.
 func (a *Arbiter) ReleaseOwner(owner string) (released []Lease, cancelled []RequestID, granted []Lease) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer a.unlockAndWake()
 	now := a.now()
 	a.advance(now)
 	var rs []*request
@@ -537,7 +566,8 @@ func (a *Arbiter) ReleaseOwner(owner string) (released []Lease, cancelled []Requ
 		a.free(r, now)
 		released = append(released, r.lease)
 	}
-	rs = rs[:0]
+	freed := rs
+	rs = nil
 	for _, s := range a.stageOrder {
 		for r := s.head; r != nil; r = r.next {
 			if r.owner == owner {
@@ -551,12 +581,16 @@ func (a *Arbiter) ReleaseOwner(owner string) (released []Lease, cancelled []Requ
 		cancelled = append(cancelled, r.id)
 		if r.blocking {
 			r.err = fmt.Errorf("arbiter: %w: %q", ErrOwnerReleased, owner)
-			if r.ready != nil {
-				close(r.ready)
-			}
+			a.wake(r)
 		}
 	}
 	a.dispatch(now, owner, &granted)
+	for _, r := range freed {
+		a.recycle(r)
+	}
+	for _, r := range rs {
+		a.recycle(r)
+	}
 	return released, cancelled, granted
 }
 
