@@ -346,3 +346,57 @@ func TestWithoutFFI(t *testing.T) {
 		t.Fatalf("tree_d comm_d = %s, want %s", td.GetUnsealedCid(), zeroPiece2K)
 	}
 }
+
+// TestWithCleanupRemovesOnlyWhatTheStageMade: after a failed stage call
+// the cache folder holds again exactly what it held before: files and
+// folders the call made are gone, what was there (tree_d's output, an
+// operator's file, even one the call rewrote) stays. A successful call
+// keeps everything, and a call whose context is done does not run.
+func TestWithCleanupRemovesOnlyWhatTheStageMade(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fail    bool
+		want    []string
+		wantErr bool
+	}{
+		{"failed call", true, []string{"keep", "sc-02-data-tree-d.dat"}, true},
+		{"successful call", false, []string{"keep", "new", "sc-02-data-tree-d.dat", "sub"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range []string{"keep", "sc-02-data-tree-d.dat"} {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte("before"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := withCleanup(context.Background(), dir, func() error {
+				os.WriteFile(filepath.Join(dir, "new"), []byte("x"), 0o644)
+				os.MkdirAll(filepath.Join(dir, "sub", "deep"), 0o755)
+				os.WriteFile(filepath.Join(dir, "keep"), []byte("rewritten"), 0o644)
+				if tc.fail {
+					return errors.New("stage failed")
+				}
+				return nil
+			})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("withCleanup = %v", err)
+			}
+			ents, _ := os.ReadDir(dir)
+			var got []string
+			for _, e := range ents {
+				got = append(got, e.Name())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("cache folder after the call: %v, want %v", got, tc.want)
+			}
+		})
+	}
+	t.Run("done context", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		ran := false
+		if err := withCleanup(ctx, t.TempDir(), func() error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
+			t.Errorf("withCleanup on a done context: %v, ran %v", err, ran)
+		}
+	})
+}
