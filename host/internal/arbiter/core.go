@@ -497,6 +497,44 @@ func (a *Arbiter) Submit(req Request) (RequestID, []Lease, error) {
 	return r.id, a.takeOut(), nil
 }
 
+// TryAcquire grants req at once or withdraws it: what Submit followed, if
+// the request was not granted, by Cancel would do and report, in one call.
+// ok says whether req was granted (lease is then its lease); grants are
+// the other grants the call made. When one of req's locks has no free unit
+// the request cannot be granted by the pass Submit would run, and that
+// pass can grant nothing else (one more waiter only takes units), so only
+// Cancel's pass runs: a dispatcher probing every processor for one whose
+// locks are free pays one pass per probe, not two.
+func (a *Arbiter) TryAcquire(req Request) (lease Lease, ok bool, grants []Lease, err error) {
+	a.mu.Lock()
+	defer a.unlockAndWake()
+	now := a.now()
+	a.advance(now)
+	r, err := a.newRequest(req, now)
+	if err != nil {
+		return Lease{}, false, nil, err
+	}
+	fits := a.fitsFree(r)
+	a.enqueue(r, req.Stage, now, &a.out)
+	if fits {
+		a.dispatch(now, "", &a.out)
+	}
+	if r.granted {
+		lease = r.lease
+		for i, l := range a.out {
+			if l.Token == lease.Token {
+				a.out = slices.Delete(a.out, i, i+1)
+				break
+			}
+		}
+		return lease, true, a.takeOut(), nil
+	}
+	a.cancel(r, now)
+	a.dispatch(now, "", &a.out)
+	a.recycle(r)
+	return Lease{}, false, a.takeOut(), nil
+}
+
 // takeOut returns the grants collected in a.out (nil for none) in a
 // slice of their own: collecting into a field keeps the common call that
 // grants nothing from allocating.

@@ -66,13 +66,44 @@ func TestTraceGolden(t *testing.T) {
 func traceDigest(t *testing.T, policy Policy, seed uint64) []byte {
 	h := sha256.New()
 	w := bufio.NewWriter(h)
-	traceLog(t, policy, seed, w)
+	traceLog(t, policy, seed, w, noProbe)
 	w.Flush()
 	return h.Sum(nil)
 }
 
+// probe says how traceLog asks for locks that must be granted at once or
+// not at all.
+type probe int
+
+const (
+	noProbe      probe = iota // never: the golden traces
+	probeTry                  // TryAcquire
+	probeTwoCall              // Submit, then Cancel when not granted
+)
+
+// TestTryAcquireIsSubmitThenCancel checks that TryAcquire leaves the
+// arbiter, and reports, exactly what Submit followed by Cancel would.
+func TestTryAcquireIsSubmitThenCancel(t *testing.T) {
+	for _, policy := range []Policy{Fair, FIFO, Greedy} {
+		for seed := uint64(0); seed < 40; seed++ {
+			var a, b bytes.Buffer
+			traceLog(t, policy, seed, &a, probeTry)
+			traceLog(t, policy, seed, &b, probeTwoCall)
+			if a.String() != b.String() {
+				al, bl := strings.Split(a.String(), "\n"), strings.Split(b.String(), "\n")
+				for i := range min(len(al), len(bl)) {
+					if al[i] != bl[i] {
+						t.Fatalf("%s seed %d line %d: TryAcquire gave\n%s\nSubmit and Cancel gave\n%s", policy, seed, i+1, al[i], bl[i])
+					}
+				}
+				t.Fatalf("%s seed %d: traces differ in length", policy, seed)
+			}
+		}
+	}
+}
+
 // traceLog runs one random sequence and writes what every call returned.
-func traceLog(t *testing.T, policy Policy, seed uint64, out io.Writer) {
+func traceLog(t *testing.T, policy Policy, seed uint64, out io.Writer, pr probe) {
 	rng := rand.New(rand.NewPCG(seed, 0x7ace))
 	caps := map[string]int{}
 	var names []string
@@ -121,6 +152,47 @@ func traceLog(t *testing.T, policy Policy, seed uint64, out io.Writer) {
 			clk.Advance(time.Duration(rng.IntN(20*60)) * time.Second)
 		}
 		switch x := rng.IntN(100); {
+		case pr != noProbe && x < 20:
+			o := rng.IntN(len(owners))
+			var locks []string
+			for _, i := range rng.Perm(len(names))[:1+rng.IntN(min(3, len(names)))] {
+				locks = append(locks, names[i])
+			}
+			req := Request{Stage: stages[o%len(stages)], Owner: owners[o], Locks: locks}
+			var own []Lease // the request's lease, when granted
+			var others []Lease
+			if pr == probeTry {
+				l, ok, more, err := a.TryAcquire(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok {
+					own = []Lease{l}
+				}
+				others = more
+			} else {
+				id, ls, err := a.Submit(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range ls {
+					if l.Request == id {
+						own = []Lease{l}
+					} else {
+						others = append(others, l)
+					}
+				}
+				if own == nil {
+					more, err := a.Cancel(id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					others = append(others, more...)
+				}
+			}
+			ok := own != nil
+			granted := append(own, others...)
+			logLeases(fmt.Sprintf("probe %v %v", locks, ok), granted)
 		case x < 45:
 			o := rng.IntN(len(owners))
 			var locks []string

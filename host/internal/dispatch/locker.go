@@ -72,21 +72,20 @@ func (l *ArbiterLocker) take(id uint64) (uint64, bool) {
 	return 0, false
 }
 
-// TryAcquire submits and, when the request did not fit at once, withdraws it.
+// TryAcquire asks the arbiter for the locks now, withdrawing the request
+// when they are not granted at once (arbiter.TryAcquire: Submit and Cancel
+// in one call).
 func (l *ArbiterLocker) TryAcquire(stage config.Stage, owner string, locks []string) (uint64, bool) {
-	id, leases, err := l.A.Submit(arbiter.Request{Stage: string(stage), Owner: owner, Locks: locks})
+	lease, ok, leases, err := l.A.TryAcquire(arbiter.Request{Stage: string(stage), Owner: owner, Locks: locks})
 	if err != nil {
 		l.fail(fmt.Errorf("dispatch: lock request of %s: %w", owner, err))
 		return 0, false
 	}
 	l.note(leases)
-	if lease, ok := l.take(uint64(id)); ok {
-		return lease, true
+	if !ok {
+		return 0, false
 	}
-	leases, err = l.A.Cancel(id)
-	l.fail(err)
-	l.note(leases)
-	return 0, false
+	return uint64(lease.Token), true
 }
 
 // Request submits a request.
