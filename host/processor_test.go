@@ -581,6 +581,30 @@ processor "c2" {
 		t.Errorf("ids did not go on across the respawn")
 	}
 
+	// The same crash under a damocles-worker without the #837 fix (no
+	// .pc2_running): the adapter's own marker outlives the killed child,
+	// and the retry is refused with the manual fix instead of sealing over
+	// a half-encoded sealed file; after the fix it seals.
+	old := sectors[1]
+	oldOut, err := children["pc1"].call(old.pc1Task())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc2Task := fmt.Sprintf(`{"pc1out":%s,"cache_dir":%q,"sealed_file":%q}`, oldOut, old.cache, old.sealed)
+	_, ch = pc2.send(pc2Task)
+	waitRunning(t, api, sealv1.Stage_STAGE_PC2, 1)
+	pc2.kill()
+	pc2.wait(ch)
+	waitRunning(t, api, sealv1.Stage_STAGE_PC2, 0)
+	pc2.respawn()
+	if _, err := pc2.call(pc2Task); err == nil || !strings.Contains(err.Error(), "did not finish") || !strings.Contains(err.Error(), "copy the sector's staged file over "+old.sealed) {
+		t.Errorf("pc2 retry after a crash, old worker: %v; want it refused with the fix", err)
+	}
+	os.Remove(filepath.Join(old.cache, ".sealhost-pc2-started")) // the operator's fix, as the message says
+	if _, err := pc2.call(pc2Task); err != nil {
+		t.Errorf("pc2 after the manual fix: %v", err)
+	}
+
 	// stdin's end with a task in flight: the child exits, the host's
 	// slot is freed.
 	c2 := children["c2"]
