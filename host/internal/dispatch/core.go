@@ -94,6 +94,7 @@ type stageState struct {
 	running   int
 	queue     []*task // waiting, oldest first
 	procs     []*procState
+	lockProcs []*procState // those of procs that take locks: the bidders
 
 	// ready is the processors that pickNow may take, least loaded first:
 	// in service with a free slot, and either without locks or with no
@@ -212,6 +213,9 @@ func NewCore(spec Spec, locks Locker, clock Clock, onStart func(Start)) (*Core, 
 		ps := &procState{Processor: p, index: i, stage: s, running: map[TaskID]*task{}}
 		c.procs[p.ID] = ps
 		s.procs = append(s.procs, ps)
+		if len(ps.Locks) > 0 {
+			s.lockProcs = append(s.lockProcs, ps)
+		}
 		s.maxConc = max(s.maxConc, p.Concurrent)
 		c.changed(ps)
 	}
@@ -533,11 +537,14 @@ func (c *Core) start(s *stageState, p *procState, lease uint64, now time.Time) {
 // longer than any processor's slots before and after moves nothing). They
 // are visited in config order, as a sweep of all of them would.
 func (c *Core) syncBids(s *stageState, now time.Time) {
+	if len(s.lockProcs) == 0 {
+		return
+	}
 	q := len(s.queue)
 	may := q > 0 && c.mayStart(s, now)
 	all := !s.synced || may != s.lastMay || (may && q != s.lastQ && min(q, s.lastQ) < s.maxConc)
 	s.synced, s.lastQ, s.lastMay = true, q, may
-	procs := s.procs
+	procs := s.lockProcs
 	if !all {
 		procs = s.dirty
 		if len(procs) == 0 {
@@ -547,9 +554,6 @@ func (c *Core) syncBids(s *stageState, now time.Time) {
 	}
 	for _, p := range procs {
 		p.dirty = false
-		if len(p.Locks) == 0 {
-			continue
-		}
 		want := 0
 		if may {
 			want = min(p.free(), q)
