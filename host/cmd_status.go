@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
+
+	"google.golang.org/grpc/codes"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -85,6 +88,11 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 // socketTrouble says why a call on the socket at path failed, in the words
 // an operator can act on: a permission problem is not a host that is down.
 func socketTrouble(path string, err error) string {
+	var te *client.TaskError
+	if errors.As(err, &te) && te.Code == codes.Unavailable && te.Err != nil && strings.Contains(te.Err.Message, "is shutting down") {
+		// A host answered: it is tearing down, not missing.
+		return fmt.Sprintf("the host on %s answered: %s", path, te.Err.Message)
+	}
 	if c, derr := net.Dial("unix", path); derr == nil {
 		c.Close()
 	} else if errors.Is(derr, syscall.EACCES) || errors.Is(derr, syscall.EPERM) {
