@@ -97,7 +97,7 @@ func sectorOf(p SealProof, miner, number uint64) *sealv1.Sector {
 
 func decodeTreeD(raw json.RawMessage) (proto.Message, error) {
 	var t TreeDTask
-	if err := json.Unmarshal(raw, &t); err != nil {
+	if err := t.UnmarshalJSON(raw); err != nil { // object() checks it is one value
 		return nil, fmt.Errorf("tree_d task: %v", err)
 	}
 	m, n := sectorOfPath(t.CacheDir)
@@ -143,7 +143,7 @@ func decodeTreeDOutput(req proto.Message, out json.RawMessage) (proto.Message, e
 
 func decodePC1(raw json.RawMessage) (proto.Message, error) {
 	var t PC1Task
-	if err := json.Unmarshal(raw, &t); err != nil {
+	if err := t.UnmarshalJSON(raw); err != nil {
 		return nil, fmt.Errorf("pc1 task: %v", err)
 	}
 	miner, err := MinerOf(t.ProverID)
@@ -219,7 +219,7 @@ func decodePC1Output(_ proto.Message, out json.RawMessage) (proto.Message, error
 
 func decodePC2(raw json.RawMessage) (proto.Message, error) {
 	var t PC2Task
-	if err := json.Unmarshal(raw, &t); err != nil {
+	if err := t.UnmarshalJSON(raw); err != nil {
 		return nil, fmt.Errorf("pc2 task: %v", err)
 	}
 	p, _ := proofOf(t.PC1Out) // checked by UnmarshalJSON
@@ -282,7 +282,7 @@ func decodePC2Output(_ proto.Message, out json.RawMessage) (proto.Message, error
 
 func decodeC2(raw json.RawMessage) (proto.Message, error) {
 	var t C2Task
-	if err := json.Unmarshal(raw, &t); err != nil {
+	if err := t.UnmarshalJSON(raw); err != nil {
 		return nil, fmt.Errorf("c2 task: %v", err)
 	}
 	miner, err := MinerOf(t.ProverID)

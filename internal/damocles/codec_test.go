@@ -156,7 +156,7 @@ func TestDecodeTaskErrors(t *testing.T) {
 		{"bad prover id", "pc1", pc1(proverID1000, ints(1, 32)), "prover_id"},
 		{"empty path", "pc1", pc1(`"in_path":"/d/unsealed/s-t01000-7"`, `"in_path":""`), "in_path is empty"},
 		{"long path", "pc1", pc1(`"in_path":"/d/unsealed/s-t01000-7"`, `"in_path":"/`+strings.Repeat("x", 5000)+`"`), "at most 4096"},
-		{"trailing text", "pc1", pc1Task + "x", "after top-level value"},
+		{"trailing text", "pc1", pc1Task + "x", "text after the object at byte"},
 		{"pc1out not object", "pc2", strings.Replace(pc2Task, pc1Out, `"x"`, 1), "pc1out: not a filecoin-proofs output"},
 		{"pc1out without proof", "pc2", strings.Replace(pc2Task, `"pc1out":{"registered_proof":"StackedDrg2KiBV1_1",`, `"pc1out":{`, 1), "pc1out: not a filecoin-proofs output: registered_proof is missing"},
 		{"c2 miner mismatch", "c2", strings.Replace(c2Task, `"miner_id":1000`, `"miner_id":1001`, 1), "prover_id is miner 1000's but miner_id is 1001"},

@@ -29,6 +29,8 @@ func TestDecodeRequest(t *testing.T) {
 		{"max id", `{"id":18446744073709551615,"task":{}}`, 1<<64 - 1, true, ""},
 		{"duplicate id", `{"id":1,"id":2,"task":{}}`, 1, true, "given twice"},
 		{"empty", ``, 0, false, "not a request"},
+		{"text after", `{"id":6,"task":{}} x`, 6, true, "text after the object"},
+		{"two objects", `{"id":6,"task":{}}{"id":7,"task":{}}`, 6, true, "text after the object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, idOK, err := DecodeRequest([]byte(tc.line))

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"strconv"
 )
 
 // Bounds, the task API's own (host/internal/daemon): a path longer than
@@ -49,8 +49,8 @@ func object(raw []byte) (fields, error) {
 	if _, err := dec.Token(); err != nil {
 		return fields{}, jsonErr(err)
 	}
-	if _, err := dec.Token(); err == nil {
-		return fields{}, fmt.Errorf("text after the object at byte %d", dec.InputOffset())
+	if off := dec.InputOffset(); len(bytes.TrimSpace(raw[off:])) > 0 {
+		return fields{}, fmt.Errorf("text after the object at byte %d: %s", off+1, shortText(raw[off:]))
 	}
 	return f, nil
 }
@@ -177,17 +177,15 @@ func (b *Bytes) UnmarshalJSON(raw []byte) error {
 }
 
 func intArray(b []byte) []byte {
-	var s strings.Builder
-	s.Grow(4*len(b) + 2)
-	s.WriteByte('[')
+	out := make([]byte, 0, 4*len(b)+2)
+	out = append(out, '[')
 	for i, c := range b {
 		if i > 0 {
-			s.WriteByte(',')
+			out = append(out, ',')
 		}
-		fmt.Fprintf(&s, "%d", c)
+		out = strconv.AppendUint(out, uint64(c), 10)
 	}
-	s.WriteByte(']')
-	return []byte(s.String())
+	return append(out, ']')
 }
 
 // readInts reads an array of integers 0..255, of exactly n when n ≥ 0.
