@@ -10,6 +10,10 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	grpckeepalive "google.golang.org/grpc/keepalive"
 
 	"github.com/sealhost/sealhost/host/internal/daemon"
 	"github.com/sealhost/sealhost/host/internal/extprocessor"
@@ -31,6 +35,7 @@ func runProcessor(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	name := fs.String("name", "", "the host instance `NAME` (finds its default socket; default "+daemon.DefaultInstance+")")
 	socket := fs.String("socket", "", "the host's unix socket `PATH` (default: $SEALHOST_SOCKET, else where `host run -name NAME` listens)")
+	keepalive := fs.Duration("keepalive", 6*time.Minute, "ping the host after this long without a word from it, and fail the tasks in flight (retryable) when it does not answer within as long again (at most 30s): a host that hangs (stopped, wedged) must not leave the worker waiting forever. At least 10s (gRPC's floor); the host refuses pings closer than 5m apart, so keep it above that; 0 turns it off")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: host processor [-socket PATH | -name NAME] STAGE")
 		fmt.Fprintf(stderr, "\nSpeaks damocles-worker's external-processor protocol on stdin/stdout for STAGE\n"+
@@ -69,7 +74,11 @@ func runProcessor(args []string, stdout, stderr io.Writer) int {
 	default:
 		path = client.FindSocket(daemon.DefaultInstance)
 	}
-	c, err := client.Dial(path)
+	var opts []grpc.DialOption
+	if *keepalive > 0 {
+		opts = append(opts, grpc.WithKeepaliveParams(grpckeepalive.ClientParameters{Time: *keepalive, Timeout: min(*keepalive, 30*time.Second)}))
+	}
+	c, err := client.Dial(path, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "host processor: %v\n", err)
 		return 2

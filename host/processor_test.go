@@ -43,6 +43,7 @@ type damoclesChild struct {
 	t     testing.TB
 	stage string
 	env   []string
+	args  []string
 	ids   *atomic.Uint64 // the worker's counter: shared across respawns
 
 	mu      sync.Mutex
@@ -70,14 +71,16 @@ func (l childLog) String() string {
 
 const stableWait = 5 * time.Second // damocles' default stable_wait
 
-func spawnDamoclesChild(t testing.TB, stage string, env []string) *damoclesChild {
+// spawnDamoclesChild starts `host processor STAGE`; args go before the
+// stage (a worker's `args`).
+func spawnDamoclesChild(t testing.TB, stage string, env []string, args ...string) *damoclesChild {
 	t.Helper()
 	f, err := os.CreateTemp(t.TempDir(), stage+"-stderr-*")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	c := &damoclesChild{t: t, stage: stage, env: env, ids: &atomic.Uint64{}, stderr: childLog{f}}
+	c := &damoclesChild{t: t, stage: stage, env: env, args: args, ids: &atomic.Uint64{}, stderr: childLog{f}}
 	c.start()
 	t.Cleanup(func() { c.stop() })
 	return c
@@ -85,9 +88,9 @@ func spawnDamoclesChild(t testing.TB, stage string, env []string) *damoclesChild
 
 func (c *damoclesChild) start() {
 	c.t.Helper()
-	cmd := exec.Command(runTestHostBinary(c.t), "processor", c.stage) // bin = host, no args
-	cmd.Env = c.env                                                   // inherit_envs = false: only envs
-	cmd.Stderr = c.stderr.f                                           // inherited from the worker: its log
+	cmd := exec.Command(runTestHostBinary(c.t), append(append([]string{"processor"}, c.args...), c.stage)...) // bin = host, no args
+	cmd.Env = c.env                                                                                           // inherit_envs = false: only envs
+	cmd.Stderr = c.stderr.f                                                                                   // inherited from the worker: its log
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		c.t.Fatal(err)
@@ -731,4 +734,39 @@ processor "c2" {
 	n := float64(b.N)
 	b.ReportMetric(float64(dThrough.Nanoseconds())/n, "ns/op")
 	b.ReportMetric(float64(dDirect.Nanoseconds())/n, "taskapi-ns/op")
+}
+
+// TestProcessorHostHangs: a host that stops answering (SIGSTOP) while a
+// task runs must not leave the worker waiting forever: the adapter's
+// keepalive ping goes unanswered and the task is answered, retryable.
+func TestProcessorHostHangs(t *testing.T) {
+	cfg := fmt.Sprintf(`sector_size = "2KiB"
+plugin "mock" {
+  path = %q
+  args = ["-duration", "5m"]
+}
+processor "c2" {
+  plugin = "mock"
+}
+`, runTestMock)
+	hostCmd, socket, _ := runTestStartHostConfig(t, fmt.Sprintf("hosttest-hang-%d", os.Getpid()), cfg)
+	defer hostCmd.Process.Signal(syscall.SIGCONT)
+	api, err := client.Dial(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	c := spawnDamoclesChild(t, "c2", []string{"SEALHOST_SOCKET=" + socket}, "-keepalive", "10s")
+	s := workerSector{num: 1}
+	_, ch := c.send(s.c2Task(json.RawMessage(`{"registered_proof":"StackedDrg2KiBV1_1"}`)))
+	waitRunning(t, api, sealv1.Stage_STAGE_C2, 1)
+	if err := hostCmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.wait(ch)
+	if err == nil || !strings.Contains(err.Error(), "went away during the task") || !strings.Contains(err.Error(), "retryable") {
+		t.Errorf("c2 on a stopped host: %v", err)
+	}
+	t.Logf("answered %s after the host stopped: %v", time.Since(start).Round(time.Second), err)
 }
