@@ -18,8 +18,10 @@
 // request and never answers it, which leaves the sector stuck); a line
 // without a readable id is logged to stderr and skipped. A host that is
 // down, or goes away during a task, answers that task at once with an
-// err_msg that says "retryable". stdin's end (the worker dropping us)
-// cancels every call in flight and exits.
+// err_msg that says "retryable"; so does one that hangs (stopped,
+// wedged), once the client's keepalive ping (`host processor -keepalive`)
+// goes unanswered. stdin's end (the worker dropping us) cancels every call
+// in flight and exits.
 //
 // pc2 retries (damocles#837). pc2 encodes the sealed file in place, so a
 // pc2 cut short leaves it half-encoded, and a retry over it computes a
