@@ -197,7 +197,6 @@ func New(cfg Config) (*Arbiter, error) {
 		lockIdx: make(map[string]int, len(names)),
 		stages:  make(map[string]*stage),
 		waiting: make(map[RequestID]*request),
-		leases:  make(map[Token]*request),
 		owners:  make(map[string]*ownerQueue),
 		start:   now,
 		last:    now,

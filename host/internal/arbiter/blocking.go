@@ -61,8 +61,8 @@ func (a *Arbiter) Acquire(ctx context.Context, req Request) (Lease, error) {
 	a.advance(now)
 	switch {
 	case r.granted:
-		<-r.ready                         // the grant's signal, which nobody took
-		if a.leases[r.lease.Token] == r { // not already taken by ReleaseOwner
+		<-r.ready                             // the grant's signal, which nobody took
+		if a.leases.get(r.lease.Token) == r { // not already taken by ReleaseOwner
 			a.free(r, now)
 			a.dispatch(now, "", nil)
 			a.recycle(r)

@@ -27,10 +27,11 @@ type Arbiter struct {
 
 	stages     map[string]*stage
 	stageOrder []*stage // creation order, for deterministic iteration
+	lastStage  *stage   // the stage stageFor returned last
 	floor      float64  // fair system virtual time: entering stages start here
 
 	waiting map[RequestID]*request
-	leases  map[Token]*request
+	leases  leaseTable
 
 	nextID    RequestID
 	nextToken Token
@@ -85,8 +86,7 @@ type stage struct {
 	name       string
 	weight     float64
 	v          float64 // virtual time, weighted seconds
-	head, tail *request
-	nWaiting   int
+	nWaiting   int     // requests in its groups
 	nHolding   int
 	inactiveAt time.Time
 
@@ -95,6 +95,7 @@ type stage struct {
 	hold                                []time.Duration // completed unit-time per lock
 	waits                               histogram
 
+	newest    RequestID         // Greedy's pass: ID of its newest waiting request
 	single    []*group          // by lock index: groups of one lock
 	groups    map[string]*group // groups of several locks, by groupFor's key
 	groupList []*group          // all of them, in creation order
@@ -111,8 +112,7 @@ type request struct {
 	cost      float64
 	requested time.Time
 
-	prev, next   *request // the stage's queue, oldest first
-	linked       bool     // in the stage's and group's queues
+	linked       bool // in its group's queue
 	group        *group
 	gprev, gnext *request // the group's queue, oldest first
 	oprev, onext *request // the owner's queue (Greedy only)
@@ -175,8 +175,12 @@ func (l *lock) integrate(now time.Time) {
 }
 
 func (a *Arbiter) stageFor(name string, now time.Time) *stage {
+	if s := a.lastStage; s != nil && s.name == name {
+		return s // a processor asks again and again for its own stage
+	}
 	s := a.stages[name]
 	if s != nil {
+		a.lastStage = s
 		return s
 	}
 	w := 1.0
@@ -332,13 +336,6 @@ func (a *Arbiter) enqueue(r *request, stageName string, now time.Time, out *[]Le
 		return
 	}
 	r.linked = true
-	r.prev = s.tail
-	if s.tail != nil {
-		s.tail.next = r
-	} else {
-		s.head = r
-	}
-	s.tail = r
 	g.push(r)
 	if a.policy == Greedy {
 		o := a.owners[r.owner]
@@ -366,17 +363,6 @@ func (a *Arbiter) enqueue(r *request, stageName string, now time.Time, out *[]Le
 
 func (a *Arbiter) unlink(r *request) {
 	s := r.stage
-	if r.prev != nil {
-		r.prev.next = r.next
-	} else {
-		s.head = r.next
-	}
-	if r.next != nil {
-		r.next.prev = r.prev
-	} else {
-		s.tail = r.prev
-	}
-	r.prev, r.next = nil, nil
 	r.linked = false
 	r.group.remove(r)
 	if a.policy == Greedy {
@@ -437,7 +423,7 @@ func (a *Arbiter) grant(r *request, now time.Time, out *[]Lease) {
 		Token: a.nextToken, Request: r.id, Stage: s.name, Owner: r.owner,
 		Locks: r.names, Requested: r.requested, Granted: now,
 	}
-	a.leases[r.lease.Token] = r
+	a.leases.put(r)
 	if r.blocking {
 		a.wake(r)
 		return
@@ -449,7 +435,7 @@ func (a *Arbiter) grant(r *request, now time.Time, out *[]Lease) {
 
 // free returns r's units and charges its stage for the hold.
 func (a *Arbiter) free(r *request, now time.Time) {
-	delete(a.leases, r.lease.Token)
+	a.leases.del(r.lease.Token)
 	hold := now.Sub(r.lease.Granted)
 	s := r.stage
 	for _, i := range r.locks {
@@ -555,7 +541,7 @@ func (a *Arbiter) Release(t Token) ([]Lease, error) {
 	at := a.clock.Now()
 	a.mu.Lock()
 	defer a.unlockAndWake()
-	r := a.leases[t]
+	r := a.leases.get(t)
 	if r == nil {
 		return nil, fmt.Errorf("arbiter: %w: %d", ErrStaleToken, t)
 	}
@@ -594,11 +580,11 @@ func (a *Arbiter) ReleaseOwner(owner string) (released []Lease, cancelled []Requ
 	now := a.now()
 	a.advance(now)
 	var rs []*request
-	for _, r := range a.leases {
+	a.leases.each(func(r *request) {
 		if r.owner == owner {
 			rs = append(rs, r)
 		}
-	}
+	})
 	sort.Slice(rs, func(i, j int) bool { return rs[i].lease.Token < rs[j].lease.Token })
 	for _, r := range rs {
 		a.free(r, now)
@@ -607,9 +593,11 @@ func (a *Arbiter) ReleaseOwner(owner string) (released []Lease, cancelled []Requ
 	freed := rs
 	rs = nil
 	for _, s := range a.stageOrder {
-		for r := s.head; r != nil; r = r.next {
-			if r.owner == owner {
-				rs = append(rs, r)
+		for _, g := range s.groupList {
+			for r := g.head; r != nil; r = r.gnext {
+				if r.owner == owner {
+					rs = append(rs, r)
+				}
 			}
 		}
 	}
@@ -636,5 +624,5 @@ func (a *Arbiter) ReleaseOwner(owner string) (released []Lease, cancelled []Requ
 func (a *Arbiter) Held(t Token) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.leases[t] != nil
+	return a.leases.get(t) != nil
 }

@@ -132,8 +132,7 @@ func (p *pass) bound(g *group) time.Duration {
 // its group in this pass (units only get scarcer as a pass goes on, and
 // later requests have waited less), so the group is done.
 func (p *pass) live(g *group) bool {
-	r := g.cur
-	if r == nil {
+	if g.cur == nil {
 		return false
 	}
 	fits, open := true, false
@@ -144,15 +143,17 @@ func (p *pass) live(g *group) bool {
 			fits = false
 		}
 	}
+	if !open {
+		return false
+	}
+	g.load() // the heap orders live groups by their next request's ID
 	switch {
 	case fits:
 		return true
-	case !open:
-		return false
 	case p.a.policy == FIFO:
 		return true
 	default:
-		return p.now.Sub(r.requested) >= p.bound(g)
+		return p.now.Sub(g.curAt) >= p.bound(g)
 	}
 }
 
@@ -171,7 +172,7 @@ func (p *pass) merge() {
 			if g.head == nil || g.stamp == p.stamp {
 				continue
 			}
-			g.stamp, g.cur = p.stamp, g.head
+			g.stamp, g.cur, g.curID, g.curAt, g.curLoaded = p.stamp, g.head, g.headID, g.headAt, true
 			if p.live(g) {
 				h.g = append(h.g, g)
 			}
@@ -185,8 +186,9 @@ func (p *pass) merge() {
 			continue
 		}
 		r := g.cur
-		g.cur = r.gnext
+		next := r.gnext
 		p.try(r)
+		g.setCur(next)
 		if p.live(g) {
 			h.down(0)
 		} else {
@@ -212,7 +214,13 @@ func (p *pass) greedy(releaser string) {
 	}
 	order := a.stageScratch[:0]
 	for _, s := range a.stageOrder {
-		if s.tail != nil {
+		if s.nWaiting > 0 {
+			s.newest = 0
+			for _, g := range s.groupList {
+				if g.tail != nil && g.tail.id > s.newest {
+					s.newest = g.tail.id
+				}
+			}
 			order = append(order, s)
 		}
 	}
@@ -220,7 +228,7 @@ func (p *pass) greedy(releaser string) {
 		if x.nWaiting != y.nWaiting {
 			return y.nWaiting - x.nWaiting
 		}
-		if x.tail.id > y.tail.id {
+		if x.newest > y.newest {
 			return -1
 		}
 		return 1
@@ -230,7 +238,7 @@ func (p *pass) greedy(releaser string) {
 		// newest first across the stage's groups; a group that does not
 		// fit now fits no later in the pass
 		for _, g := range s.groupList {
-			g.cur = g.tail
+			g.setCur(g.tail)
 		}
 		for !p.done() {
 			var best *group
@@ -242,7 +250,8 @@ func (p *pass) greedy(releaser string) {
 					g.cur = nil
 					continue
 				}
-				if best == nil || g.cur.id > best.cur.id {
+				g.load()
+				if best == nil || g.curID > best.curID {
 					best = g
 				}
 			}
@@ -250,7 +259,7 @@ func (p *pass) greedy(releaser string) {
 				break
 			}
 			r := best.cur
-			best.cur = r.gprev
+			best.setCur(r.gprev)
 			p.try(r)
 		}
 	}

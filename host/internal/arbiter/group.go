@@ -1,5 +1,7 @@
 package arbiter
 
+import "time"
+
 // A group is the waiting requests of one stage that ask for the same set of
 // locks, oldest first. Every request of a group fits the free units or none
 // does, and their waits shrink from head to tail, so a pass needs to look
@@ -15,11 +17,18 @@ type group struct {
 	key   string   // in stage.groups
 
 	head, tail *request
+	// the head's ID and request time, kept here so that a pass looking at
+	// every group of a lock reads no request that it does not act on
+	headID RequestID
+	headAt time.Time
 
 	// pass state, valid while stamp is the pass's
 	stamp      uint64
 	cur        *request // next request the pass looks at
-	bound      int64    // bypass bound in ns, once per pass
+	curID      RequestID
+	curAt      time.Time // cur's ID and request time, once curLoaded
+	curLoaded  bool
+	bound      int64 // bypass bound in ns, once per pass
 	boundStamp uint64
 	mstamp     uint64 // measure's visit mark
 }
@@ -77,6 +86,7 @@ func (g *group) push(r *request) {
 		g.tail.gnext = r
 	} else {
 		g.head = r
+		g.headID, g.headAt = r.id, r.requested
 	}
 	g.tail = r
 	r.group = g
@@ -87,6 +97,9 @@ func (g *group) remove(r *request) {
 		r.gprev.gnext = r.gnext
 	} else {
 		g.head = r.gnext
+		if g.head != nil {
+			g.headID, g.headAt = g.head.id, g.head.requested
+		}
 	}
 	if r.gnext != nil {
 		r.gnext.gprev = r.gprev
@@ -110,7 +123,20 @@ func (h *groupHeap) less(i, j int) bool {
 	if h.fair && a.stage.v != b.stage.v {
 		return a.stage.v < b.stage.v
 	}
-	return a.cur.id < b.cur.id
+	return a.curID < b.curID
+}
+
+// setCur points the pass's cursor of g at r (nil: past the last). Its ID
+// and request time are read when needed (load): a group whose locks are
+// all taken is dropped without reading its next request.
+func (g *group) setCur(r *request) {
+	g.cur, g.curLoaded = r, false
+}
+
+func (g *group) load() {
+	if !g.curLoaded {
+		g.curID, g.curAt, g.curLoaded = g.cur.id, g.cur.requested, true
+	}
 }
 
 func (h *groupHeap) init() {

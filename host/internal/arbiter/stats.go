@@ -80,13 +80,13 @@ func (a *Arbiter) Stats() Stats {
 		stage string
 	}
 	liveHold := map[key]time.Duration{}
-	for _, r := range a.leases {
+	a.leases.each(func(r *request) {
 		d := now.Sub(r.lease.Granted)
 		live[r.stage.name] += d
 		for _, i := range r.locks {
 			liveHold[key{i, r.stage.name}] += d
 		}
-	}
+	})
 	for i, l := range a.locks {
 		ls := LockStats{
 			Capacity: l.capacity, Held: l.capacity - l.free, Waiting: l.waiting, Grants: l.grants,
@@ -119,8 +119,10 @@ func (a *Arbiter) Stats() Stats {
 			Cancels: s.cancels, Releases: s.releases, Waiting: s.nWaiting, Holding: s.nHolding,
 			HoldTime: s.holdTotal + live[s.name], Wait: s.waits.summary(),
 		}
-		if s.head != nil {
-			ss.LongestWaiting = now.Sub(s.head.requested)
+		for _, g := range s.groupList {
+			if g.head != nil {
+				ss.LongestWaiting = max(ss.LongestWaiting, now.Sub(g.headAt))
+			}
 		}
 		st.Stages[s.name] = ss
 	}
