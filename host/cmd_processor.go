@@ -35,16 +35,17 @@ func runProcessor(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	name := fs.String("name", "", "the host instance `NAME` (finds its default socket; default "+daemon.DefaultInstance+")")
 	socket := fs.String("socket", "", "the host's unix socket `PATH` (default: $SEALHOST_SOCKET, else where `host run -name NAME` listens)")
-	keepalive := fs.Duration("keepalive", 6*time.Minute, "ping the host after this long without a word from it, and fail the tasks in flight (retryable) when it does not answer within as long again (at most 30s): a host that hangs (stopped, wedged) must not leave the worker waiting forever. At least 10s (gRPC's floor); the host refuses pings closer than 5m apart, so keep it above that; 0 turns it off")
+	keepalive := fs.Duration("keepalive", 6*time.Minute, "ping the host after this `DURATION` without a word from it; no answer within as long again (at most 30s) fails the tasks in flight, retryable, so a hung host never leaves the worker waiting. Keep it over 5m (the host refuses closer pings); 0: off")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: host processor [-socket PATH | -name NAME] STAGE")
-		fmt.Fprintf(stderr, "\nSpeaks damocles-worker's external-processor protocol on stdin/stdout for STAGE\n"+
-			"(%s) and runs each task on a running host (`host run`), which confines\n"+
-			"it and applies its limits and locks. In damocles-worker's TOML:\n\n"+
+		fmt.Fprintf(stderr, "\nSpeaks damocles-worker's external-processor protocol on stdin/stdout for\n"+
+			"STAGE (%s) and runs each task on a running host (`host run`),\n"+
+			"which confines it and applies its limits and locks. In damocles-worker's\nTOML:\n\n"+
 			"  [[processors.pc2]]\n  bin = \"/usr/local/bin/host\"     # runs `host processor pc2`\n\n"+
-			"Every request with a readable id is answered; a host that is down answers\n"+
-			"\"retryable\" errors. VC_CG_* and VENUS_WORKER_NUMA_PREFERRED are ignored:\n"+
-			"the host's processors own cpuset, NUMA and locks.\n", strings.Join(damocles.Stages, ", "))
+			"Every request with a readable id is answered; a host that is down, goes\n"+
+			"away or hangs answers \"retryable\" errors. VC_CG_* and\n"+
+			"VENUS_WORKER_NUMA_PREFERRED are ignored: the host's processors own cpuset,\n"+
+			"NUMA and locks.\n", strings.Join(damocles.Stages, ", "))
 		fmt.Fprintln(stderr, "\nExit status: 0 stdin ended, 1 stdout failed, 2 a usage mistake.")
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
