@@ -19,9 +19,13 @@ build:
 # the quick loop.
 test: build test-main test-ffi test-interop test-real
 
+# The host's module and the sdk's (sdk/ is a Go module of its own, which
+# the host requires through a replace, as a plugin author's module would).
 test-main:
 	$(GO) vet ./...
+	cd sdk && $(GO) vet ./...
 	$(GO) test -count=1 ./...
+	cd sdk && $(GO) test -count=1 ./...
 
 test-ffi:
 	cd plugins/ffi && $(GO) vet ./... && $(GO) test -count=1 ./...
@@ -58,8 +62,8 @@ bench: SHELL := /bin/bash
 bench: .SHELLFLAGS := -o pipefail -c
 bench:
 	@mkdir -p $(BIN) && : > $(BENCH_OUT)
-	$(GO) test -run '^$$' -bench 'NoopCall' -benchtime 2000x -count 3 ./internal/pluginclient | tee -a $(BENCH_OUT)
-	$(GO) test -run '^$$' -bench 'Payload64MiB' -benchtime 5x ./internal/pluginclient | tee -a $(BENCH_OUT)
+	cd sdk && $(GO) test -run '^$$' -bench 'NoopCall' -benchtime 2000x -count 3 ./pluginclient | tee -a ../$(BENCH_OUT)
+	cd sdk && $(GO) test -run '^$$' -bench 'Payload64MiB' -benchtime 5x ./pluginclient | tee -a ../$(BENCH_OUT)
 	$(GO) test -run '^$$' -bench 'ProcessorNoop' -benchtime 2000x -count 3 ./host | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 0.3s -count 3 ./host/internal/arbiter | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 10x -count 3 ./internal/startbench ./host/internal/confine | tee -a $(BENCH_OUT)

@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/status"
 
-	"github.com/sealhost/sealhost/internal/blob"
+	"github.com/sealhost/sealhost/sdk/internal/blob"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
@@ -188,5 +188,13 @@ func TestRequestBlobOnlyFromTheBlobDir(t *testing.T) {
 	}
 	if _, err := srv.C2(context.Background(), &sealv1.C2Request{Phase1OutputBlob: inside}); err != nil {
 		t.Fatalf("a blob inside the blob directory: %v", err)
+	}
+}
+
+// TestBlobDirEnvAgrees: the host sets sdk.BlobDirEnv, the sdk's blob reader
+// reads blob.DirEnv; they must be one name.
+func TestBlobDirEnvAgrees(t *testing.T) {
+	if BlobDirEnv != blob.DirEnv {
+		t.Fatalf("sdk.BlobDirEnv %q, blob.DirEnv %q", BlobDirEnv, blob.DirEnv)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/sealhost/sealhost/internal/blob"
+	"github.com/sealhost/sealhost/sdk/internal/blob"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 

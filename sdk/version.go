@@ -29,3 +29,10 @@ const MaxMessageSize = 256 << 20
 // the plugin the level its logger should emit at; messages below it are not
 // even formatted. Unset means trace: the host filters anyway.
 const LogLevelEnv = "SEALHOST_PLUGIN_LOG_LEVEL"
+
+// BlobDirEnv names the environment variable through which the host tells a
+// plugin the one directory its request blobs may come from (the
+// processor's own TMPDIR). The host sets it when it starts the plugin, so
+// no task request can move it; the sdk reads and removes request blobs only
+// there.
+const BlobDirEnv = "SEALHOST_BLOB_DIR"

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealhost/sealhost/internal/blob"
 	"github.com/sealhost/sealhost/internal/damocles"
 	"github.com/sealhost/sealhost/sdk"
 )
@@ -83,7 +82,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 // host has confined the plugin, and the child inherits that.
 func childEnv(env []string, log func(key string)) []string {
 	drop := map[string]bool{
-		sdk.MagicCookieKey: true, sdk.LogLevelEnv: true, blob.DirEnv: true,
+		sdk.MagicCookieKey: true, sdk.LogLevelEnv: true, sdk.BlobDirEnv: true,
 		// go-plugin's variables to its plugin (the client certificate
 		// among them).
 		"PLUGIN_MIN_PORT": true, "PLUGIN_MAX_PORT": true, "PLUGIN_PROTOCOL_VERSIONS": true,

@@ -11,7 +11,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
-	"github.com/sealhost/sealhost/internal/pluginclient"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/sealhost/sealhost/internal/pluginclient"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk/plugintest"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )

@@ -12,7 +12,7 @@ require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/ipfs/go-cid v0.5.0
 	github.com/prysmaticlabs/gohashtree v0.0.4-beta
-	github.com/sealhost/sealhost v0.0.0-00010101000000-000000000000
+	github.com/sealhost/sealhost/sdk v0.0.0
 	golang.org/x/sys v0.50.0
 )
 
@@ -60,3 +60,5 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 	lukechampine.com/blake3 v1.3.0 // indirect
 )
+
+replace github.com/sealhost/sealhost/sdk => ../../sdk

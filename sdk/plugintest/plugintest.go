@@ -14,8 +14,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/sealhost/sealhost/internal/pluginclient"
 	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
@@ -85,7 +85,7 @@ const PayloadSize = 64 << 20
 // Run checks the plugin described by cfg, each check a subtest of t:
 // handshake, stages, payload, cancel, errors, concurrent, stdout. Each
 // starts the plugin afresh through the host's own client
-// (internal/pluginclient), so a check's failure cannot hide another's.
+// (sdk/pluginclient), so a check's failure cannot hide another's.
 func Run(t *testing.T, cfg Config) {
 	t.Helper()
 	h, err := newHarness(t, cfg)

@@ -1,9 +1,10 @@
 package confine
 
 import (
-	"github.com/sealhost/sealhost/internal/blob"
 	"sort"
 	"strings"
+
+	"github.com/sealhost/sealhost/sdk"
 )
 
 // SafeEnv lists the host variables a processor with inherit_env = false
@@ -50,7 +51,7 @@ func BuildEnv(host []string, inherit bool, env map[string]string, tmpdir string)
 	if tmpdir != "" {
 		// Where the host puts request blobs: the plugin reads (and
 		// removes) blob files only there. Host-owned, not the operator's.
-		vars[blob.DirEnv] = tmpdir
+		vars[sdk.BlobDirEnv] = tmpdir
 	}
 	keys := make([]string, 0, len(vars))
 	for k := range vars {

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/sealhost/sealhost/internal/pluginclient"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 )
 
 // BenchmarkTask measures what the host adds to one no-op stage task: a c2

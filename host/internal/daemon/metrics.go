@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sealhost/sealhost/host/internal/supervise"
-	"github.com/sealhost/sealhost/internal/pluginclient"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )

@@ -18,7 +18,7 @@ import (
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/dispatch"
 	"github.com/sealhost/sealhost/host/internal/supervise"
-	"github.com/sealhost/sealhost/internal/pluginclient"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk"
 	"github.com/sealhost/sealhost/sdk/client"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"

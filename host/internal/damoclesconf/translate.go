@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/plan"
-	"github.com/sealhost/sealhost/internal/pluginclient"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 )
 
 // Options shape the written config.

@@ -6,7 +6,7 @@
 // failed respawn, and has no task timeout. A Processor instead:
 //
 //   - starts its plugin confined (package confine) through the real
-//     go-plugin path (internal/pluginclient), and watches it: process exit,
+//     go-plugin path (sdk/pluginclient), and watches it: process exit,
 //     or a health service that stops answering;
 //   - fails every in-flight task at once when the plugin dies, with an error
 //     that says how it died (exit code or signal, last stderr lines), kills

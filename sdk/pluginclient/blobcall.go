@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/sealhost/sealhost/internal/blob"
 	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/internal/blob"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 

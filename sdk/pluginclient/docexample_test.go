@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sealhost/sealhost/internal/pluginclient"
 	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
@@ -24,7 +24,7 @@ func TestSDKDocExample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a plugin")
 	}
-	doc, err := os.ReadFile("../../sdk/doc.go")
+	doc, err := os.ReadFile("../doc.go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestSDKDocExample(t *testing.T) {
 	if err := os.WriteFile(mainGo, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pkgDir, err := filepath.Abs("../../sdk/internal/docexample")
+	pkgDir, err := filepath.Abs("../internal/docexample")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +47,8 @@ func TestSDKDocExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "example-c2")
-	build := exec.Command("go", "build", "-overlay", overlayFile, "-o", bin, "./sdk/internal/docexample")
-	build.Dir = "../.."
+	build := exec.Command("go", "build", "-overlay", overlayFile, "-o", bin, "./internal/docexample")
+	build.Dir = ".." // the sdk module
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("the example in sdk/doc.go does not build: %v\n%s\n%s", err, out, src)
 	}

@@ -4,9 +4,9 @@
 // sdk.MaxMessageSize each way), calls its stages, and notices when it
 // exits.
 //
-// It lives under the module's internal/ rather than host/internal/ so
-// that sdk/plugintest, which runs third-party plugins through exactly this
-// path, can import it.
+// It lives in the sdk module rather than the host's so that sdk/plugintest,
+// which runs third-party plugins through exactly this path, can import it
+// without pulling in the host; plugin authors do not need it themselves.
 //
 // Start takes an exec.Cmd the caller has prepared, so a confinement layer
 // can make it a shim and choose its whole environment; Start only adds the

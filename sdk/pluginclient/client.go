@@ -18,8 +18,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/sealhost/sealhost/internal/blob"
 	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/internal/blob"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 

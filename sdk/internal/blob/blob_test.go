@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/sealhost/sealhost/internal/blob"
+	"github.com/sealhost/sealhost/sdk/internal/blob"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 

@@ -56,10 +56,8 @@ func Write(ctx context.Context, dir, prefix string, data []byte) (*sealv1.Blob, 
 	return &sealv1.Blob{Path: path, Size: uint64(len(data)), Crc32C: crc}, nil
 }
 
-// DirEnv names the environment variable through which the host tells a
-// plugin the one directory its request blobs may come from (the
-// processor's own TMPDIR). The host sets it when it starts the plugin, so
-// no task request can move it.
+// DirEnv is sdk.BlobDirEnv (this package cannot import the sdk, which
+// imports it); sdk's tests check the two agree.
 const DirEnv = "SEALHOST_BLOB_DIR"
 
 // Read returns the bytes b refers to and removes its file, but only a file

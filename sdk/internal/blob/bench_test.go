@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/sealhost/sealhost/internal/blob"
+	"github.com/sealhost/sealhost/sdk/internal/blob"
 )
 
 func BenchmarkWrite(b *testing.B) {
