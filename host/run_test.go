@@ -100,7 +100,7 @@ func runTestWaitHost(socket string, d time.Duration) error {
 // runTestHostBinary is the host command as testscript installed it: this test
 // binary under the name "host", so it runs hostMain, and the confinement
 // shim it re-executes (/proc/self/exe, argv[0] "host") does too.
-func runTestHostBinary(t *testing.T) string {
+func runTestHostBinary(t testing.TB) string {
 	p, err := exec.LookPath("host")
 	if err != nil {
 		t.Fatalf("no host command on PATH (set up by testscript): %v", err)
@@ -126,7 +126,7 @@ processor "c2" {
 
 // runTestStartHostConfig starts `host run` as a real process on the config
 // src and waits until every processor runs.
-func runTestStartHostConfig(t *testing.T, name, src string, extra ...string) (cmd *exec.Cmd, socket string, stderr *bytes.Buffer) {
+func runTestStartHostConfig(t testing.TB, name, src string, extra ...string) (cmd *exec.Cmd, socket string, stderr *bytes.Buffer) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "config.hcl")
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
