@@ -17,8 +17,8 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/sealhost/sealhost/host/internal/confine"
-	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
@@ -724,8 +724,11 @@ func (p *Processor) launch(ctx context.Context, owner string) (Conn, error) {
 		return p.cfg.Launch(ctx, owner)
 	}
 	c, err := pluginclient.Start(ctx, pluginclient.Config{
-		Name:         p.cfg.ID,
-		Cmd:          p.cg.Command(),
+		Name: p.cfg.ID,
+		Cmd:  p.cg.Command(),
+		// The command is the confinement shim (/proc/self/exe): logs and
+		// start errors name the plugin binary it execs.
+		Binary:       p.cfg.Spec.Plugin,
 		Logger:       p.log,
 		StartTimeout: p.cfg.StartTimeout,
 		// Large payloads travel as files; keeping them in the processor's

@@ -19,8 +19,8 @@ import (
 	"k8s.io/utils/cpuset"
 
 	"github.com/sealhost/sealhost/host/internal/confine"
-	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
