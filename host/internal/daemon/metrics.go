@@ -21,7 +21,7 @@ import (
 //
 //	sealhost_tasks_started_total{stage,processor}
 //	sealhost_tasks_finished_total{stage,processor}        succeeded
-//	sealhost_tasks_failed_total{stage,processor,reason}   reason: plugin_error, plugin_died, timeout, cancelled, other
+//	sealhost_tasks_failed_total{stage,processor,reason}   reason: plugin_error, plugin_died, timeout, cancelled
 //	sealhost_task_duration_seconds{stage,processor}       histogram
 //	sealhost_task_wait_seconds{stage}                     histogram, every task
 //	sealhost_lock_wait_seconds{stage}                     histogram, tasks on processors with locks
@@ -88,11 +88,24 @@ func newMetrics(h *Host) *metrics {
 		&procCollector{h: h},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, p := range h.cfg.Processors {
-		// Zero series exist from the start, so rate() and alerts see them.
-		m.waiting.WithLabelValues(string(p.Stage))
-		m.running.WithLabelValues(string(p.Stage))
-		m.started.WithLabelValues(string(p.Stage), p.ID)
-		m.finished.WithLabelValues(string(p.Stage), p.ID)
+		// Every series a dashboard or an alert reads exists from the
+		// start, at zero: rate() over a series born at its first failure
+		// misses that failure, and "absent" cannot tell a quiet stage
+		// from a broken scrape.
+		st := string(p.Stage)
+		m.waiting.WithLabelValues(st)
+		m.running.WithLabelValues(st)
+		m.started.WithLabelValues(st, p.ID)
+		m.finished.WithLabelValues(st, p.ID)
+		for _, r := range failReasons {
+			m.failed.WithLabelValues(st, p.ID, r)
+		}
+		m.duration.WithLabelValues(st, p.ID)
+		m.wait.WithLabelValues(st)
+		if len(p.Locks) > 0 {
+			m.lockWait.WithLabelValues(st)
+			m.lockHold.WithLabelValues(st)
+		}
 		m.ooms.WithLabelValues(p.ID)
 	}
 	return m
@@ -121,6 +134,9 @@ func (m *metrics) taskEnded(t *task, ran time.Duration, locks bool, err error) {
 	}
 	m.failed.WithLabelValues(stage, t.processor, failReason(err)).Inc()
 }
+
+// failReasons are every value failReason returns.
+var failReasons = []string{"plugin_error", "plugin_died", "timeout", "cancelled"}
 
 func failReason(err error) string {
 	var (
