@@ -628,3 +628,37 @@ func TestAvailableReadOnly(t *testing.T) {
 		t.Errorf("this machine's cgroupfs was changed: %v", err)
 	}
 }
+
+// TestCloseLeavesOnlyTheTopFolder is what README's "Run the host" promises
+// about cleanup: once a host's Manager is closed, its instance folder is
+// gone from every hierarchy, and the shared top-level sealhost folder stays
+// (like a systemd slice), so its presence alone is no leak.
+func TestCloseLeavesOnlyTheTopFolder(t *testing.T) {
+	requireCgroups(t)
+	m := newManager(t, false)
+	cg, err := m.Prepare(helperSpec(t, "sleep", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := cg.Paths()
+	if len(paths) == 0 {
+		t.Fatal("no cgroup paths")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for ctl, p := range paths {
+		// p is .../sealhost/<instance>/<processor>.
+		instance := filepath.Dir(p)
+		top := filepath.Dir(instance)
+		if filepath.Base(top) != "sealhost" {
+			t.Fatalf("%s: %s is not under a sealhost folder", ctl, p)
+		}
+		if _, err := os.Stat(instance); !os.IsNotExist(err) {
+			t.Errorf("%s: instance folder %s still there after Close (%v)", ctl, instance, err)
+		}
+		if st, err := os.Stat(top); err != nil || !st.IsDir() {
+			t.Errorf("%s: the top-level folder %s is gone (%v); it is meant to stay", ctl, top, err)
+		}
+	}
+}
