@@ -35,19 +35,32 @@ func BenchmarkTreeD8MiB(b *testing.B) {
 			sha256.Sum256(data)
 		}
 	})
-	b.Run("build", func(b *testing.B) {
-		b.SetBytes(size)
-		cache := filepath.Join(dir, "cache")
-		for b.Loop() {
-			if err := os.MkdirAll(cache, 0o755); err != nil {
-				b.Fatal(err)
+	// On the disk the tree is written to and fsync'ed (twice the sector
+	// size): that row includes the disk. In memory (tmpfs, where fsync is
+	// a no-op) it is the builder's own cost, hashing and copying, which is
+	// what "near the hardware" means for the cpu: make bench's target row.
+	build := func(dir string) func(b *testing.B) {
+		return func(b *testing.B) {
+			b.SetBytes(size)
+			cache := filepath.Join(dir, "cache")
+			for b.Loop() {
+				if err := os.MkdirAll(cache, 0o755); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := BuildTreeD(context.Background(), staged, cache, size); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				os.RemoveAll(cache)
+				b.StartTimer()
 			}
-			if _, err := BuildTreeD(context.Background(), staged, cache, size); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			os.RemoveAll(cache)
-			b.StartTimer()
 		}
-	})
+	}
+	b.Run("build", build(dir))
+	shm, err := os.MkdirTemp("/dev/shm", "treed-bench-")
+	if err != nil {
+		b.Fatalf("no tmpfs at /dev/shm for the in-memory row: %v", err)
+	}
+	defer os.RemoveAll(shm)
+	b.Run("build-tmpfs", build(shm))
 }
