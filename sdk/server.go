@@ -34,6 +34,13 @@ type Plugin struct {
 	C1    C1Stage
 	C2    C2Stage
 
+	SnapEncode  SnapEncodeStage
+	SnapProve   SnapProveStage
+	WindowPoSt  WindowPoStStage
+	WinningPoSt WinningPoStStage
+	Unseal      UnsealStage
+	AddPieces   AddPiecesStage
+
 	// Unserved, when not empty, is added to the UNIMPLEMENTED answer of
 	// every stage left nil: why this build does not serve it and what to do
 	// (e.g. "built without filecoin-ffi: see plugins/ffi/README.md").
@@ -45,7 +52,8 @@ type Plugin struct {
 	Logger hclog.Logger
 }
 
-// Stages lists the stages p serves, in pipeline order.
+// Stages lists the stages p serves, in pipeline order (the sealing stages,
+// then the others in enum order).
 func (p Plugin) Stages() []sealv1.Stage {
 	var s []sealv1.Stage
 	if p.TreeD != nil {
@@ -63,6 +71,24 @@ func (p Plugin) Stages() []sealv1.Stage {
 	if p.C2 != nil {
 		s = append(s, sealv1.Stage_STAGE_C2)
 	}
+	if p.SnapEncode != nil {
+		s = append(s, sealv1.Stage_STAGE_SNAP_ENCODE)
+	}
+	if p.SnapProve != nil {
+		s = append(s, sealv1.Stage_STAGE_SNAP_PROVE)
+	}
+	if p.WindowPoSt != nil {
+		s = append(s, sealv1.Stage_STAGE_WINDOW_POST)
+	}
+	if p.WinningPoSt != nil {
+		s = append(s, sealv1.Stage_STAGE_WINNING_POST)
+	}
+	if p.Unseal != nil {
+		s = append(s, sealv1.Stage_STAGE_UNSEAL)
+	}
+	if p.AddPieces != nil {
+		s = append(s, sealv1.Stage_STAGE_ADD_PIECES)
+	}
 	return s
 }
 
@@ -71,7 +97,7 @@ func (p Plugin) validate() error {
 		return errors.New("sdk.Plugin.Name is empty: set it to the plugin's name, e.g. sdk.Plugin{Name: \"my-pc2\", ...}")
 	}
 	if len(p.Stages()) == 0 {
-		return fmt.Errorf("plugin %q serves no stage: set at least one of sdk.Plugin's TreeD, PC1, PC2, C1, C2", p.Name)
+		return fmt.Errorf("plugin %q serves no stage: set at least one of sdk.Plugin's TreeD, PC1, PC2, C1, C2, SnapEncode, SnapProve, WindowPoSt, WinningPoSt, Unseal, AddPieces", p.Name)
 	}
 	return nil
 }
@@ -357,7 +383,8 @@ func (s *server) deflate(ctx context.Context, dir, stage string, data []byte) (*
 }
 
 // StageName is the short lower-case name of a stage used in configuration
-// and logs: tree_d, pc1, pc2, c1, c2.
+// and logs: tree_d, pc1, pc2, c1, c2, snap_encode, snap_prove,
+// window_post, winning_post, unseal, add_pieces.
 func StageName(s sealv1.Stage) string {
 	switch s {
 	case sealv1.Stage_STAGE_TREE_D:
@@ -370,6 +397,18 @@ func StageName(s sealv1.Stage) string {
 		return "c1"
 	case sealv1.Stage_STAGE_C2:
 		return "c2"
+	case sealv1.Stage_STAGE_SNAP_ENCODE:
+		return "snap_encode"
+	case sealv1.Stage_STAGE_SNAP_PROVE:
+		return "snap_prove"
+	case sealv1.Stage_STAGE_WINDOW_POST:
+		return "window_post"
+	case sealv1.Stage_STAGE_WINNING_POST:
+		return "winning_post"
+	case sealv1.Stage_STAGE_UNSEAL:
+		return "unseal"
+	case sealv1.Stage_STAGE_ADD_PIECES:
+		return "add_pieces"
 	}
 	return s.String()
 }

@@ -79,3 +79,84 @@ type C2Func func(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response
 func (f C2Func) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
 	return f(ctx, req)
 }
+
+// The stages added to protocol v1 after the sealing ones: snap deals,
+// PoSt, unseal and add_pieces.
+
+// SnapEncodeStage is filecoin-ffi's SectorUpdate.EncodeInto.
+type SnapEncodeStage interface {
+	SnapEncode(ctx context.Context, req *sealv1.SnapEncodeRequest) (*sealv1.SnapEncodeResponse, error)
+}
+
+// SnapEncodeFunc lets a plain function serve as a SnapEncodeStage.
+type SnapEncodeFunc func(ctx context.Context, req *sealv1.SnapEncodeRequest) (*sealv1.SnapEncodeResponse, error)
+
+// SnapEncode calls f.
+func (f SnapEncodeFunc) SnapEncode(ctx context.Context, req *sealv1.SnapEncodeRequest) (*sealv1.SnapEncodeResponse, error) {
+	return f(ctx, req)
+}
+
+// SnapProveStage is filecoin-ffi's SectorUpdate update proof (vanilla proofs, then the SNARK).
+type SnapProveStage interface {
+	SnapProve(ctx context.Context, req *sealv1.SnapProveRequest) (*sealv1.SnapProveResponse, error)
+}
+
+// SnapProveFunc lets a plain function serve as a SnapProveStage.
+type SnapProveFunc func(ctx context.Context, req *sealv1.SnapProveRequest) (*sealv1.SnapProveResponse, error)
+
+// SnapProve calls f.
+func (f SnapProveFunc) SnapProve(ctx context.Context, req *sealv1.SnapProveRequest) (*sealv1.SnapProveResponse, error) {
+	return f(ctx, req)
+}
+
+// WindowPoStStage is filecoin-ffi's GenerateWindowPoSt.
+type WindowPoStStage interface {
+	WindowPoSt(ctx context.Context, req *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, error)
+}
+
+// WindowPoStFunc lets a plain function serve as a WindowPoStStage.
+type WindowPoStFunc func(ctx context.Context, req *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, error)
+
+// WindowPoSt calls f.
+func (f WindowPoStFunc) WindowPoSt(ctx context.Context, req *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, error) {
+	return f(ctx, req)
+}
+
+// WinningPoStStage is filecoin-ffi's GenerateWinningPoSt.
+type WinningPoStStage interface {
+	WinningPoSt(ctx context.Context, req *sealv1.WinningPoStRequest) (*sealv1.WinningPoStResponse, error)
+}
+
+// WinningPoStFunc lets a plain function serve as a WinningPoStStage.
+type WinningPoStFunc func(ctx context.Context, req *sealv1.WinningPoStRequest) (*sealv1.WinningPoStResponse, error)
+
+// WinningPoSt calls f.
+func (f WinningPoStFunc) WinningPoSt(ctx context.Context, req *sealv1.WinningPoStRequest) (*sealv1.WinningPoStResponse, error) {
+	return f(ctx, req)
+}
+
+// UnsealStage is filecoin-ffi's UnsealRange.
+type UnsealStage interface {
+	Unseal(ctx context.Context, req *sealv1.UnsealRequest) (*sealv1.UnsealResponse, error)
+}
+
+// UnsealFunc lets a plain function serve as a UnsealStage.
+type UnsealFunc func(ctx context.Context, req *sealv1.UnsealRequest) (*sealv1.UnsealResponse, error)
+
+// Unseal calls f.
+func (f UnsealFunc) Unseal(ctx context.Context, req *sealv1.UnsealRequest) (*sealv1.UnsealResponse, error) {
+	return f(ctx, req)
+}
+
+// AddPiecesStage is writes a staged sector file from piece files (filecoin-ffi's WriteWithAlignment).
+type AddPiecesStage interface {
+	AddPieces(ctx context.Context, req *sealv1.AddPiecesRequest) (*sealv1.AddPiecesResponse, error)
+}
+
+// AddPiecesFunc lets a plain function serve as a AddPiecesStage.
+type AddPiecesFunc func(ctx context.Context, req *sealv1.AddPiecesRequest) (*sealv1.AddPiecesResponse, error)
+
+// AddPieces calls f.
+func (f AddPiecesFunc) AddPieces(ctx context.Context, req *sealv1.AddPiecesRequest) (*sealv1.AddPiecesResponse, error) {
+	return f(ctx, req)
+}

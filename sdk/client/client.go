@@ -243,6 +243,36 @@ func (c *Client) C2(ctx context.Context, req *sealv1.C2Request, opts ...CallOpti
 	return call(ctx, "c2", c.tasks.C2, req, opts)
 }
 
+// SnapEncode runs a snap_encode task.
+func (c *Client) SnapEncode(ctx context.Context, req *sealv1.SnapEncodeRequest, opts ...CallOption) (*sealv1.SnapEncodeResponse, error) {
+	return call(ctx, "snap_encode", c.tasks.SnapEncode, req, opts)
+}
+
+// SnapProve runs a snap_prove task.
+func (c *Client) SnapProve(ctx context.Context, req *sealv1.SnapProveRequest, opts ...CallOption) (*sealv1.SnapProveResponse, error) {
+	return call(ctx, "snap_prove", c.tasks.SnapProve, req, opts)
+}
+
+// WindowPoSt runs a window_post task.
+func (c *Client) WindowPoSt(ctx context.Context, req *sealv1.WindowPoStRequest, opts ...CallOption) (*sealv1.WindowPoStResponse, error) {
+	return call(ctx, "window_post", c.tasks.WindowPoSt, req, opts)
+}
+
+// WinningPoSt runs a winning_post task.
+func (c *Client) WinningPoSt(ctx context.Context, req *sealv1.WinningPoStRequest, opts ...CallOption) (*sealv1.WinningPoStResponse, error) {
+	return call(ctx, "winning_post", c.tasks.WinningPoSt, req, opts)
+}
+
+// Unseal runs a unseal task.
+func (c *Client) Unseal(ctx context.Context, req *sealv1.UnsealRequest, opts ...CallOption) (*sealv1.UnsealResponse, error) {
+	return call(ctx, "unseal", c.tasks.Unseal, req, opts)
+}
+
+// AddPieces runs a add_pieces task.
+func (c *Client) AddPieces(ctx context.Context, req *sealv1.AddPiecesRequest, opts ...CallOption) (*sealv1.AddPiecesResponse, error) {
+	return call(ctx, "add_pieces", c.tasks.AddPieces, req, opts)
+}
+
 // Status returns what the host runs, waits for and holds now.
 func (c *Client) Status(ctx context.Context) (*taskv1.StatusResponse, error) {
 	resp, err := c.tasks.Status(ctx, &taskv1.StatusRequest{})

@@ -64,25 +64,45 @@ const (
 	Stage_STAGE_PC2         Stage = 3
 	Stage_STAGE_C1          Stage = 4
 	Stage_STAGE_C2          Stage = 5
+	// The stages below were added to v1 later; a plugin that predates them
+	// does not list them in InfoResponse.stages and answers UNIMPLEMENTED.
+	Stage_STAGE_SNAP_ENCODE  Stage = 6
+	Stage_STAGE_SNAP_PROVE   Stage = 7
+	Stage_STAGE_WINDOW_POST  Stage = 8
+	Stage_STAGE_WINNING_POST Stage = 9
+	Stage_STAGE_UNSEAL       Stage = 10
+	Stage_STAGE_ADD_PIECES   Stage = 11
 )
 
 // Enum value maps for Stage.
 var (
 	Stage_name = map[int32]string{
-		0: "STAGE_UNSPECIFIED",
-		1: "STAGE_TREE_D",
-		2: "STAGE_PC1",
-		3: "STAGE_PC2",
-		4: "STAGE_C1",
-		5: "STAGE_C2",
+		0:  "STAGE_UNSPECIFIED",
+		1:  "STAGE_TREE_D",
+		2:  "STAGE_PC1",
+		3:  "STAGE_PC2",
+		4:  "STAGE_C1",
+		5:  "STAGE_C2",
+		6:  "STAGE_SNAP_ENCODE",
+		7:  "STAGE_SNAP_PROVE",
+		8:  "STAGE_WINDOW_POST",
+		9:  "STAGE_WINNING_POST",
+		10: "STAGE_UNSEAL",
+		11: "STAGE_ADD_PIECES",
 	}
 	Stage_value = map[string]int32{
-		"STAGE_UNSPECIFIED": 0,
-		"STAGE_TREE_D":      1,
-		"STAGE_PC1":         2,
-		"STAGE_PC2":         3,
-		"STAGE_C1":          4,
-		"STAGE_C2":          5,
+		"STAGE_UNSPECIFIED":  0,
+		"STAGE_TREE_D":       1,
+		"STAGE_PC1":          2,
+		"STAGE_PC2":          3,
+		"STAGE_C1":           4,
+		"STAGE_C2":           5,
+		"STAGE_SNAP_ENCODE":  6,
+		"STAGE_SNAP_PROVE":   7,
+		"STAGE_WINDOW_POST":  8,
+		"STAGE_WINNING_POST": 9,
+		"STAGE_UNSEAL":       10,
+		"STAGE_ADD_PIECES":   11,
 	}
 )
 
@@ -1235,6 +1255,1122 @@ func (x *C2Response) GetVerification() string {
 	return ""
 }
 
+type SnapEncodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sector is the sector being updated; registered_seal_proof is the one it
+	// was sealed with.
+	Sector *Sector `protobuf:"bytes,1,opt,name=sector,proto3" json:"sector,omitempty"`
+	// registered_update_proof uses go-state-types abi.RegisteredUpdateProof
+	// numbering: 0..4 StackedDrg{2KiB,8MiB,512MiB,32GiB,64GiB}V1
+	// (abi.RegisteredSealProof.RegisteredUpdateProof gives it). A plain
+	// integer for the same reason as registered_seal_proof; it must match
+	// the sector's size.
+	RegisteredUpdateProof int64 `protobuf:"varint,2,opt,name=registered_update_proof,json=registeredUpdateProof,proto3" json:"registered_update_proof,omitempty"`
+	// new_replica_path is the new sealed file (it must exist, sector size,
+	// as lotus ensures); new_cache_path its cache directory (tree-r-last
+	// and p_aux go there).
+	NewReplicaPath string `protobuf:"bytes,3,opt,name=new_replica_path,json=newReplicaPath,proto3" json:"new_replica_path,omitempty"`
+	NewCachePath   string `protobuf:"bytes,4,opt,name=new_cache_path,json=newCachePath,proto3" json:"new_cache_path,omitempty"`
+	// sector_key_path and sector_key_cache_path are the CC sector's sealed
+	// file and cache; only read.
+	SectorKeyPath      string `protobuf:"bytes,5,opt,name=sector_key_path,json=sectorKeyPath,proto3" json:"sector_key_path,omitempty"`
+	SectorKeyCachePath string `protobuf:"bytes,6,opt,name=sector_key_cache_path,json=sectorKeyCachePath,proto3" json:"sector_key_cache_path,omitempty"`
+	// staged_path is the deal data, a full unsealed sector (add_pieces'
+	// output).
+	StagedPath string `protobuf:"bytes,7,opt,name=staged_path,json=stagedPath,proto3" json:"staged_path,omitempty"`
+	// pieces are the staged data's pieces, in order, adding up to the
+	// sector's padded size.
+	Pieces        []*PieceInfo `protobuf:"bytes,8,rep,name=pieces,proto3" json:"pieces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapEncodeRequest) Reset() {
+	*x = SnapEncodeRequest{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapEncodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapEncodeRequest) ProtoMessage() {}
+
+func (x *SnapEncodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapEncodeRequest.ProtoReflect.Descriptor instead.
+func (*SnapEncodeRequest) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SnapEncodeRequest) GetSector() *Sector {
+	if x != nil {
+		return x.Sector
+	}
+	return nil
+}
+
+func (x *SnapEncodeRequest) GetRegisteredUpdateProof() int64 {
+	if x != nil {
+		return x.RegisteredUpdateProof
+	}
+	return 0
+}
+
+func (x *SnapEncodeRequest) GetNewReplicaPath() string {
+	if x != nil {
+		return x.NewReplicaPath
+	}
+	return ""
+}
+
+func (x *SnapEncodeRequest) GetNewCachePath() string {
+	if x != nil {
+		return x.NewCachePath
+	}
+	return ""
+}
+
+func (x *SnapEncodeRequest) GetSectorKeyPath() string {
+	if x != nil {
+		return x.SectorKeyPath
+	}
+	return ""
+}
+
+func (x *SnapEncodeRequest) GetSectorKeyCachePath() string {
+	if x != nil {
+		return x.SectorKeyCachePath
+	}
+	return ""
+}
+
+func (x *SnapEncodeRequest) GetStagedPath() string {
+	if x != nil {
+		return x.StagedPath
+	}
+	return ""
+}
+
+func (x *SnapEncodeRequest) GetPieces() []*PieceInfo {
+	if x != nil {
+		return x.Pieces
+	}
+	return nil
+}
+
+type SnapEncodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// sealed_cid is the new comm_r (bagboea4b5abc...), unsealed_cid the new
+	// comm_d (baga6ea4seaq...), what EncodeInto returns.
+	SealedCid     string `protobuf:"bytes,1,opt,name=sealed_cid,json=sealedCid,proto3" json:"sealed_cid,omitempty"`
+	UnsealedCid   string `protobuf:"bytes,2,opt,name=unsealed_cid,json=unsealedCid,proto3" json:"unsealed_cid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapEncodeResponse) Reset() {
+	*x = SnapEncodeResponse{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapEncodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapEncodeResponse) ProtoMessage() {}
+
+func (x *SnapEncodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapEncodeResponse.ProtoReflect.Descriptor instead.
+func (*SnapEncodeResponse) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SnapEncodeResponse) GetSealedCid() string {
+	if x != nil {
+		return x.SealedCid
+	}
+	return ""
+}
+
+func (x *SnapEncodeResponse) GetUnsealedCid() string {
+	if x != nil {
+		return x.UnsealedCid
+	}
+	return ""
+}
+
+type SnapProveRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Sector *Sector                `protobuf:"bytes,1,opt,name=sector,proto3" json:"sector,omitempty"`
+	// registered_update_proof as in SnapEncodeRequest.
+	RegisteredUpdateProof int64 `protobuf:"varint,2,opt,name=registered_update_proof,json=registeredUpdateProof,proto3" json:"registered_update_proof,omitempty"`
+	// old_sealed_cid is the sector key's comm_r (the CC sector's PC2
+	// sealed_cid); new_sealed_cid and new_unsealed_cid are
+	// SnapEncodeResponse's.
+	OldSealedCid   string `protobuf:"bytes,3,opt,name=old_sealed_cid,json=oldSealedCid,proto3" json:"old_sealed_cid,omitempty"`
+	NewSealedCid   string `protobuf:"bytes,4,opt,name=new_sealed_cid,json=newSealedCid,proto3" json:"new_sealed_cid,omitempty"`
+	NewUnsealedCid string `protobuf:"bytes,5,opt,name=new_unsealed_cid,json=newUnsealedCid,proto3" json:"new_unsealed_cid,omitempty"`
+	// The four paths of SnapEncodeRequest, read to make the vanilla proofs
+	// when vanilla_proofs is empty.
+	NewReplicaPath     string `protobuf:"bytes,6,opt,name=new_replica_path,json=newReplicaPath,proto3" json:"new_replica_path,omitempty"`
+	NewCachePath       string `protobuf:"bytes,7,opt,name=new_cache_path,json=newCachePath,proto3" json:"new_cache_path,omitempty"`
+	SectorKeyPath      string `protobuf:"bytes,8,opt,name=sector_key_path,json=sectorKeyPath,proto3" json:"sector_key_path,omitempty"`
+	SectorKeyCachePath string `protobuf:"bytes,9,opt,name=sector_key_cache_path,json=sectorKeyCachePath,proto3" json:"sector_key_cache_path,omitempty"`
+	// vanilla_proofs, when not empty, are GenerateUpdateVanillaProofs'
+	// output (one per partition) made elsewhere, where the replica is (the
+	// damocles snap_prove task carries them): the plugin then reads no file
+	// and only runs the SNARK, GenerateUpdateProofWithVanilla. Inline bytes:
+	// a partition's vanilla proof is small next to a C1 output.
+	VanillaProofs [][]byte `protobuf:"bytes,10,rep,name=vanilla_proofs,json=vanillaProofs,proto3" json:"vanilla_proofs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapProveRequest) Reset() {
+	*x = SnapProveRequest{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapProveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapProveRequest) ProtoMessage() {}
+
+func (x *SnapProveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapProveRequest.ProtoReflect.Descriptor instead.
+func (*SnapProveRequest) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SnapProveRequest) GetSector() *Sector {
+	if x != nil {
+		return x.Sector
+	}
+	return nil
+}
+
+func (x *SnapProveRequest) GetRegisteredUpdateProof() int64 {
+	if x != nil {
+		return x.RegisteredUpdateProof
+	}
+	return 0
+}
+
+func (x *SnapProveRequest) GetOldSealedCid() string {
+	if x != nil {
+		return x.OldSealedCid
+	}
+	return ""
+}
+
+func (x *SnapProveRequest) GetNewSealedCid() string {
+	if x != nil {
+		return x.NewSealedCid
+	}
+	return ""
+}
+
+func (x *SnapProveRequest) GetNewUnsealedCid() string {
+	if x != nil {
+		return x.NewUnsealedCid
+	}
+	return ""
+}
+
+func (x *SnapProveRequest) GetNewReplicaPath() string {
+	if x != nil {
+		return x.NewReplicaPath
+	}
+	return ""
+}
+
+func (x *SnapProveRequest) GetNewCachePath() string {
+	if x != nil {
+		return x.NewCachePath
+	}
+	return ""
+}
+
+func (x *SnapProveRequest) GetSectorKeyPath() string {
+	if x != nil {
+		return x.SectorKeyPath
+	}
+	return ""
+}
+
+func (x *SnapProveRequest) GetSectorKeyCachePath() string {
+	if x != nil {
+		return x.SectorKeyCachePath
+	}
+	return ""
+}
+
+func (x *SnapProveRequest) GetVanillaProofs() [][]byte {
+	if x != nil {
+		return x.VanillaProofs
+	}
+	return nil
+}
+
+type SnapProveResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// proof is the update SNARK (192 bytes per partition).
+	Proof []byte `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
+	// verified and verification as in C2Response, for
+	// SectorUpdate.VerifyUpdateProof.
+	Verified      bool   `protobuf:"varint,2,opt,name=verified,proto3" json:"verified,omitempty"`
+	Verification  string `protobuf:"bytes,3,opt,name=verification,proto3" json:"verification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapProveResponse) Reset() {
+	*x = SnapProveResponse{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapProveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapProveResponse) ProtoMessage() {}
+
+func (x *SnapProveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapProveResponse.ProtoReflect.Descriptor instead.
+func (*SnapProveResponse) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SnapProveResponse) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+func (x *SnapProveResponse) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *SnapProveResponse) GetVerification() string {
+	if x != nil {
+		return x.Verification
+	}
+	return ""
+}
+
+// PoStSector is one sealed sector to prove: filecoin-ffi's
+// PrivateSectorInfo (proof.SectorInfo plus its files).
+type PoStSector struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// registered_seal_proof as in Sector.
+	RegisteredSealProof int64  `protobuf:"varint,1,opt,name=registered_seal_proof,json=registeredSealProof,proto3" json:"registered_seal_proof,omitempty"`
+	SectorNumber        uint64 `protobuf:"varint,2,opt,name=sector_number,json=sectorNumber,proto3" json:"sector_number,omitempty"`
+	// sealed_cid is the sector's comm_r (of the new replica for a snapped
+	// sector).
+	SealedCid     string `protobuf:"bytes,3,opt,name=sealed_cid,json=sealedCid,proto3" json:"sealed_cid,omitempty"`
+	CachePath     string `protobuf:"bytes,4,opt,name=cache_path,json=cachePath,proto3" json:"cache_path,omitempty"`
+	SealedPath    string `protobuf:"bytes,5,opt,name=sealed_path,json=sealedPath,proto3" json:"sealed_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoStSector) Reset() {
+	*x = PoStSector{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoStSector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoStSector) ProtoMessage() {}
+
+func (x *PoStSector) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoStSector.ProtoReflect.Descriptor instead.
+func (*PoStSector) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PoStSector) GetRegisteredSealProof() int64 {
+	if x != nil {
+		return x.RegisteredSealProof
+	}
+	return 0
+}
+
+func (x *PoStSector) GetSectorNumber() uint64 {
+	if x != nil {
+		return x.SectorNumber
+	}
+	return 0
+}
+
+func (x *PoStSector) GetSealedCid() string {
+	if x != nil {
+		return x.SealedCid
+	}
+	return ""
+}
+
+func (x *PoStSector) GetCachePath() string {
+	if x != nil {
+		return x.CachePath
+	}
+	return ""
+}
+
+func (x *PoStSector) GetSealedPath() string {
+	if x != nil {
+		return x.SealedPath
+	}
+	return ""
+}
+
+// PoStProof is proof.PoStProof.
+type PoStProof struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// registered_post_proof uses abi.RegisteredPoStProof numbering (as in
+	// WindowPoStRequest).
+	RegisteredPostProof int64  `protobuf:"varint,1,opt,name=registered_post_proof,json=registeredPostProof,proto3" json:"registered_post_proof,omitempty"`
+	Proof               []byte `protobuf:"bytes,2,opt,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *PoStProof) Reset() {
+	*x = PoStProof{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoStProof) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoStProof) ProtoMessage() {}
+
+func (x *PoStProof) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoStProof.ProtoReflect.Descriptor instead.
+func (*PoStProof) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PoStProof) GetRegisteredPostProof() int64 {
+	if x != nil {
+		return x.RegisteredPostProof
+	}
+	return 0
+}
+
+func (x *PoStProof) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+type WindowPoStRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// miner_id is the miner's actor id (abi.ActorID); the prover id is made
+	// from it as for sealing.
+	MinerId uint64 `protobuf:"varint,1,opt,name=miner_id,json=minerId,proto3" json:"miner_id,omitempty"`
+	// registered_post_proof uses go-state-types abi.RegisteredPoStProof
+	// numbering: 0..4 StackedDrgWinning{2KiB,...,64GiB}V1, 5..9
+	// StackedDrgWindow{...}V1, 10..14 StackedDrgWindow{...}V1_1. Every
+	// sector is proven with it (filecoin-ffi takes it per sector and
+	// requires them all equal).
+	RegisteredPostProof int64 `protobuf:"varint,2,opt,name=registered_post_proof,json=registeredPostProof,proto3" json:"registered_post_proof,omitempty"`
+	// randomness is abi.PoStRandomness, 32 bytes.
+	Randomness []byte `protobuf:"bytes,3,opt,name=randomness,proto3" json:"randomness,omitempty"`
+	// sectors are the sectors of the partition(s) to prove, in the order
+	// the chain lists them.
+	Sectors       []*PoStSector `protobuf:"bytes,4,rep,name=sectors,proto3" json:"sectors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WindowPoStRequest) Reset() {
+	*x = WindowPoStRequest{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WindowPoStRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WindowPoStRequest) ProtoMessage() {}
+
+func (x *WindowPoStRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WindowPoStRequest.ProtoReflect.Descriptor instead.
+func (*WindowPoStRequest) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *WindowPoStRequest) GetMinerId() uint64 {
+	if x != nil {
+		return x.MinerId
+	}
+	return 0
+}
+
+func (x *WindowPoStRequest) GetRegisteredPostProof() int64 {
+	if x != nil {
+		return x.RegisteredPostProof
+	}
+	return 0
+}
+
+func (x *WindowPoStRequest) GetRandomness() []byte {
+	if x != nil {
+		return x.Randomness
+	}
+	return nil
+}
+
+func (x *WindowPoStRequest) GetSectors() []*PoStSector {
+	if x != nil {
+		return x.Sectors
+	}
+	return nil
+}
+
+type WindowPoStResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// proofs are GenerateWindowPoSt's, one per partition.
+	Proofs []*PoStProof `protobuf:"bytes,1,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	// faulty_sectors, when not empty, are the sectors whose files could not
+	// be proven, and proofs is empty: filecoin-ffi answers them with its
+	// error, and a caller (as lotus does) declares them faulty and asks
+	// again without them. A successful answer rather than an error, so the
+	// list reaches the caller through any status handling.
+	FaultySectors []uint64 `protobuf:"varint,2,rep,packed,name=faulty_sectors,json=faultySectors,proto3" json:"faulty_sectors,omitempty"`
+	// verified and verification as in C2Response, for VerifyWindowPoSt.
+	Verified      bool   `protobuf:"varint,3,opt,name=verified,proto3" json:"verified,omitempty"`
+	Verification  string `protobuf:"bytes,4,opt,name=verification,proto3" json:"verification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WindowPoStResponse) Reset() {
+	*x = WindowPoStResponse{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WindowPoStResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WindowPoStResponse) ProtoMessage() {}
+
+func (x *WindowPoStResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WindowPoStResponse.ProtoReflect.Descriptor instead.
+func (*WindowPoStResponse) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WindowPoStResponse) GetProofs() []*PoStProof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+func (x *WindowPoStResponse) GetFaultySectors() []uint64 {
+	if x != nil {
+		return x.FaultySectors
+	}
+	return nil
+}
+
+func (x *WindowPoStResponse) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *WindowPoStResponse) GetVerification() string {
+	if x != nil {
+		return x.Verification
+	}
+	return ""
+}
+
+type WinningPoStRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	MinerId uint64                 `protobuf:"varint,1,opt,name=miner_id,json=minerId,proto3" json:"miner_id,omitempty"`
+	// registered_post_proof: a StackedDrgWinning* value (0..4).
+	RegisteredPostProof int64  `protobuf:"varint,2,opt,name=registered_post_proof,json=registeredPostProof,proto3" json:"registered_post_proof,omitempty"`
+	Randomness          []byte `protobuf:"bytes,3,opt,name=randomness,proto3" json:"randomness,omitempty"`
+	// sectors are the challenged sectors
+	// (GenerateWinningPoStSectorChallenge picks them).
+	Sectors       []*PoStSector `protobuf:"bytes,4,rep,name=sectors,proto3" json:"sectors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WinningPoStRequest) Reset() {
+	*x = WinningPoStRequest{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WinningPoStRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WinningPoStRequest) ProtoMessage() {}
+
+func (x *WinningPoStRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WinningPoStRequest.ProtoReflect.Descriptor instead.
+func (*WinningPoStRequest) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *WinningPoStRequest) GetMinerId() uint64 {
+	if x != nil {
+		return x.MinerId
+	}
+	return 0
+}
+
+func (x *WinningPoStRequest) GetRegisteredPostProof() int64 {
+	if x != nil {
+		return x.RegisteredPostProof
+	}
+	return 0
+}
+
+func (x *WinningPoStRequest) GetRandomness() []byte {
+	if x != nil {
+		return x.Randomness
+	}
+	return nil
+}
+
+func (x *WinningPoStRequest) GetSectors() []*PoStSector {
+	if x != nil {
+		return x.Sectors
+	}
+	return nil
+}
+
+type WinningPoStResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Proofs []*PoStProof           `protobuf:"bytes,1,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	// verified and verification as in C2Response, for VerifyWinningPoSt.
+	Verified      bool   `protobuf:"varint,2,opt,name=verified,proto3" json:"verified,omitempty"`
+	Verification  string `protobuf:"bytes,3,opt,name=verification,proto3" json:"verification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WinningPoStResponse) Reset() {
+	*x = WinningPoStResponse{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WinningPoStResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WinningPoStResponse) ProtoMessage() {}
+
+func (x *WinningPoStResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WinningPoStResponse.ProtoReflect.Descriptor instead.
+func (*WinningPoStResponse) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *WinningPoStResponse) GetProofs() []*PoStProof {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+func (x *WinningPoStResponse) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *WinningPoStResponse) GetVerification() string {
+	if x != nil {
+		return x.Verification
+	}
+	return ""
+}
+
+type UnsealRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Sector     *Sector                `protobuf:"bytes,1,opt,name=sector,proto3" json:"sector,omitempty"`
+	CachePath  string                 `protobuf:"bytes,2,opt,name=cache_path,json=cachePath,proto3" json:"cache_path,omitempty"`
+	SealedPath string                 `protobuf:"bytes,3,opt,name=sealed_path,json=sealedPath,proto3" json:"sealed_path,omitempty"`
+	// unsealed_path is where the range's bytes go: the plugin creates (or
+	// truncates) it and writes the num_bytes unsealed bytes from its start
+	// (filecoin-ffi writes to a file descriptor; a path keeps the plugin in
+	// its own process).
+	UnsealedPath string `protobuf:"bytes,4,opt,name=unsealed_path,json=unsealedPath,proto3" json:"unsealed_path,omitempty"`
+	// ticket is the PC1 ticket, 32 bytes.
+	Ticket []byte `protobuf:"bytes,5,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	// unsealed_cid is the sector's comm_d.
+	UnsealedCid string `protobuf:"bytes,6,opt,name=unsealed_cid,json=unsealedCid,proto3" json:"unsealed_cid,omitempty"`
+	// offset and num_bytes are the range in unpadded bytes of the sector's
+	// data (UnsealRange's unpaddedByteIndex and unpaddedBytesAmount); a
+	// whole 32 GiB sector is offset 0, num_bytes 34091302912.
+	Offset        uint64 `protobuf:"varint,7,opt,name=offset,proto3" json:"offset,omitempty"`
+	NumBytes      uint64 `protobuf:"varint,8,opt,name=num_bytes,json=numBytes,proto3" json:"num_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsealRequest) Reset() {
+	*x = UnsealRequest{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsealRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsealRequest) ProtoMessage() {}
+
+func (x *UnsealRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsealRequest.ProtoReflect.Descriptor instead.
+func (*UnsealRequest) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UnsealRequest) GetSector() *Sector {
+	if x != nil {
+		return x.Sector
+	}
+	return nil
+}
+
+func (x *UnsealRequest) GetCachePath() string {
+	if x != nil {
+		return x.CachePath
+	}
+	return ""
+}
+
+func (x *UnsealRequest) GetSealedPath() string {
+	if x != nil {
+		return x.SealedPath
+	}
+	return ""
+}
+
+func (x *UnsealRequest) GetUnsealedPath() string {
+	if x != nil {
+		return x.UnsealedPath
+	}
+	return ""
+}
+
+func (x *UnsealRequest) GetTicket() []byte {
+	if x != nil {
+		return x.Ticket
+	}
+	return nil
+}
+
+func (x *UnsealRequest) GetUnsealedCid() string {
+	if x != nil {
+		return x.UnsealedCid
+	}
+	return ""
+}
+
+func (x *UnsealRequest) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *UnsealRequest) GetNumBytes() uint64 {
+	if x != nil {
+		return x.NumBytes
+	}
+	return 0
+}
+
+type UnsealResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// num_bytes is how many bytes were written to unsealed_path.
+	NumBytes      uint64 `protobuf:"varint,1,opt,name=num_bytes,json=numBytes,proto3" json:"num_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsealResponse) Reset() {
+	*x = UnsealResponse{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsealResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsealResponse) ProtoMessage() {}
+
+func (x *UnsealResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsealResponse.ProtoReflect.Descriptor instead.
+func (*UnsealResponse) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UnsealResponse) GetNumBytes() uint64 {
+	if x != nil {
+		return x.NumBytes
+	}
+	return 0
+}
+
+// PieceFile is a piece to add: its data and what it must commit to.
+type PieceFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// path is a file holding the piece's unpadded bytes, size - size/128 of
+	// them (a shorter file is an error; lotus pads a short deal itself).
+	// Empty means a piece of zeros (committed capacity, fillers).
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// size is the padded piece size (abi.PaddedPieceSize), a power of two
+	// from 128 bytes.
+	Size uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// piece_cid, when set, is the piece's expected commitment: the plugin
+	// refuses data that does not match it.
+	PieceCid      string `protobuf:"bytes,3,opt,name=piece_cid,json=pieceCid,proto3" json:"piece_cid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PieceFile) Reset() {
+	*x = PieceFile{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PieceFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PieceFile) ProtoMessage() {}
+
+func (x *PieceFile) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PieceFile.ProtoReflect.Descriptor instead.
+func (*PieceFile) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *PieceFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *PieceFile) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *PieceFile) GetPieceCid() string {
+	if x != nil {
+		return x.PieceCid
+	}
+	return ""
+}
+
+type AddPiecesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Sector *Sector                `protobuf:"bytes,1,opt,name=sector,proto3" json:"sector,omitempty"`
+	// staged_path is the unsealed sector file to write; created or
+	// truncated, it ends up exactly the sector's unpadded size.
+	StagedPath string `protobuf:"bytes,2,opt,name=staged_path,json=stagedPath,proto3" json:"staged_path,omitempty"`
+	// pieces are written in order, each aligned as WriteWithAlignment
+	// aligns it (zero pieces in front when needed); they must fit the
+	// sector.
+	Pieces        []*PieceFile `protobuf:"bytes,3,rep,name=pieces,proto3" json:"pieces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddPiecesRequest) Reset() {
+	*x = AddPiecesRequest{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddPiecesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddPiecesRequest) ProtoMessage() {}
+
+func (x *AddPiecesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddPiecesRequest.ProtoReflect.Descriptor instead.
+func (*AddPiecesRequest) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AddPiecesRequest) GetSector() *Sector {
+	if x != nil {
+		return x.Sector
+	}
+	return nil
+}
+
+func (x *AddPiecesRequest) GetStagedPath() string {
+	if x != nil {
+		return x.StagedPath
+	}
+	return ""
+}
+
+func (x *AddPiecesRequest) GetPieces() []*PieceFile {
+	if x != nil {
+		return x.Pieces
+	}
+	return nil
+}
+
+type AddPiecesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pieces are every piece now in the staged file, in order: the
+	// request's, and the zero pieces that aligned them and filled the
+	// sector to its end. They add up to the sector's padded size: tree_d,
+	// pc1 and snap_encode take them as they are.
+	Pieces        []*PieceInfo `protobuf:"bytes,1,rep,name=pieces,proto3" json:"pieces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddPiecesResponse) Reset() {
+	*x = AddPiecesResponse{}
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddPiecesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddPiecesResponse) ProtoMessage() {}
+
+func (x *AddPiecesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sdk_proto_sealv1_seal_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddPiecesResponse.ProtoReflect.Descriptor instead.
+func (*AddPiecesResponse) Descriptor() ([]byte, []int) {
+	return file_sdk_proto_sealv1_seal_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AddPiecesResponse) GetPieces() []*PieceInfo {
+	if x != nil {
+		return x.Pieces
+	}
+	return nil
+}
+
 var File_sdk_proto_sealv1_seal_proto protoreflect.FileDescriptor
 
 const file_sdk_proto_sealv1_seal_proto_rawDesc = "" +
@@ -1328,21 +2464,126 @@ const file_sdk_proto_sealv1_seal_proto_rawDesc = "" +
 	"C2Response\x12\x14\n" +
 	"\x05proof\x18\x01 \x01(\fR\x05proof\x12\x1a\n" +
 	"\bverified\x18\x02 \x01(\bR\bverified\x12\"\n" +
-	"\fverification\x18\x03 \x01(\tR\fverification*j\n" +
+	"\fverification\x18\x03 \x01(\tR\fverification\"\xfe\x02\n" +
+	"\x11SnapEncodeRequest\x120\n" +
+	"\x06sector\x18\x01 \x01(\v2\x18.sealhost.seal.v1.SectorR\x06sector\x126\n" +
+	"\x17registered_update_proof\x18\x02 \x01(\x03R\x15registeredUpdateProof\x12(\n" +
+	"\x10new_replica_path\x18\x03 \x01(\tR\x0enewReplicaPath\x12$\n" +
+	"\x0enew_cache_path\x18\x04 \x01(\tR\fnewCachePath\x12&\n" +
+	"\x0fsector_key_path\x18\x05 \x01(\tR\rsectorKeyPath\x121\n" +
+	"\x15sector_key_cache_path\x18\x06 \x01(\tR\x12sectorKeyCachePath\x12\x1f\n" +
+	"\vstaged_path\x18\a \x01(\tR\n" +
+	"stagedPath\x123\n" +
+	"\x06pieces\x18\b \x03(\v2\x1b.sealhost.seal.v1.PieceInfoR\x06pieces\"V\n" +
+	"\x12SnapEncodeResponse\x12\x1d\n" +
+	"\n" +
+	"sealed_cid\x18\x01 \x01(\tR\tsealedCid\x12!\n" +
+	"\funsealed_cid\x18\x02 \x01(\tR\vunsealedCid\"\xc4\x03\n" +
+	"\x10SnapProveRequest\x120\n" +
+	"\x06sector\x18\x01 \x01(\v2\x18.sealhost.seal.v1.SectorR\x06sector\x126\n" +
+	"\x17registered_update_proof\x18\x02 \x01(\x03R\x15registeredUpdateProof\x12$\n" +
+	"\x0eold_sealed_cid\x18\x03 \x01(\tR\foldSealedCid\x12$\n" +
+	"\x0enew_sealed_cid\x18\x04 \x01(\tR\fnewSealedCid\x12(\n" +
+	"\x10new_unsealed_cid\x18\x05 \x01(\tR\x0enewUnsealedCid\x12(\n" +
+	"\x10new_replica_path\x18\x06 \x01(\tR\x0enewReplicaPath\x12$\n" +
+	"\x0enew_cache_path\x18\a \x01(\tR\fnewCachePath\x12&\n" +
+	"\x0fsector_key_path\x18\b \x01(\tR\rsectorKeyPath\x121\n" +
+	"\x15sector_key_cache_path\x18\t \x01(\tR\x12sectorKeyCachePath\x12%\n" +
+	"\x0evanilla_proofs\x18\n" +
+	" \x03(\fR\rvanillaProofs\"i\n" +
+	"\x11SnapProveResponse\x12\x14\n" +
+	"\x05proof\x18\x01 \x01(\fR\x05proof\x12\x1a\n" +
+	"\bverified\x18\x02 \x01(\bR\bverified\x12\"\n" +
+	"\fverification\x18\x03 \x01(\tR\fverification\"\xc4\x01\n" +
+	"\n" +
+	"PoStSector\x122\n" +
+	"\x15registered_seal_proof\x18\x01 \x01(\x03R\x13registeredSealProof\x12#\n" +
+	"\rsector_number\x18\x02 \x01(\x04R\fsectorNumber\x12\x1d\n" +
+	"\n" +
+	"sealed_cid\x18\x03 \x01(\tR\tsealedCid\x12\x1d\n" +
+	"\n" +
+	"cache_path\x18\x04 \x01(\tR\tcachePath\x12\x1f\n" +
+	"\vsealed_path\x18\x05 \x01(\tR\n" +
+	"sealedPath\"U\n" +
+	"\tPoStProof\x122\n" +
+	"\x15registered_post_proof\x18\x01 \x01(\x03R\x13registeredPostProof\x12\x14\n" +
+	"\x05proof\x18\x02 \x01(\fR\x05proof\"\xba\x01\n" +
+	"\x11WindowPoStRequest\x12\x19\n" +
+	"\bminer_id\x18\x01 \x01(\x04R\aminerId\x122\n" +
+	"\x15registered_post_proof\x18\x02 \x01(\x03R\x13registeredPostProof\x12\x1e\n" +
+	"\n" +
+	"randomness\x18\x03 \x01(\fR\n" +
+	"randomness\x126\n" +
+	"\asectors\x18\x04 \x03(\v2\x1c.sealhost.seal.v1.PoStSectorR\asectors\"\xb0\x01\n" +
+	"\x12WindowPoStResponse\x123\n" +
+	"\x06proofs\x18\x01 \x03(\v2\x1b.sealhost.seal.v1.PoStProofR\x06proofs\x12%\n" +
+	"\x0efaulty_sectors\x18\x02 \x03(\x04R\rfaultySectors\x12\x1a\n" +
+	"\bverified\x18\x03 \x01(\bR\bverified\x12\"\n" +
+	"\fverification\x18\x04 \x01(\tR\fverification\"\xbb\x01\n" +
+	"\x12WinningPoStRequest\x12\x19\n" +
+	"\bminer_id\x18\x01 \x01(\x04R\aminerId\x122\n" +
+	"\x15registered_post_proof\x18\x02 \x01(\x03R\x13registeredPostProof\x12\x1e\n" +
+	"\n" +
+	"randomness\x18\x03 \x01(\fR\n" +
+	"randomness\x126\n" +
+	"\asectors\x18\x04 \x03(\v2\x1c.sealhost.seal.v1.PoStSectorR\asectors\"\x8a\x01\n" +
+	"\x13WinningPoStResponse\x123\n" +
+	"\x06proofs\x18\x01 \x03(\v2\x1b.sealhost.seal.v1.PoStProofR\x06proofs\x12\x1a\n" +
+	"\bverified\x18\x02 \x01(\bR\bverified\x12\"\n" +
+	"\fverification\x18\x03 \x01(\tR\fverification\"\x96\x02\n" +
+	"\rUnsealRequest\x120\n" +
+	"\x06sector\x18\x01 \x01(\v2\x18.sealhost.seal.v1.SectorR\x06sector\x12\x1d\n" +
+	"\n" +
+	"cache_path\x18\x02 \x01(\tR\tcachePath\x12\x1f\n" +
+	"\vsealed_path\x18\x03 \x01(\tR\n" +
+	"sealedPath\x12#\n" +
+	"\runsealed_path\x18\x04 \x01(\tR\funsealedPath\x12\x16\n" +
+	"\x06ticket\x18\x05 \x01(\fR\x06ticket\x12!\n" +
+	"\funsealed_cid\x18\x06 \x01(\tR\vunsealedCid\x12\x16\n" +
+	"\x06offset\x18\a \x01(\x04R\x06offset\x12\x1b\n" +
+	"\tnum_bytes\x18\b \x01(\x04R\bnumBytes\"-\n" +
+	"\x0eUnsealResponse\x12\x1b\n" +
+	"\tnum_bytes\x18\x01 \x01(\x04R\bnumBytes\"P\n" +
+	"\tPieceFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x1b\n" +
+	"\tpiece_cid\x18\x03 \x01(\tR\bpieceCid\"\x9a\x01\n" +
+	"\x10AddPiecesRequest\x120\n" +
+	"\x06sector\x18\x01 \x01(\v2\x18.sealhost.seal.v1.SectorR\x06sector\x12\x1f\n" +
+	"\vstaged_path\x18\x02 \x01(\tR\n" +
+	"stagedPath\x123\n" +
+	"\x06pieces\x18\x03 \x03(\v2\x1b.sealhost.seal.v1.PieceFileR\x06pieces\"H\n" +
+	"\x11AddPiecesResponse\x123\n" +
+	"\x06pieces\x18\x01 \x03(\v2\x1b.sealhost.seal.v1.PieceInfoR\x06pieces*\xee\x01\n" +
 	"\x05Stage\x12\x15\n" +
 	"\x11STAGE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSTAGE_TREE_D\x10\x01\x12\r\n" +
 	"\tSTAGE_PC1\x10\x02\x12\r\n" +
 	"\tSTAGE_PC2\x10\x03\x12\f\n" +
 	"\bSTAGE_C1\x10\x04\x12\f\n" +
-	"\bSTAGE_C2\x10\x052\xa3\x03\n" +
+	"\bSTAGE_C2\x10\x05\x12\x15\n" +
+	"\x11STAGE_SNAP_ENCODE\x10\x06\x12\x14\n" +
+	"\x10STAGE_SNAP_PROVE\x10\a\x12\x15\n" +
+	"\x11STAGE_WINDOW_POST\x10\b\x12\x16\n" +
+	"\x12STAGE_WINNING_POST\x10\t\x12\x10\n" +
+	"\fSTAGE_UNSEAL\x10\n" +
+	"\x12\x14\n" +
+	"\x10STAGE_ADD_PIECES\x10\v2\xaa\a\n" +
 	"\x06Stages\x12E\n" +
 	"\x04Info\x12\x1d.sealhost.seal.v1.InfoRequest\x1a\x1e.sealhost.seal.v1.InfoResponse\x12H\n" +
 	"\x05TreeD\x12\x1e.sealhost.seal.v1.TreeDRequest\x1a\x1f.sealhost.seal.v1.TreeDResponse\x12B\n" +
 	"\x03PC1\x12\x1c.sealhost.seal.v1.PC1Request\x1a\x1d.sealhost.seal.v1.PC1Response\x12B\n" +
 	"\x03PC2\x12\x1c.sealhost.seal.v1.PC2Request\x1a\x1d.sealhost.seal.v1.PC2Response\x12?\n" +
 	"\x02C1\x12\x1b.sealhost.seal.v1.C1Request\x1a\x1c.sealhost.seal.v1.C1Response\x12?\n" +
-	"\x02C2\x12\x1b.sealhost.seal.v1.C2Request\x1a\x1c.sealhost.seal.v1.C2ResponseB6Z4github.com/sealhost/sealhost/sdk/proto/sealv1;sealv1b\x06proto3"
+	"\x02C2\x12\x1b.sealhost.seal.v1.C2Request\x1a\x1c.sealhost.seal.v1.C2Response\x12W\n" +
+	"\n" +
+	"SnapEncode\x12#.sealhost.seal.v1.SnapEncodeRequest\x1a$.sealhost.seal.v1.SnapEncodeResponse\x12T\n" +
+	"\tSnapProve\x12\".sealhost.seal.v1.SnapProveRequest\x1a#.sealhost.seal.v1.SnapProveResponse\x12W\n" +
+	"\n" +
+	"WindowPoSt\x12#.sealhost.seal.v1.WindowPoStRequest\x1a$.sealhost.seal.v1.WindowPoStResponse\x12Z\n" +
+	"\vWinningPoSt\x12$.sealhost.seal.v1.WinningPoStRequest\x1a%.sealhost.seal.v1.WinningPoStResponse\x12K\n" +
+	"\x06Unseal\x12\x1f.sealhost.seal.v1.UnsealRequest\x1a .sealhost.seal.v1.UnsealResponse\x12T\n" +
+	"\tAddPieces\x12\".sealhost.seal.v1.AddPiecesRequest\x1a#.sealhost.seal.v1.AddPiecesResponseB6Z4github.com/sealhost/sealhost/sdk/proto/sealv1;sealv1b\x06proto3"
 
 var (
 	file_sdk_proto_sealv1_seal_proto_rawDescOnce sync.Once
@@ -1357,25 +2598,40 @@ func file_sdk_proto_sealv1_seal_proto_rawDescGZIP() []byte {
 }
 
 var file_sdk_proto_sealv1_seal_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sdk_proto_sealv1_seal_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_sdk_proto_sealv1_seal_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_sdk_proto_sealv1_seal_proto_goTypes = []any{
-	(Stage)(0),            // 0: sealhost.seal.v1.Stage
-	(*Sector)(nil),        // 1: sealhost.seal.v1.Sector
-	(*PieceInfo)(nil),     // 2: sealhost.seal.v1.PieceInfo
-	(*Error)(nil),         // 3: sealhost.seal.v1.Error
-	(*InfoRequest)(nil),   // 4: sealhost.seal.v1.InfoRequest
-	(*InfoResponse)(nil),  // 5: sealhost.seal.v1.InfoResponse
-	(*Blob)(nil),          // 6: sealhost.seal.v1.Blob
-	(*TreeDRequest)(nil),  // 7: sealhost.seal.v1.TreeDRequest
-	(*TreeDResponse)(nil), // 8: sealhost.seal.v1.TreeDResponse
-	(*PC1Request)(nil),    // 9: sealhost.seal.v1.PC1Request
-	(*PC1Response)(nil),   // 10: sealhost.seal.v1.PC1Response
-	(*PC2Request)(nil),    // 11: sealhost.seal.v1.PC2Request
-	(*PC2Response)(nil),   // 12: sealhost.seal.v1.PC2Response
-	(*C1Request)(nil),     // 13: sealhost.seal.v1.C1Request
-	(*C1Response)(nil),    // 14: sealhost.seal.v1.C1Response
-	(*C2Request)(nil),     // 15: sealhost.seal.v1.C2Request
-	(*C2Response)(nil),    // 16: sealhost.seal.v1.C2Response
+	(Stage)(0),                  // 0: sealhost.seal.v1.Stage
+	(*Sector)(nil),              // 1: sealhost.seal.v1.Sector
+	(*PieceInfo)(nil),           // 2: sealhost.seal.v1.PieceInfo
+	(*Error)(nil),               // 3: sealhost.seal.v1.Error
+	(*InfoRequest)(nil),         // 4: sealhost.seal.v1.InfoRequest
+	(*InfoResponse)(nil),        // 5: sealhost.seal.v1.InfoResponse
+	(*Blob)(nil),                // 6: sealhost.seal.v1.Blob
+	(*TreeDRequest)(nil),        // 7: sealhost.seal.v1.TreeDRequest
+	(*TreeDResponse)(nil),       // 8: sealhost.seal.v1.TreeDResponse
+	(*PC1Request)(nil),          // 9: sealhost.seal.v1.PC1Request
+	(*PC1Response)(nil),         // 10: sealhost.seal.v1.PC1Response
+	(*PC2Request)(nil),          // 11: sealhost.seal.v1.PC2Request
+	(*PC2Response)(nil),         // 12: sealhost.seal.v1.PC2Response
+	(*C1Request)(nil),           // 13: sealhost.seal.v1.C1Request
+	(*C1Response)(nil),          // 14: sealhost.seal.v1.C1Response
+	(*C2Request)(nil),           // 15: sealhost.seal.v1.C2Request
+	(*C2Response)(nil),          // 16: sealhost.seal.v1.C2Response
+	(*SnapEncodeRequest)(nil),   // 17: sealhost.seal.v1.SnapEncodeRequest
+	(*SnapEncodeResponse)(nil),  // 18: sealhost.seal.v1.SnapEncodeResponse
+	(*SnapProveRequest)(nil),    // 19: sealhost.seal.v1.SnapProveRequest
+	(*SnapProveResponse)(nil),   // 20: sealhost.seal.v1.SnapProveResponse
+	(*PoStSector)(nil),          // 21: sealhost.seal.v1.PoStSector
+	(*PoStProof)(nil),           // 22: sealhost.seal.v1.PoStProof
+	(*WindowPoStRequest)(nil),   // 23: sealhost.seal.v1.WindowPoStRequest
+	(*WindowPoStResponse)(nil),  // 24: sealhost.seal.v1.WindowPoStResponse
+	(*WinningPoStRequest)(nil),  // 25: sealhost.seal.v1.WinningPoStRequest
+	(*WinningPoStResponse)(nil), // 26: sealhost.seal.v1.WinningPoStResponse
+	(*UnsealRequest)(nil),       // 27: sealhost.seal.v1.UnsealRequest
+	(*UnsealResponse)(nil),      // 28: sealhost.seal.v1.UnsealResponse
+	(*PieceFile)(nil),           // 29: sealhost.seal.v1.PieceFile
+	(*AddPiecesRequest)(nil),    // 30: sealhost.seal.v1.AddPiecesRequest
+	(*AddPiecesResponse)(nil),   // 31: sealhost.seal.v1.AddPiecesResponse
 }
 var file_sdk_proto_sealv1_seal_proto_depIdxs = []int32{
 	0,  // 0: sealhost.seal.v1.InfoResponse.stages:type_name -> sealhost.seal.v1.Stage
@@ -1391,23 +2647,46 @@ var file_sdk_proto_sealv1_seal_proto_depIdxs = []int32{
 	6,  // 10: sealhost.seal.v1.C1Response.phase1_output_blob:type_name -> sealhost.seal.v1.Blob
 	1,  // 11: sealhost.seal.v1.C2Request.sector:type_name -> sealhost.seal.v1.Sector
 	6,  // 12: sealhost.seal.v1.C2Request.phase1_output_blob:type_name -> sealhost.seal.v1.Blob
-	4,  // 13: sealhost.seal.v1.Stages.Info:input_type -> sealhost.seal.v1.InfoRequest
-	7,  // 14: sealhost.seal.v1.Stages.TreeD:input_type -> sealhost.seal.v1.TreeDRequest
-	9,  // 15: sealhost.seal.v1.Stages.PC1:input_type -> sealhost.seal.v1.PC1Request
-	11, // 16: sealhost.seal.v1.Stages.PC2:input_type -> sealhost.seal.v1.PC2Request
-	13, // 17: sealhost.seal.v1.Stages.C1:input_type -> sealhost.seal.v1.C1Request
-	15, // 18: sealhost.seal.v1.Stages.C2:input_type -> sealhost.seal.v1.C2Request
-	5,  // 19: sealhost.seal.v1.Stages.Info:output_type -> sealhost.seal.v1.InfoResponse
-	8,  // 20: sealhost.seal.v1.Stages.TreeD:output_type -> sealhost.seal.v1.TreeDResponse
-	10, // 21: sealhost.seal.v1.Stages.PC1:output_type -> sealhost.seal.v1.PC1Response
-	12, // 22: sealhost.seal.v1.Stages.PC2:output_type -> sealhost.seal.v1.PC2Response
-	14, // 23: sealhost.seal.v1.Stages.C1:output_type -> sealhost.seal.v1.C1Response
-	16, // 24: sealhost.seal.v1.Stages.C2:output_type -> sealhost.seal.v1.C2Response
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	1,  // 13: sealhost.seal.v1.SnapEncodeRequest.sector:type_name -> sealhost.seal.v1.Sector
+	2,  // 14: sealhost.seal.v1.SnapEncodeRequest.pieces:type_name -> sealhost.seal.v1.PieceInfo
+	1,  // 15: sealhost.seal.v1.SnapProveRequest.sector:type_name -> sealhost.seal.v1.Sector
+	21, // 16: sealhost.seal.v1.WindowPoStRequest.sectors:type_name -> sealhost.seal.v1.PoStSector
+	22, // 17: sealhost.seal.v1.WindowPoStResponse.proofs:type_name -> sealhost.seal.v1.PoStProof
+	21, // 18: sealhost.seal.v1.WinningPoStRequest.sectors:type_name -> sealhost.seal.v1.PoStSector
+	22, // 19: sealhost.seal.v1.WinningPoStResponse.proofs:type_name -> sealhost.seal.v1.PoStProof
+	1,  // 20: sealhost.seal.v1.UnsealRequest.sector:type_name -> sealhost.seal.v1.Sector
+	1,  // 21: sealhost.seal.v1.AddPiecesRequest.sector:type_name -> sealhost.seal.v1.Sector
+	29, // 22: sealhost.seal.v1.AddPiecesRequest.pieces:type_name -> sealhost.seal.v1.PieceFile
+	2,  // 23: sealhost.seal.v1.AddPiecesResponse.pieces:type_name -> sealhost.seal.v1.PieceInfo
+	4,  // 24: sealhost.seal.v1.Stages.Info:input_type -> sealhost.seal.v1.InfoRequest
+	7,  // 25: sealhost.seal.v1.Stages.TreeD:input_type -> sealhost.seal.v1.TreeDRequest
+	9,  // 26: sealhost.seal.v1.Stages.PC1:input_type -> sealhost.seal.v1.PC1Request
+	11, // 27: sealhost.seal.v1.Stages.PC2:input_type -> sealhost.seal.v1.PC2Request
+	13, // 28: sealhost.seal.v1.Stages.C1:input_type -> sealhost.seal.v1.C1Request
+	15, // 29: sealhost.seal.v1.Stages.C2:input_type -> sealhost.seal.v1.C2Request
+	17, // 30: sealhost.seal.v1.Stages.SnapEncode:input_type -> sealhost.seal.v1.SnapEncodeRequest
+	19, // 31: sealhost.seal.v1.Stages.SnapProve:input_type -> sealhost.seal.v1.SnapProveRequest
+	23, // 32: sealhost.seal.v1.Stages.WindowPoSt:input_type -> sealhost.seal.v1.WindowPoStRequest
+	25, // 33: sealhost.seal.v1.Stages.WinningPoSt:input_type -> sealhost.seal.v1.WinningPoStRequest
+	27, // 34: sealhost.seal.v1.Stages.Unseal:input_type -> sealhost.seal.v1.UnsealRequest
+	30, // 35: sealhost.seal.v1.Stages.AddPieces:input_type -> sealhost.seal.v1.AddPiecesRequest
+	5,  // 36: sealhost.seal.v1.Stages.Info:output_type -> sealhost.seal.v1.InfoResponse
+	8,  // 37: sealhost.seal.v1.Stages.TreeD:output_type -> sealhost.seal.v1.TreeDResponse
+	10, // 38: sealhost.seal.v1.Stages.PC1:output_type -> sealhost.seal.v1.PC1Response
+	12, // 39: sealhost.seal.v1.Stages.PC2:output_type -> sealhost.seal.v1.PC2Response
+	14, // 40: sealhost.seal.v1.Stages.C1:output_type -> sealhost.seal.v1.C1Response
+	16, // 41: sealhost.seal.v1.Stages.C2:output_type -> sealhost.seal.v1.C2Response
+	18, // 42: sealhost.seal.v1.Stages.SnapEncode:output_type -> sealhost.seal.v1.SnapEncodeResponse
+	20, // 43: sealhost.seal.v1.Stages.SnapProve:output_type -> sealhost.seal.v1.SnapProveResponse
+	24, // 44: sealhost.seal.v1.Stages.WindowPoSt:output_type -> sealhost.seal.v1.WindowPoStResponse
+	26, // 45: sealhost.seal.v1.Stages.WinningPoSt:output_type -> sealhost.seal.v1.WinningPoStResponse
+	28, // 46: sealhost.seal.v1.Stages.Unseal:output_type -> sealhost.seal.v1.UnsealResponse
+	31, // 47: sealhost.seal.v1.Stages.AddPieces:output_type -> sealhost.seal.v1.AddPiecesResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_sdk_proto_sealv1_seal_proto_init() }
@@ -1421,7 +2700,7 @@ func file_sdk_proto_sealv1_seal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sdk_proto_sealv1_seal_proto_rawDesc), len(file_sdk_proto_sealv1_seal_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

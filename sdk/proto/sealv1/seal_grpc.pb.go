@@ -52,19 +52,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Stages_Info_FullMethodName  = "/sealhost.seal.v1.Stages/Info"
-	Stages_TreeD_FullMethodName = "/sealhost.seal.v1.Stages/TreeD"
-	Stages_PC1_FullMethodName   = "/sealhost.seal.v1.Stages/PC1"
-	Stages_PC2_FullMethodName   = "/sealhost.seal.v1.Stages/PC2"
-	Stages_C1_FullMethodName    = "/sealhost.seal.v1.Stages/C1"
-	Stages_C2_FullMethodName    = "/sealhost.seal.v1.Stages/C2"
+	Stages_Info_FullMethodName        = "/sealhost.seal.v1.Stages/Info"
+	Stages_TreeD_FullMethodName       = "/sealhost.seal.v1.Stages/TreeD"
+	Stages_PC1_FullMethodName         = "/sealhost.seal.v1.Stages/PC1"
+	Stages_PC2_FullMethodName         = "/sealhost.seal.v1.Stages/PC2"
+	Stages_C1_FullMethodName          = "/sealhost.seal.v1.Stages/C1"
+	Stages_C2_FullMethodName          = "/sealhost.seal.v1.Stages/C2"
+	Stages_SnapEncode_FullMethodName  = "/sealhost.seal.v1.Stages/SnapEncode"
+	Stages_SnapProve_FullMethodName   = "/sealhost.seal.v1.Stages/SnapProve"
+	Stages_WindowPoSt_FullMethodName  = "/sealhost.seal.v1.Stages/WindowPoSt"
+	Stages_WinningPoSt_FullMethodName = "/sealhost.seal.v1.Stages/WinningPoSt"
+	Stages_Unseal_FullMethodName      = "/sealhost.seal.v1.Stages/Unseal"
+	Stages_AddPieces_FullMethodName   = "/sealhost.seal.v1.Stages/AddPieces"
 )
 
 // StagesClient is the client API for Stages service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Stages is one RPC per sealing stage plus Info. A plugin may serve any
+// Stages is one RPC per stage plus Info. A plugin may serve any
 // subset of the stages; the others answer gRPC status UNIMPLEMENTED.
 type StagesClient interface {
 	// Info says who the plugin is and which stages it serves. Always served.
@@ -80,6 +86,22 @@ type StagesClient interface {
 	C1(ctx context.Context, in *C1Request, opts ...grpc.CallOption) (*C1Response, error)
 	// C2 is filecoin-ffi SealCommitPhase2.
 	C2(ctx context.Context, in *C2Request, opts ...grpc.CallOption) (*C2Response, error)
+	// SnapEncode is filecoin-ffi SectorUpdate.EncodeInto: a sealed CC sector
+	// (its sector key) and staged data become a new replica.
+	SnapEncode(ctx context.Context, in *SnapEncodeRequest, opts ...grpc.CallOption) (*SnapEncodeResponse, error)
+	// SnapProve is filecoin-ffi SectorUpdate.GenerateUpdateVanillaProofs
+	// (unless the request brings them) then GenerateUpdateProofWithVanilla.
+	SnapProve(ctx context.Context, in *SnapProveRequest, opts ...grpc.CallOption) (*SnapProveResponse, error)
+	// WindowPoSt is filecoin-ffi GenerateWindowPoSt.
+	WindowPoSt(ctx context.Context, in *WindowPoStRequest, opts ...grpc.CallOption) (*WindowPoStResponse, error)
+	// WinningPoSt is filecoin-ffi GenerateWinningPoSt.
+	WinningPoSt(ctx context.Context, in *WinningPoStRequest, opts ...grpc.CallOption) (*WinningPoStResponse, error)
+	// Unseal is filecoin-ffi UnsealRange.
+	Unseal(ctx context.Context, in *UnsealRequest, opts ...grpc.CallOption) (*UnsealResponse, error)
+	// AddPieces writes a sector's staged file from piece files, as
+	// filecoin-ffi WriteWithAlignment does one piece at a time, and fills
+	// the rest of the sector with zero pieces.
+	AddPieces(ctx context.Context, in *AddPiecesRequest, opts ...grpc.CallOption) (*AddPiecesResponse, error)
 }
 
 type stagesClient struct {
@@ -150,11 +172,71 @@ func (c *stagesClient) C2(ctx context.Context, in *C2Request, opts ...grpc.CallO
 	return out, nil
 }
 
+func (c *stagesClient) SnapEncode(ctx context.Context, in *SnapEncodeRequest, opts ...grpc.CallOption) (*SnapEncodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SnapEncodeResponse)
+	err := c.cc.Invoke(ctx, Stages_SnapEncode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *stagesClient) SnapProve(ctx context.Context, in *SnapProveRequest, opts ...grpc.CallOption) (*SnapProveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SnapProveResponse)
+	err := c.cc.Invoke(ctx, Stages_SnapProve_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *stagesClient) WindowPoSt(ctx context.Context, in *WindowPoStRequest, opts ...grpc.CallOption) (*WindowPoStResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WindowPoStResponse)
+	err := c.cc.Invoke(ctx, Stages_WindowPoSt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *stagesClient) WinningPoSt(ctx context.Context, in *WinningPoStRequest, opts ...grpc.CallOption) (*WinningPoStResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WinningPoStResponse)
+	err := c.cc.Invoke(ctx, Stages_WinningPoSt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *stagesClient) Unseal(ctx context.Context, in *UnsealRequest, opts ...grpc.CallOption) (*UnsealResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnsealResponse)
+	err := c.cc.Invoke(ctx, Stages_Unseal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *stagesClient) AddPieces(ctx context.Context, in *AddPiecesRequest, opts ...grpc.CallOption) (*AddPiecesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddPiecesResponse)
+	err := c.cc.Invoke(ctx, Stages_AddPieces_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StagesServer is the server API for Stages service.
 // All implementations must embed UnimplementedStagesServer
 // for forward compatibility.
 //
-// Stages is one RPC per sealing stage plus Info. A plugin may serve any
+// Stages is one RPC per stage plus Info. A plugin may serve any
 // subset of the stages; the others answer gRPC status UNIMPLEMENTED.
 type StagesServer interface {
 	// Info says who the plugin is and which stages it serves. Always served.
@@ -170,6 +252,22 @@ type StagesServer interface {
 	C1(context.Context, *C1Request) (*C1Response, error)
 	// C2 is filecoin-ffi SealCommitPhase2.
 	C2(context.Context, *C2Request) (*C2Response, error)
+	// SnapEncode is filecoin-ffi SectorUpdate.EncodeInto: a sealed CC sector
+	// (its sector key) and staged data become a new replica.
+	SnapEncode(context.Context, *SnapEncodeRequest) (*SnapEncodeResponse, error)
+	// SnapProve is filecoin-ffi SectorUpdate.GenerateUpdateVanillaProofs
+	// (unless the request brings them) then GenerateUpdateProofWithVanilla.
+	SnapProve(context.Context, *SnapProveRequest) (*SnapProveResponse, error)
+	// WindowPoSt is filecoin-ffi GenerateWindowPoSt.
+	WindowPoSt(context.Context, *WindowPoStRequest) (*WindowPoStResponse, error)
+	// WinningPoSt is filecoin-ffi GenerateWinningPoSt.
+	WinningPoSt(context.Context, *WinningPoStRequest) (*WinningPoStResponse, error)
+	// Unseal is filecoin-ffi UnsealRange.
+	Unseal(context.Context, *UnsealRequest) (*UnsealResponse, error)
+	// AddPieces writes a sector's staged file from piece files, as
+	// filecoin-ffi WriteWithAlignment does one piece at a time, and fills
+	// the rest of the sector with zero pieces.
+	AddPieces(context.Context, *AddPiecesRequest) (*AddPiecesResponse, error)
 	mustEmbedUnimplementedStagesServer()
 }
 
@@ -197,6 +295,24 @@ func (UnimplementedStagesServer) C1(context.Context, *C1Request) (*C1Response, e
 }
 func (UnimplementedStagesServer) C2(context.Context, *C2Request) (*C2Response, error) {
 	return nil, status.Error(codes.Unimplemented, "method C2 not implemented")
+}
+func (UnimplementedStagesServer) SnapEncode(context.Context, *SnapEncodeRequest) (*SnapEncodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SnapEncode not implemented")
+}
+func (UnimplementedStagesServer) SnapProve(context.Context, *SnapProveRequest) (*SnapProveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SnapProve not implemented")
+}
+func (UnimplementedStagesServer) WindowPoSt(context.Context, *WindowPoStRequest) (*WindowPoStResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WindowPoSt not implemented")
+}
+func (UnimplementedStagesServer) WinningPoSt(context.Context, *WinningPoStRequest) (*WinningPoStResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WinningPoSt not implemented")
+}
+func (UnimplementedStagesServer) Unseal(context.Context, *UnsealRequest) (*UnsealResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unseal not implemented")
+}
+func (UnimplementedStagesServer) AddPieces(context.Context, *AddPiecesRequest) (*AddPiecesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddPieces not implemented")
 }
 func (UnimplementedStagesServer) mustEmbedUnimplementedStagesServer() {}
 func (UnimplementedStagesServer) testEmbeddedByValue()                {}
@@ -327,6 +443,114 @@ func _Stages_C2_Handler(srv interface{}, ctx context.Context, dec func(interface
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Stages_SnapEncode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SnapEncodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StagesServer).SnapEncode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Stages_SnapEncode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StagesServer).SnapEncode(ctx, req.(*SnapEncodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Stages_SnapProve_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SnapProveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StagesServer).SnapProve(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Stages_SnapProve_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StagesServer).SnapProve(ctx, req.(*SnapProveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Stages_WindowPoSt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WindowPoStRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StagesServer).WindowPoSt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Stages_WindowPoSt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StagesServer).WindowPoSt(ctx, req.(*WindowPoStRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Stages_WinningPoSt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WinningPoStRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StagesServer).WinningPoSt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Stages_WinningPoSt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StagesServer).WinningPoSt(ctx, req.(*WinningPoStRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Stages_Unseal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnsealRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StagesServer).Unseal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Stages_Unseal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StagesServer).Unseal(ctx, req.(*UnsealRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Stages_AddPieces_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddPiecesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StagesServer).AddPieces(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Stages_AddPieces_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StagesServer).AddPieces(ctx, req.(*AddPiecesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Stages_ServiceDesc is the grpc.ServiceDesc for Stages service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -357,6 +581,30 @@ var Stages_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "C2",
 			Handler:    _Stages_C2_Handler,
+		},
+		{
+			MethodName: "SnapEncode",
+			Handler:    _Stages_SnapEncode_Handler,
+		},
+		{
+			MethodName: "SnapProve",
+			Handler:    _Stages_SnapProve_Handler,
+		},
+		{
+			MethodName: "WindowPoSt",
+			Handler:    _Stages_WindowPoSt_Handler,
+		},
+		{
+			MethodName: "WinningPoSt",
+			Handler:    _Stages_WinningPoSt_Handler,
+		},
+		{
+			MethodName: "Unseal",
+			Handler:    _Stages_Unseal_Handler,
+		},
+		{
+			MethodName: "AddPieces",
+			Handler:    _Stages_AddPieces_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

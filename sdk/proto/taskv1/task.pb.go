@@ -863,13 +863,21 @@ const file_sdk_proto_taskv1_task_proto_rawDesc = "" +
 	"\n" +
 	"LockWaiter\x12-\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x17.sealhost.seal.v1.StageR\x05stage\x12\x18\n" +
-	"\awaiting\x18\x02 \x01(\x05R\awaiting2\xa8\x03\n" +
+	"\awaiting\x18\x02 \x01(\x05R\awaiting2\xaf\a\n" +
 	"\x05Tasks\x12H\n" +
 	"\x05TreeD\x12\x1e.sealhost.seal.v1.TreeDRequest\x1a\x1f.sealhost.seal.v1.TreeDResponse\x12B\n" +
 	"\x03PC1\x12\x1c.sealhost.seal.v1.PC1Request\x1a\x1d.sealhost.seal.v1.PC1Response\x12B\n" +
 	"\x03PC2\x12\x1c.sealhost.seal.v1.PC2Request\x1a\x1d.sealhost.seal.v1.PC2Response\x12?\n" +
 	"\x02C1\x12\x1b.sealhost.seal.v1.C1Request\x1a\x1c.sealhost.seal.v1.C1Response\x12?\n" +
-	"\x02C2\x12\x1b.sealhost.seal.v1.C2Request\x1a\x1c.sealhost.seal.v1.C2Response\x12K\n" +
+	"\x02C2\x12\x1b.sealhost.seal.v1.C2Request\x1a\x1c.sealhost.seal.v1.C2Response\x12W\n" +
+	"\n" +
+	"SnapEncode\x12#.sealhost.seal.v1.SnapEncodeRequest\x1a$.sealhost.seal.v1.SnapEncodeResponse\x12T\n" +
+	"\tSnapProve\x12\".sealhost.seal.v1.SnapProveRequest\x1a#.sealhost.seal.v1.SnapProveResponse\x12W\n" +
+	"\n" +
+	"WindowPoSt\x12#.sealhost.seal.v1.WindowPoStRequest\x1a$.sealhost.seal.v1.WindowPoStResponse\x12Z\n" +
+	"\vWinningPoSt\x12$.sealhost.seal.v1.WinningPoStRequest\x1a%.sealhost.seal.v1.WinningPoStResponse\x12K\n" +
+	"\x06Unseal\x12\x1f.sealhost.seal.v1.UnsealRequest\x1a .sealhost.seal.v1.UnsealResponse\x12T\n" +
+	"\tAddPieces\x12\".sealhost.seal.v1.AddPiecesRequest\x1a#.sealhost.seal.v1.AddPiecesResponse\x12K\n" +
 	"\x06Status\x12\x1f.sealhost.task.v1.StatusRequest\x1a .sealhost.task.v1.StatusResponseB6Z4github.com/sealhost/sealhost/sdk/proto/taskv1;taskv1b\x06proto3"
 
 var (
@@ -886,27 +894,39 @@ func file_sdk_proto_taskv1_task_proto_rawDescGZIP() []byte {
 
 var file_sdk_proto_taskv1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_sdk_proto_taskv1_task_proto_goTypes = []any{
-	(*StatusRequest)(nil),        // 0: sealhost.task.v1.StatusRequest
-	(*StatusResponse)(nil),       // 1: sealhost.task.v1.StatusResponse
-	(*Processor)(nil),            // 2: sealhost.task.v1.Processor
-	(*Task)(nil),                 // 3: sealhost.task.v1.Task
-	(*StageStatus)(nil),          // 4: sealhost.task.v1.StageStatus
-	(*Lock)(nil),                 // 5: sealhost.task.v1.Lock
-	(*LockHolder)(nil),           // 6: sealhost.task.v1.LockHolder
-	(*LockWaiter)(nil),           // 7: sealhost.task.v1.LockWaiter
-	nil,                          // 8: sealhost.task.v1.Lock.ShareEntry
-	(sealv1.Stage)(0),            // 9: sealhost.seal.v1.Stage
-	(*sealv1.Sector)(nil),        // 10: sealhost.seal.v1.Sector
-	(*sealv1.TreeDRequest)(nil),  // 11: sealhost.seal.v1.TreeDRequest
-	(*sealv1.PC1Request)(nil),    // 12: sealhost.seal.v1.PC1Request
-	(*sealv1.PC2Request)(nil),    // 13: sealhost.seal.v1.PC2Request
-	(*sealv1.C1Request)(nil),     // 14: sealhost.seal.v1.C1Request
-	(*sealv1.C2Request)(nil),     // 15: sealhost.seal.v1.C2Request
-	(*sealv1.TreeDResponse)(nil), // 16: sealhost.seal.v1.TreeDResponse
-	(*sealv1.PC1Response)(nil),   // 17: sealhost.seal.v1.PC1Response
-	(*sealv1.PC2Response)(nil),   // 18: sealhost.seal.v1.PC2Response
-	(*sealv1.C1Response)(nil),    // 19: sealhost.seal.v1.C1Response
-	(*sealv1.C2Response)(nil),    // 20: sealhost.seal.v1.C2Response
+	(*StatusRequest)(nil),              // 0: sealhost.task.v1.StatusRequest
+	(*StatusResponse)(nil),             // 1: sealhost.task.v1.StatusResponse
+	(*Processor)(nil),                  // 2: sealhost.task.v1.Processor
+	(*Task)(nil),                       // 3: sealhost.task.v1.Task
+	(*StageStatus)(nil),                // 4: sealhost.task.v1.StageStatus
+	(*Lock)(nil),                       // 5: sealhost.task.v1.Lock
+	(*LockHolder)(nil),                 // 6: sealhost.task.v1.LockHolder
+	(*LockWaiter)(nil),                 // 7: sealhost.task.v1.LockWaiter
+	nil,                                // 8: sealhost.task.v1.Lock.ShareEntry
+	(sealv1.Stage)(0),                  // 9: sealhost.seal.v1.Stage
+	(*sealv1.Sector)(nil),              // 10: sealhost.seal.v1.Sector
+	(*sealv1.TreeDRequest)(nil),        // 11: sealhost.seal.v1.TreeDRequest
+	(*sealv1.PC1Request)(nil),          // 12: sealhost.seal.v1.PC1Request
+	(*sealv1.PC2Request)(nil),          // 13: sealhost.seal.v1.PC2Request
+	(*sealv1.C1Request)(nil),           // 14: sealhost.seal.v1.C1Request
+	(*sealv1.C2Request)(nil),           // 15: sealhost.seal.v1.C2Request
+	(*sealv1.SnapEncodeRequest)(nil),   // 16: sealhost.seal.v1.SnapEncodeRequest
+	(*sealv1.SnapProveRequest)(nil),    // 17: sealhost.seal.v1.SnapProveRequest
+	(*sealv1.WindowPoStRequest)(nil),   // 18: sealhost.seal.v1.WindowPoStRequest
+	(*sealv1.WinningPoStRequest)(nil),  // 19: sealhost.seal.v1.WinningPoStRequest
+	(*sealv1.UnsealRequest)(nil),       // 20: sealhost.seal.v1.UnsealRequest
+	(*sealv1.AddPiecesRequest)(nil),    // 21: sealhost.seal.v1.AddPiecesRequest
+	(*sealv1.TreeDResponse)(nil),       // 22: sealhost.seal.v1.TreeDResponse
+	(*sealv1.PC1Response)(nil),         // 23: sealhost.seal.v1.PC1Response
+	(*sealv1.PC2Response)(nil),         // 24: sealhost.seal.v1.PC2Response
+	(*sealv1.C1Response)(nil),          // 25: sealhost.seal.v1.C1Response
+	(*sealv1.C2Response)(nil),          // 26: sealhost.seal.v1.C2Response
+	(*sealv1.SnapEncodeResponse)(nil),  // 27: sealhost.seal.v1.SnapEncodeResponse
+	(*sealv1.SnapProveResponse)(nil),   // 28: sealhost.seal.v1.SnapProveResponse
+	(*sealv1.WindowPoStResponse)(nil),  // 29: sealhost.seal.v1.WindowPoStResponse
+	(*sealv1.WinningPoStResponse)(nil), // 30: sealhost.seal.v1.WinningPoStResponse
+	(*sealv1.UnsealResponse)(nil),      // 31: sealhost.seal.v1.UnsealResponse
+	(*sealv1.AddPiecesResponse)(nil),   // 32: sealhost.seal.v1.AddPiecesResponse
 }
 var file_sdk_proto_taskv1_task_proto_depIdxs = []int32{
 	2,  // 0: sealhost.task.v1.StatusResponse.processors:type_name -> sealhost.task.v1.Processor
@@ -927,15 +947,27 @@ var file_sdk_proto_taskv1_task_proto_depIdxs = []int32{
 	13, // 15: sealhost.task.v1.Tasks.PC2:input_type -> sealhost.seal.v1.PC2Request
 	14, // 16: sealhost.task.v1.Tasks.C1:input_type -> sealhost.seal.v1.C1Request
 	15, // 17: sealhost.task.v1.Tasks.C2:input_type -> sealhost.seal.v1.C2Request
-	0,  // 18: sealhost.task.v1.Tasks.Status:input_type -> sealhost.task.v1.StatusRequest
-	16, // 19: sealhost.task.v1.Tasks.TreeD:output_type -> sealhost.seal.v1.TreeDResponse
-	17, // 20: sealhost.task.v1.Tasks.PC1:output_type -> sealhost.seal.v1.PC1Response
-	18, // 21: sealhost.task.v1.Tasks.PC2:output_type -> sealhost.seal.v1.PC2Response
-	19, // 22: sealhost.task.v1.Tasks.C1:output_type -> sealhost.seal.v1.C1Response
-	20, // 23: sealhost.task.v1.Tasks.C2:output_type -> sealhost.seal.v1.C2Response
-	1,  // 24: sealhost.task.v1.Tasks.Status:output_type -> sealhost.task.v1.StatusResponse
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
+	16, // 18: sealhost.task.v1.Tasks.SnapEncode:input_type -> sealhost.seal.v1.SnapEncodeRequest
+	17, // 19: sealhost.task.v1.Tasks.SnapProve:input_type -> sealhost.seal.v1.SnapProveRequest
+	18, // 20: sealhost.task.v1.Tasks.WindowPoSt:input_type -> sealhost.seal.v1.WindowPoStRequest
+	19, // 21: sealhost.task.v1.Tasks.WinningPoSt:input_type -> sealhost.seal.v1.WinningPoStRequest
+	20, // 22: sealhost.task.v1.Tasks.Unseal:input_type -> sealhost.seal.v1.UnsealRequest
+	21, // 23: sealhost.task.v1.Tasks.AddPieces:input_type -> sealhost.seal.v1.AddPiecesRequest
+	0,  // 24: sealhost.task.v1.Tasks.Status:input_type -> sealhost.task.v1.StatusRequest
+	22, // 25: sealhost.task.v1.Tasks.TreeD:output_type -> sealhost.seal.v1.TreeDResponse
+	23, // 26: sealhost.task.v1.Tasks.PC1:output_type -> sealhost.seal.v1.PC1Response
+	24, // 27: sealhost.task.v1.Tasks.PC2:output_type -> sealhost.seal.v1.PC2Response
+	25, // 28: sealhost.task.v1.Tasks.C1:output_type -> sealhost.seal.v1.C1Response
+	26, // 29: sealhost.task.v1.Tasks.C2:output_type -> sealhost.seal.v1.C2Response
+	27, // 30: sealhost.task.v1.Tasks.SnapEncode:output_type -> sealhost.seal.v1.SnapEncodeResponse
+	28, // 31: sealhost.task.v1.Tasks.SnapProve:output_type -> sealhost.seal.v1.SnapProveResponse
+	29, // 32: sealhost.task.v1.Tasks.WindowPoSt:output_type -> sealhost.seal.v1.WindowPoStResponse
+	30, // 33: sealhost.task.v1.Tasks.WinningPoSt:output_type -> sealhost.seal.v1.WinningPoStResponse
+	31, // 34: sealhost.task.v1.Tasks.Unseal:output_type -> sealhost.seal.v1.UnsealResponse
+	32, // 35: sealhost.task.v1.Tasks.AddPieces:output_type -> sealhost.seal.v1.AddPiecesResponse
+	1,  // 36: sealhost.task.v1.Tasks.Status:output_type -> sealhost.task.v1.StatusResponse
+	25, // [25:37] is the sub-list for method output_type
+	13, // [13:25] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name

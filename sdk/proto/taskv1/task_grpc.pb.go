@@ -32,12 +32,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Tasks_TreeD_FullMethodName  = "/sealhost.task.v1.Tasks/TreeD"
-	Tasks_PC1_FullMethodName    = "/sealhost.task.v1.Tasks/PC1"
-	Tasks_PC2_FullMethodName    = "/sealhost.task.v1.Tasks/PC2"
-	Tasks_C1_FullMethodName     = "/sealhost.task.v1.Tasks/C1"
-	Tasks_C2_FullMethodName     = "/sealhost.task.v1.Tasks/C2"
-	Tasks_Status_FullMethodName = "/sealhost.task.v1.Tasks/Status"
+	Tasks_TreeD_FullMethodName       = "/sealhost.task.v1.Tasks/TreeD"
+	Tasks_PC1_FullMethodName         = "/sealhost.task.v1.Tasks/PC1"
+	Tasks_PC2_FullMethodName         = "/sealhost.task.v1.Tasks/PC2"
+	Tasks_C1_FullMethodName          = "/sealhost.task.v1.Tasks/C1"
+	Tasks_C2_FullMethodName          = "/sealhost.task.v1.Tasks/C2"
+	Tasks_SnapEncode_FullMethodName  = "/sealhost.task.v1.Tasks/SnapEncode"
+	Tasks_SnapProve_FullMethodName   = "/sealhost.task.v1.Tasks/SnapProve"
+	Tasks_WindowPoSt_FullMethodName  = "/sealhost.task.v1.Tasks/WindowPoSt"
+	Tasks_WinningPoSt_FullMethodName = "/sealhost.task.v1.Tasks/WinningPoSt"
+	Tasks_Unseal_FullMethodName      = "/sealhost.task.v1.Tasks/Unseal"
+	Tasks_AddPieces_FullMethodName   = "/sealhost.task.v1.Tasks/AddPieces"
+	Tasks_Status_FullMethodName      = "/sealhost.task.v1.Tasks/Status"
 )
 
 // TasksClient is the client API for Tasks service.
@@ -61,6 +67,12 @@ type TasksClient interface {
 	PC2(ctx context.Context, in *sealv1.PC2Request, opts ...grpc.CallOption) (*sealv1.PC2Response, error)
 	C1(ctx context.Context, in *sealv1.C1Request, opts ...grpc.CallOption) (*sealv1.C1Response, error)
 	C2(ctx context.Context, in *sealv1.C2Request, opts ...grpc.CallOption) (*sealv1.C2Response, error)
+	SnapEncode(ctx context.Context, in *sealv1.SnapEncodeRequest, opts ...grpc.CallOption) (*sealv1.SnapEncodeResponse, error)
+	SnapProve(ctx context.Context, in *sealv1.SnapProveRequest, opts ...grpc.CallOption) (*sealv1.SnapProveResponse, error)
+	WindowPoSt(ctx context.Context, in *sealv1.WindowPoStRequest, opts ...grpc.CallOption) (*sealv1.WindowPoStResponse, error)
+	WinningPoSt(ctx context.Context, in *sealv1.WinningPoStRequest, opts ...grpc.CallOption) (*sealv1.WinningPoStResponse, error)
+	Unseal(ctx context.Context, in *sealv1.UnsealRequest, opts ...grpc.CallOption) (*sealv1.UnsealResponse, error)
+	AddPieces(ctx context.Context, in *sealv1.AddPiecesRequest, opts ...grpc.CallOption) (*sealv1.AddPiecesResponse, error)
 	// Status is what `host status` shows.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
 }
@@ -123,6 +135,66 @@ func (c *tasksClient) C2(ctx context.Context, in *sealv1.C2Request, opts ...grpc
 	return out, nil
 }
 
+func (c *tasksClient) SnapEncode(ctx context.Context, in *sealv1.SnapEncodeRequest, opts ...grpc.CallOption) (*sealv1.SnapEncodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(sealv1.SnapEncodeResponse)
+	err := c.cc.Invoke(ctx, Tasks_SnapEncode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tasksClient) SnapProve(ctx context.Context, in *sealv1.SnapProveRequest, opts ...grpc.CallOption) (*sealv1.SnapProveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(sealv1.SnapProveResponse)
+	err := c.cc.Invoke(ctx, Tasks_SnapProve_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tasksClient) WindowPoSt(ctx context.Context, in *sealv1.WindowPoStRequest, opts ...grpc.CallOption) (*sealv1.WindowPoStResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(sealv1.WindowPoStResponse)
+	err := c.cc.Invoke(ctx, Tasks_WindowPoSt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tasksClient) WinningPoSt(ctx context.Context, in *sealv1.WinningPoStRequest, opts ...grpc.CallOption) (*sealv1.WinningPoStResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(sealv1.WinningPoStResponse)
+	err := c.cc.Invoke(ctx, Tasks_WinningPoSt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tasksClient) Unseal(ctx context.Context, in *sealv1.UnsealRequest, opts ...grpc.CallOption) (*sealv1.UnsealResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(sealv1.UnsealResponse)
+	err := c.cc.Invoke(ctx, Tasks_Unseal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tasksClient) AddPieces(ctx context.Context, in *sealv1.AddPiecesRequest, opts ...grpc.CallOption) (*sealv1.AddPiecesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(sealv1.AddPiecesResponse)
+	err := c.cc.Invoke(ctx, Tasks_AddPieces_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *tasksClient) Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(StatusResponse)
@@ -154,6 +226,12 @@ type TasksServer interface {
 	PC2(context.Context, *sealv1.PC2Request) (*sealv1.PC2Response, error)
 	C1(context.Context, *sealv1.C1Request) (*sealv1.C1Response, error)
 	C2(context.Context, *sealv1.C2Request) (*sealv1.C2Response, error)
+	SnapEncode(context.Context, *sealv1.SnapEncodeRequest) (*sealv1.SnapEncodeResponse, error)
+	SnapProve(context.Context, *sealv1.SnapProveRequest) (*sealv1.SnapProveResponse, error)
+	WindowPoSt(context.Context, *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, error)
+	WinningPoSt(context.Context, *sealv1.WinningPoStRequest) (*sealv1.WinningPoStResponse, error)
+	Unseal(context.Context, *sealv1.UnsealRequest) (*sealv1.UnsealResponse, error)
+	AddPieces(context.Context, *sealv1.AddPiecesRequest) (*sealv1.AddPiecesResponse, error)
 	// Status is what `host status` shows.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
 	mustEmbedUnimplementedTasksServer()
@@ -180,6 +258,24 @@ func (UnimplementedTasksServer) C1(context.Context, *sealv1.C1Request) (*sealv1.
 }
 func (UnimplementedTasksServer) C2(context.Context, *sealv1.C2Request) (*sealv1.C2Response, error) {
 	return nil, status.Error(codes.Unimplemented, "method C2 not implemented")
+}
+func (UnimplementedTasksServer) SnapEncode(context.Context, *sealv1.SnapEncodeRequest) (*sealv1.SnapEncodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SnapEncode not implemented")
+}
+func (UnimplementedTasksServer) SnapProve(context.Context, *sealv1.SnapProveRequest) (*sealv1.SnapProveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SnapProve not implemented")
+}
+func (UnimplementedTasksServer) WindowPoSt(context.Context, *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WindowPoSt not implemented")
+}
+func (UnimplementedTasksServer) WinningPoSt(context.Context, *sealv1.WinningPoStRequest) (*sealv1.WinningPoStResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WinningPoSt not implemented")
+}
+func (UnimplementedTasksServer) Unseal(context.Context, *sealv1.UnsealRequest) (*sealv1.UnsealResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unseal not implemented")
+}
+func (UnimplementedTasksServer) AddPieces(context.Context, *sealv1.AddPiecesRequest) (*sealv1.AddPiecesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddPieces not implemented")
 }
 func (UnimplementedTasksServer) Status(context.Context, *StatusRequest) (*StatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
@@ -295,6 +391,114 @@ func _Tasks_C2_Handler(srv interface{}, ctx context.Context, dec func(interface{
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Tasks_SnapEncode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(sealv1.SnapEncodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TasksServer).SnapEncode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tasks_SnapEncode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TasksServer).SnapEncode(ctx, req.(*sealv1.SnapEncodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tasks_SnapProve_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(sealv1.SnapProveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TasksServer).SnapProve(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tasks_SnapProve_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TasksServer).SnapProve(ctx, req.(*sealv1.SnapProveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tasks_WindowPoSt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(sealv1.WindowPoStRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TasksServer).WindowPoSt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tasks_WindowPoSt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TasksServer).WindowPoSt(ctx, req.(*sealv1.WindowPoStRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tasks_WinningPoSt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(sealv1.WinningPoStRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TasksServer).WinningPoSt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tasks_WinningPoSt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TasksServer).WinningPoSt(ctx, req.(*sealv1.WinningPoStRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tasks_Unseal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(sealv1.UnsealRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TasksServer).Unseal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tasks_Unseal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TasksServer).Unseal(ctx, req.(*sealv1.UnsealRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tasks_AddPieces_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(sealv1.AddPiecesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TasksServer).AddPieces(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tasks_AddPieces_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TasksServer).AddPieces(ctx, req.(*sealv1.AddPiecesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Tasks_Status_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(StatusRequest)
 	if err := dec(in); err != nil {
@@ -339,6 +543,30 @@ var Tasks_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "C2",
 			Handler:    _Tasks_C2_Handler,
+		},
+		{
+			MethodName: "SnapEncode",
+			Handler:    _Tasks_SnapEncode_Handler,
+		},
+		{
+			MethodName: "SnapProve",
+			Handler:    _Tasks_SnapProve_Handler,
+		},
+		{
+			MethodName: "WindowPoSt",
+			Handler:    _Tasks_WindowPoSt_Handler,
+		},
+		{
+			MethodName: "WinningPoSt",
+			Handler:    _Tasks_WinningPoSt_Handler,
+		},
+		{
+			MethodName: "Unseal",
+			Handler:    _Tasks_Unseal_Handler,
+		},
+		{
+			MethodName: "AddPieces",
+			Handler:    _Tasks_AddPieces_Handler,
 		},
 		{
 			MethodName: "Status",
