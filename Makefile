@@ -66,6 +66,7 @@ bench:
 	cd sdk && $(GO) test -run '^$$' -bench 'Payload64MiB' -benchtime 5x ./pluginclient | tee -a ../$(BENCH_OUT)
 	$(GO) test -run '^$$' -bench 'ProcessorNoop' -benchtime 2000x -count 3 ./host | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 0.3s -count 3 ./host/internal/arbiter | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./host/internal/dispatch | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 10x -count 3 ./internal/startbench ./host/internal/confine | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./host/internal/simulate | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./host/internal/suggest | tee -a $(BENCH_OUT)

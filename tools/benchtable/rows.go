@@ -1,5 +1,10 @@
 package main
 
+import (
+	"fmt"
+	"slices"
+)
+
 // ref names one value in the benchmark output: a benchmark, keyed as
 // "<last element of its package path>.<name without Benchmark and
 // GOMAXPROCS>", and a unit exactly as `go test` printed it.
@@ -22,8 +27,17 @@ type row struct {
 }
 
 // rows are the project's speed claims, in the order `make bench` prints
-// them.
-var rows = []row{
+// them: the arbiter's grid where the arbiter's benchmarks run, before the
+// plugin start rows.
+var rows = func() []row {
+	at := slices.IndexFunc(baseRows, func(r row) bool { return r.num.bench == "startbench.Start/plugin" })
+	if at < 0 {
+		at = len(baseRows)
+	}
+	return slices.Concat(baseRows[:at], arbiterRows(), baseRows[at:])
+}()
+
+var baseRows = []row{
 	{
 		what: "stage call through go-plugin (no-op C2)", num: ref{"pluginclient.NoopCall", "ns/op"},
 		baseline: "same server, plain gRPC on a unix socket", den: ref{"pluginclient.NoopCall", "plain-ns/op"}, target: 2,
@@ -41,18 +55,6 @@ var rows = []row{
 	{
 		what: "no-op c2 through host processor (damocles protocol)", num: ref{"host.ProcessorNoop", "ns/op"},
 		baseline: "same c2 straight through the task API", den: ref{"host.ProcessorNoop", "taskapi-ns/op"}, target: 1.5,
-	},
-	{
-		what: "arbiter acquire+release, 2 waiters", num: ref{"arbiter.AcquireRelease/waiters=2", "ns/op"},
-		baseline: "x/sync semaphore.Weighted(1)", den: ref{"arbiter.AcquireRelease/waiters=2", "sem-ns/op"}, target: 3,
-	},
-	{
-		what: "arbiter acquire+release, 8 waiters", num: ref{"arbiter.AcquireRelease/waiters=8", "ns/op"},
-		baseline: "x/sync semaphore.Weighted(1)", den: ref{"arbiter.AcquireRelease/waiters=8", "sem-ns/op"}, target: 3,
-	},
-	{
-		what: "arbiter acquire+release, 64 waiters", num: ref{"arbiter.AcquireRelease/waiters=64", "ns/op"},
-		baseline: "x/sync semaphore.Weighted(1)", den: ref{"arbiter.AcquireRelease/waiters=64", "sem-ns/op"}, target: 3,
 	},
 	{
 		what: "plugin start (mock, to serving)", num: ref{"startbench.Start/plugin", "ns/op"},
@@ -86,6 +88,12 @@ var rows = []row{
 	{
 		what: "host suggest on the seed machine", num: ref{"suggest.SuggestSeed", "ns/op"},
 		baseline: "one simulate of config.hcl, 30 days", den: ref{"suggest.SimulateConfigHCL", "ns/op"},
+	},
+	{
+		// Issue 14: the dispatcher's cost per event must not grow with
+		// the processors: 4× the farm seals 4× the sectors.
+		what: "simulate 30 days of a 4× Plan B farm", num: ref{"dispatch.Farm", "x4-ns/op"},
+		baseline: "the 1× farm, 30 days", den: ref{"dispatch.Farm", "x1-ns/op"}, target: 4.5,
 	},
 	{
 		what: "arbiter alone, 30-day §5 scenario", num: ref{"arbiter.Scenario30Days", "ns/op"},
@@ -167,4 +175,47 @@ var rows = []row{
 		what: "one filecoin-ffi call in a child process (fixed cost)", num: ref{"ffi.RealChildStart", "ns/op"},
 		baseline: "the same near-empty call in-process", den: ref{"ffi.RealChildStart", "direct-ns/op"},
 	},
+}
+
+// arbiterRows are issue 14's grid: the blocking face against one
+// x/sync/semaphore per lock, at 1 to 4096 goroutines taking one lock, or
+// two of 4 or 16 at once (target under 3 in every cell); the arbiter's own
+// time at 4096 goroutines against 8 (flat in waiters: under 1.5); and one
+// goroutine alone on one lock (uncontended: under 3).
+func arbiterRows() []row {
+	var out []row
+	cell := func(locks, waiters int) string {
+		return fmt.Sprintf("arbiter.AcquireRelease/locks=%d/waiters=%d", locks, waiters)
+	}
+	what := func(locks int) string {
+		if locks == 1 {
+			return "1 lock"
+		}
+		return fmt.Sprintf("2 of %d locks", locks)
+	}
+	out = append(out, row{
+		what: "arbiter acquire+release, uncontended (1 lock, 1 goroutine)", num: ref{cell(1, 1), "ns/op"},
+		baseline: "x/sync semaphore.Weighted(1)", den: ref{cell(1, 1), "sem-ns/op"}, target: 3,
+	})
+	for _, locks := range []int{1, 4, 16} {
+		for _, waiters := range []int{8, 64, 512, 4096} {
+			out = append(out, row{
+				what: fmt.Sprintf("arbiter acquire+release, %s, %d waiters", what(locks), waiters), num: ref{cell(locks, waiters), "ns/op"},
+				baseline: "one x/sync semaphore per lock", den: ref{cell(locks, waiters), "sem-ns/op"}, target: 3,
+			})
+		}
+		if locks > 1 {
+			out = append(out, row{
+				what: fmt.Sprintf("arbiter acquire+release, %s, 1 goroutine", what(locks)), num: ref{cell(locks, 1), "ns/op"},
+				baseline: "one x/sync semaphore per lock", den: ref{cell(locks, 1), "sem-ns/op"}, target: 3,
+			})
+		}
+	}
+	for _, locks := range []int{1, 4, 16} {
+		out = append(out, row{
+			what: fmt.Sprintf("arbiter acquire+release, %s, 4096 waiters", what(locks)), num: ref{cell(locks, 4096), "ns/op"},
+			baseline: "the same at 8 waiters", den: ref{cell(locks, 8), "ns/op"}, target: 1.5,
+		})
+	}
+	return out
 }
