@@ -99,6 +99,9 @@ func (s *stages) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Re
 	if err != nil {
 		return nil, stageErr("pc1", err)
 	}
+	if err := recordStaged(req.GetCachePath(), req.GetStagedPath()); err != nil {
+		return nil, sdk.Errorf("pc1: recording the staged file for pc2: %v", err)
+	}
 	return &sealv1.PC1Response{Phase1Output: out}, nil
 }
 
@@ -115,8 +118,18 @@ func (s *stages) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Re
 	if err := checkFile("sealed_path", req.GetSealedPath(), false); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	restored, err := beginPC2(req.GetCachePath(), req.GetSealedPath())
+	if err != nil {
+		return nil, err
+	}
+	if restored {
+		sdk.Logger(ctx).Warn("an earlier pc2 of this sector did not finish: the sealed file was copied again from the staged file and its trees removed", "cache", req.GetCachePath(), "sealed", req.GetSealedPath())
+	}
 	var commR, commD cid.Cid
-	err := withCleanup(ctx, req.GetCachePath(), func() error {
+	err = withCleanup(ctx, req.GetCachePath(), func() error {
 		var e error
 		commR, commD, e = s.sealer.SealPreCommitPhase2(ctx, req.GetPhase1Output(), req.GetCachePath(), req.GetSealedPath())
 		return e
@@ -124,6 +137,7 @@ func (s *stages) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Re
 	if err != nil {
 		return nil, stageErr("pc2", err)
 	}
+	endPC2(req.GetCachePath())
 	return &sealv1.PC2Response{SealedCid: commR.String(), UnsealedCid: commD.String()}, nil
 }
 
