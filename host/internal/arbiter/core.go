@@ -98,6 +98,7 @@ type stage struct {
 	newest    RequestID         // Greedy's pass: ID of its newest waiting request
 	single    []*group          // by lock index: groups of one lock
 	groups    map[string]*group // groups of several locks, by groupFor's key
+	lastMulti *group            // the one groupFor returned last
 	groupList []*group          // all of them, in creation order
 }
 
@@ -239,7 +240,12 @@ func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 		}
 		r.locks = append(r.locks, i)
 	}
-	sort.Ints(r.locks)
+	// insertion sort: a request names a few locks
+	for k := 1; k < len(r.locks); k++ {
+		for j := k; j > 0 && r.locks[j] < r.locks[j-1]; j-- {
+			r.locks[j], r.locks[j-1] = r.locks[j-1], r.locks[j]
+		}
+	}
 	for k, i := range r.locks {
 		if k > 0 && r.locks[k-1] == i {
 			a.pool.Put(r)

@@ -1,6 +1,9 @@
 package arbiter
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // A group is the waiting requests of one stage that ask for the same set of
 // locks, oldest first. Every request of a group fits the free units or none
@@ -47,12 +50,16 @@ func (a *Arbiter) groupFor(s *stage, r *request) *group {
 		s.single[i] = g
 		return g
 	}
+	if g := s.lastMulti; g != nil && slices.Equal(g.locks, r.locks) {
+		return g // a processor asks again and again for its own locks
+	}
 	buf := a.keyBuf[:0]
 	for _, i := range r.locks {
 		buf = append(buf, byte(i), byte(i>>8), byte(i>>16))
 	}
 	a.keyBuf = buf
 	if g := s.groups[string(buf)]; g != nil { // no allocation for the lookup
+		s.lastMulti = g
 		return g
 	}
 	if s.groups == nil {
@@ -60,6 +67,7 @@ func (a *Arbiter) groupFor(s *stage, r *request) *group {
 	}
 	g := a.newGroup(s, r.locks, string(buf))
 	s.groups[g.key] = g
+	s.lastMulti = g
 	return g
 }
 
