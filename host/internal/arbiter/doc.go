@@ -107,7 +107,9 @@
 // and reservations it makes, however many requests wait: decisions are the
 // same as visiting every waiting request in order (testdata/trace.golden
 // pins them). When nobody waits, a request that fits is granted without a
-// pass; a request allocates nothing unless it has to wait.
+// pass. Requests and their wait channels are reused, so an acquire and a
+// release allocate nothing, waiting or not; waiters are woken after the
+// mutex is released, so the critical section never readies a goroutine.
 //
 // One Arbiter should be driven through one face: grants that an Acquire's
 // own withdrawal causes for Submit requests are reported to no one.
