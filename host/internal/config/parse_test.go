@@ -116,7 +116,7 @@ func TestParseErrors(t *testing.T) {
 
 		// Unknown stages.
 		{"processor stage", head + "processor \"pc3\" { #!\n  plugin = \"ffi\"\n}\n", CodeConfig, `"pc3" is not a stage. Did you mean`, 0},
-		{"processor stage case", head + "processor \"PC1\" { #!\n  plugin = \"ffi\"\n}\n", CodeConfig, "Stages are tree_d, pc1, pc2, c1, c2", 0},
+		{"processor stage case", head + "processor \"PC1\" { #!\n  plugin = \"ffi\"\n}\n", CodeConfig, "Stages are tree_d, pc1, pc2, c1, c2, snap_encode, snap_prove, window_post, winning_post, unseal, add_pieces", 0},
 		{"limits stage", head + "limits {\n  pc3 = 2 #!\n}\n", CodeConfig, `limits: "pc3" is not a stage`, 0},
 		{"stagger stage", head + "stagger {\n  treed = \"1m\" #!\n}\n", CodeConfig, `Did you mean "tree_d"?`, 0},
 		{"weights stage", head + "arbiter {\n  weights = { c3 = 1 } #!\n}\n", CodeConfig, `weights: "c3" is not a stage`, 0},

@@ -7,7 +7,8 @@ import (
 	"k8s.io/utils/cpuset"
 )
 
-// Stage names a sealing stage. Only these five may label a processor block.
+// Stage names a stage. Only the names in Stages may label a processor
+// block.
 type Stage string
 
 const (
@@ -16,10 +17,26 @@ const (
 	StagePC2   Stage = "pc2"
 	StageC1    Stage = "c1"
 	StageC2    Stage = "c2"
+
+	// The stages besides sealing a sector that damocles and lotus also run
+	// as separate tasks: snap deals, proving (PoSt), unsealing, and
+	// writing a sector's staged file.
+	StageSnapEncode  Stage = "snap_encode"
+	StageSnapProve   Stage = "snap_prove"
+	StageWindowPoSt  Stage = "window_post"
+	StageWinningPoSt Stage = "winning_post"
+	StageUnseal      Stage = "unseal"
+	StageAddPieces   Stage = "add_pieces"
 )
 
-// Stages lists every stage in pipeline order.
-var Stages = []Stage{StageTreeD, StagePC1, StagePC2, StageC1, StageC2}
+// SealingStages are the stages a sector goes through to be sealed, in
+// pipeline order: what `host seal` and `host simulate` run per sector.
+var SealingStages = []Stage{StageTreeD, StagePC1, StagePC2, StageC1, StageC2}
+
+// Stages lists every stage a processor may serve: the sealing stages in
+// pipeline order, then the others in the protocol's order.
+var Stages = []Stage{StageTreeD, StagePC1, StagePC2, StageC1, StageC2,
+	StageSnapEncode, StageSnapProve, StageWindowPoSt, StageWinningPoSt, StageUnseal, StageAddPieces}
 
 // Policy names how the lock arbiter shares a lock between stages.
 type Policy string

@@ -76,8 +76,9 @@ type Processor struct {
 	// processor sees: those CUDA_VISIBLE_DEVICES names, or every GPU when
 	// its env does not set it.
 	GPUs []int
-	// UsesGPU is true for stages that put work on a GPU: c2 (unless
-	// BELLMAN_NO_GPU is set) and pc2 with FIL_PROOFS_USE_GPU_TREE_BUILDER.
+	// UsesGPU is true for stages that put work on a GPU: c2, snap_encode,
+	// snap_prove, window_post and winning_post (unless BELLMAN_NO_GPU is
+	// set) and pc2 with FIL_PROOFS_USE_GPU_TREE_BUILDER.
 	UsesGPU bool
 	// SDR is the multicore SDR model of a pc1 processor that enables it,
 	// nil otherwise.
@@ -442,7 +443,9 @@ func (b *builder) env(p *Processor) {
 	}
 	_, noGPU := p.Env["BELLMAN_NO_GPU"]
 	switch p.Stage {
-	case config.StageC2:
+	case config.StageC2, config.StageSnapEncode, config.StageSnapProve, config.StageWindowPoSt, config.StageWinningPoSt:
+		// SNARKs (c2, snap_prove, PoSt) and snap_encode's tree building
+		// run on the GPU unless bellman is told not to.
 		p.UsesGPU = !noGPU
 	case config.StagePC2:
 		if v, ok := p.Env["FIL_PROOFS_USE_GPU_TREE_BUILDER"]; ok {

@@ -108,6 +108,30 @@ func (p *Plan) writeSummary(t *textWriter) {
 		orDash(p.SectorSize), plural(len(p.Processors), "processor"), plural(len(p.m.cpus), "cpu"),
 		plural(len(p.m.nodes), "NUMA node"), plural(len(p.m.l3), "L3 group"), plural(len(p.m.gpus), "GPU"))
 	t.line("  spare cpus %s (%d)", orDash(p.Spare.String()), p.Spare.Size())
+	for _, l := range wrap("  serves ", "         ", p.ServedBy(), "; ") {
+		t.line("%s", l)
+	}
+}
+
+// ServedBy says which processors serve each stage, one "stage: ids" entry
+// per stage some processor serves, in config.Stages order: with stages
+// beyond sealing (snap, PoSt, unseal, add_pieces) an operator reads here
+// what a manager's task of each stage will run on.
+func (p *Plan) ServedBy() []string {
+	by := map[config.Stage][]string{}
+	for _, pr := range p.Processors {
+		by[pr.Stage] = append(by[pr.Stage], pr.ID)
+	}
+	var out []string
+	for _, st := range config.Stages {
+		if ids := by[st]; len(ids) > 0 {
+			out = append(out, string(st)+": "+strings.Join(ids, ", "))
+		}
+	}
+	if len(out) == 0 {
+		return []string{"no stage"}
+	}
+	return out
 }
 
 func orDash(s string) string {

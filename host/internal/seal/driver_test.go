@@ -185,8 +185,8 @@ func TestRunEverySectorThroughEveryStageInOrder(t *testing.T) {
 	for _, s := range sectors {
 		num := s.ID.GetSectorNumber()
 		got := bySector[num]
-		if len(got) != len(config.Stages) {
-			t.Fatalf("sector %d: %d calls, want %d: %v", num, len(got), len(config.Stages), got)
+		if len(got) != len(config.SealingStages) {
+			t.Fatalf("sector %d: %d calls, want %d: %v", num, len(got), len(config.SealingStages), got)
 		}
 		want := []string{
 			ZeroPieceCID(2048),
@@ -195,7 +195,7 @@ func TestRunEverySectorThroughEveryStageInOrder(t *testing.T) {
 			fmt.Sprintf("r-%d/d-%d", num, num),
 			fmt.Sprintf("c1-%d", num),
 		}
-		for i, st := range config.Stages {
+		for i, st := range config.SealingStages {
 			if got[i].stage != st || got[i].input != want[i] {
 				t.Errorf("sector %d call %d: %s with %q, want %s with %q", num, i, got[i].stage, got[i].input, st, want[i])
 			}
@@ -341,7 +341,7 @@ func TestRunReportsErrorsPerSector(t *testing.T) {
 }
 
 func stageIndex(s config.Stage) int {
-	for i, st := range config.Stages {
+	for i, st := range config.SealingStages {
 		if st == s {
 			return i
 		}

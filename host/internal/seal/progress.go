@@ -36,7 +36,7 @@ type StageCount struct {
 // NewProgress tracks a run of total sectors.
 func NewProgress(total int) *Progress {
 	p := &Progress{total: total, counts: map[config.Stage]*StageCount{}}
-	for _, st := range config.Stages {
+	for _, st := range config.SealingStages {
 		p.counts[st] = &StageCount{Stage: st}
 	}
 	return p
@@ -86,8 +86,8 @@ func (p *Progress) SeedWaiting() int {
 func (p *Progress) Snapshot() []StageCount {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]StageCount, 0, len(config.Stages))
-	for _, st := range config.Stages {
+	out := make([]StageCount, 0, len(config.SealingStages))
+	for _, st := range config.SealingStages {
 		out = append(out, *p.counts[st])
 	}
 	return out
@@ -172,6 +172,8 @@ var stageNames = map[sealv1.Stage]config.Stage{
 	sealv1.Stage_STAGE_C1:     config.StageC1,
 	sealv1.Stage_STAGE_C2:     config.StageC2,
 }
+
+// Progress counts only the sealing stages: a sealing run submits no other.
 
 // Frame draws once.
 func (r *Renderer) Frame(ctx context.Context) {

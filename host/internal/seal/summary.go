@@ -184,7 +184,7 @@ func summarise(results []SectorResult, elapsed time.Duration) *Summary {
 	byStage := map[config.Stage]*StageSummary{}
 	ran := map[config.Stage][]time.Duration{}
 	waited := map[config.Stage][]time.Duration{}
-	for _, st := range config.Stages {
+	for _, st := range config.SealingStages {
 		byStage[st] = &StageSummary{Stage: st, Processors: map[string]int{}}
 	}
 	for _, r := range results {
@@ -211,7 +211,7 @@ func summarise(results []SectorResult, elapsed time.Duration) *Summary {
 			}
 		}
 	}
-	for _, st := range config.Stages {
+	for _, st := range config.SealingStages {
 		ss := byStage[st]
 		ss.Ran, ss.Waited = distOf(ran[st]), distOf(waited[st])
 		s.Stages = append(s.Stages, *ss)
@@ -408,7 +408,7 @@ func shareText(share map[string]float64) string {
 	}
 	// Pipeline order first, then anything else by name.
 	var keys []string
-	for _, st := range config.Stages {
+	for _, st := range config.SealingStages {
 		if _, ok := share[string(st)]; ok {
 			keys = append(keys, string(st))
 		}

@@ -462,7 +462,10 @@ func (s *sim) buildPipeline() error {
 			s.byName[st.stage] = st
 		}
 	}
-	for _, stage := range config.Stages {
+	// A sector's pipeline is the sealing stages; the others (snap, PoSt,
+	// unseal, add_pieces) are no step of it, so their processors stay idle
+	// here until a workload of their own submits to them.
+	for _, stage := range config.SealingStages {
 		st := &step{name: string(stage), stage: stage}
 		d, explicit := given[stage]
 		switch {

@@ -290,3 +290,28 @@ func TestPlanBWeights(t *testing.T) {
 		t.Errorf("c2 weighted 1.5: c2 backlog reached %d; expected a few tasks", m)
 	}
 }
+
+// Processors of the stages besides sealing (PoSt here) are no step of a
+// sector's pipeline: a config with one simulates as before, the processor
+// idle, whether or not the simulation block gives the stage a duration.
+func TestStagesBesidesSealing(t *testing.T) {
+	cfg := load(t, "testdata/plan-b.hcl")
+	base := run(t, Request{Config: cfg, For: 24 * time.Hour})
+	for _, durations := range []map[config.Stage]time.Duration{nil, {config.StageWindowPoSt: 10 * time.Minute}} {
+		c := *cfg
+		c.Processors = append(append([]config.Processor(nil), cfg.Processors...), config.Processor{
+			Stage: config.StageWindowPoSt, ID: "window_post.0", Plugin: cfg.Processors[0].Plugin, Concurrent: 1})
+		if durations != nil {
+			c.Simulation = &config.Simulation{WaitSeed: config.DefaultWaitSeed, Durations: durations}
+		}
+		r := run(t, Request{Config: &c, For: 24 * time.Hour})
+		for _, p := range r.Pipeline {
+			if p.Stage == string(config.StageWindowPoSt) {
+				t.Errorf("window_post is a pipeline step (%s)", p.Mode)
+			}
+		}
+		if durations == nil && r.Stages["c2"].Done != base.Stages["c2"].Done {
+			t.Errorf("c2 done %d with an idle window_post processor, %d without", r.Stages["c2"].Done, base.Stages["c2"].Done)
+		}
+	}
+}

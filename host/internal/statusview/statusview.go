@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sealhost/sealhost/sdk"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 	"github.com/sealhost/sealhost/sdk/proto/taskv1"
 )
@@ -134,19 +135,12 @@ func Write(w io.Writer, st *taskv1.StatusResponse) {
 }
 
 func stageName(s sealv1.Stage) string {
-	switch s {
-	case sealv1.Stage_STAGE_TREE_D:
-		return "tree_d"
-	case sealv1.Stage_STAGE_PC1:
-		return "pc1"
-	case sealv1.Stage_STAGE_PC2:
-		return "pc2"
-	case sealv1.Stage_STAGE_C1:
-		return "c1"
-	case sealv1.Stage_STAGE_C2:
-		return "c2"
+	if s == sealv1.Stage_STAGE_UNSPECIFIED {
+		return "?"
 	}
-	return "?"
+	// sdk.StageName knows every stage of the protocol; one newer than this
+	// build shows as its enum number.
+	return sdk.StageName(s)
 }
 
 // age rounds a duration to what a glance needs: 850ms, 12s, 3m05s, 2h10m.
