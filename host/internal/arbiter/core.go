@@ -115,7 +115,7 @@ type request struct {
 
 	linked       bool // in its group's queue
 	group        *group
-	gprev, gnext *request // the group's queue, oldest first
+	gpos         uint64   // its position in the group's queue
 	oprev, onext *request // the owner's queue (Greedy only)
 	lockBuf      [4]int   // backs locks for small requests
 
@@ -600,8 +600,8 @@ func (a *Arbiter) ReleaseOwner(owner string) (released []Lease, cancelled []Requ
 	rs = nil
 	for _, s := range a.stageOrder {
 		for _, g := range s.groupList {
-			for r := g.head; r != nil; r = r.gnext {
-				if r.owner == owner {
+			for p := g.next(g.qh); p < g.qt; p = g.next(p + 1) {
+				if r := g.at(p).r; r.owner == owner {
 					rs = append(rs, r)
 				}
 			}

@@ -67,25 +67,25 @@ func (p *pass) fits(g *group) bool {
 	return true
 }
 
-// try grants r if one unit of each of its locks is available; otherwise the
-// policy may hold units back for it from requests later in the pass.
-func (p *pass) try(r *request) {
-	a := p.a
-	if !p.fits(r.group) {
-		p.holdBack(r)
+// try grants e's request if one unit of each of its group's locks is
+// available; otherwise the policy may hold units back for it from requests
+// later in the pass. Holding back reads only the group and the entry.
+func (p *pass) try(g *group, e *entry) {
+	if !p.fits(g) {
+		p.holdBack(g, e)
 		return
 	}
-	for _, i := range r.locks {
+	for _, i := range g.locks {
 		p.take(i)
 	}
-	a.grant(r, p.now, p.out)
+	p.a.grant(e.r, p.now, p.out)
 }
 
-func (p *pass) holdBack(r *request) {
+func (p *pass) holdBack(g *group, e *entry) {
 	a := p.a
 	switch a.policy {
 	case FIFO:
-		for _, i := range r.locks {
+		for _, i := range g.locks {
 			if a.avail[i] > 0 {
 				p.open--
 			}
@@ -94,10 +94,10 @@ func (p *pass) holdBack(r *request) {
 			}
 		}
 	case Fair:
-		if p.now.Sub(r.requested) < p.bound(r.group) {
+		if p.now.Sub(e.at) < p.bound(g) {
 			return
 		}
-		for _, i := range r.locks {
+		for _, i := range g.locks {
 			p.take(i)
 		}
 	}
@@ -132,7 +132,7 @@ func (p *pass) bound(g *group) time.Duration {
 // its group in this pass (units only get scarcer as a pass goes on, and
 // later requests have waited less), so the group is done.
 func (p *pass) live(g *group) bool {
-	if g.cur == nil {
+	if g.cur >= g.qt {
 		return false
 	}
 	fits, open := true, false
@@ -146,14 +146,13 @@ func (p *pass) live(g *group) bool {
 	if !open {
 		return false
 	}
-	g.load() // the heap orders live groups by their next request's ID
 	switch {
 	case fits:
 		return true
 	case p.a.policy == FIFO:
 		return true
 	default:
-		return p.now.Sub(g.curAt) >= p.bound(g)
+		return p.now.Sub(g.at(g.cur).at) >= p.bound(g)
 	}
 }
 
@@ -169,10 +168,10 @@ func (p *pass) merge() {
 			continue
 		}
 		for _, g := range l.groups {
-			if g.head == nil || g.stamp == p.stamp {
+			if g.n == 0 || g.stamp == p.stamp {
 				continue
 			}
-			g.stamp, g.cur, g.curID, g.curAt, g.curLoaded = p.stamp, g.head, g.headID, g.headAt, true
+			g.stamp, g.cur = p.stamp, g.qh
 			if p.live(g) {
 				h.g = append(h.g, g)
 			}
@@ -185,10 +184,9 @@ func (p *pass) merge() {
 			h.pop()
 			continue
 		}
-		r := g.cur
-		next := r.gnext
-		p.try(r)
-		g.setCur(next)
+		e := g.at(g.cur)
+		p.try(g, e) // may grant and remove e's request, not move others
+		g.cur = g.next(g.cur + 1)
 		if p.live(g) {
 			h.down(0)
 		} else {
@@ -207,7 +205,7 @@ func (p *pass) greedy(releaser string) {
 		if o := a.owners[releaser]; o != nil {
 			for r := o.head; r != nil && !p.done(); {
 				next := r.onext
-				p.try(r)
+				p.try(r.group, r.group.at(r.gpos))
 				r = next
 			}
 		}
@@ -217,8 +215,8 @@ func (p *pass) greedy(releaser string) {
 		if s.nWaiting > 0 {
 			s.newest = 0
 			for _, g := range s.groupList {
-				if g.tail != nil && g.tail.id > s.newest {
-					s.newest = g.tail.id
+				if g.n > 0 && g.tail().id > s.newest {
+					s.newest = g.tail().id
 				}
 			}
 			order = append(order, s)
@@ -238,29 +236,35 @@ func (p *pass) greedy(releaser string) {
 		// newest first across the stage's groups; a group that does not
 		// fit now fits no later in the pass
 		for _, g := range s.groupList {
-			g.setCur(g.tail)
+			g.cur, g.stamp = g.qt, 0 // qt: none left
+			if last, ok := g.prev(g.qt); ok {
+				g.cur, g.stamp = last, p.stamp
+			}
 		}
 		for !p.done() {
 			var best *group
 			for _, g := range s.groupList {
-				if g.cur == nil {
+				if g.stamp != p.stamp {
 					continue
 				}
 				if !p.fits(g) {
-					g.cur = nil
+					g.stamp = 0 // fits no later in the pass
 					continue
 				}
-				g.load()
-				if best == nil || g.curID > best.curID {
+				if best == nil || g.at(g.cur).id > best.at(best.cur).id {
 					best = g
 				}
 			}
 			if best == nil {
 				break
 			}
-			r := best.cur
-			best.setCur(r.gprev)
-			p.try(r)
+			e := best.at(best.cur)
+			if prev, ok := best.prev(best.cur); ok {
+				best.cur = prev
+			} else {
+				best.stamp = 0
+			}
+			p.try(best, e)
 		}
 	}
 }
@@ -300,7 +304,7 @@ func (a *Arbiter) measure(now time.Time) {
 				continue
 			}
 			for _, g := range l.groups {
-				if g.head == nil || g.mstamp == a.stamp {
+				if g.n == 0 || g.mstamp == a.stamp {
 					continue
 				}
 				g.mstamp = a.stamp

@@ -19,22 +19,54 @@ type group struct {
 	cost  float64  // dominant share of the lock set
 	key   string   // in stage.groups
 
-	head, tail *request
-	// the head's ID and request time, kept here so that a pass looking at
-	// every group of a lock reads no request that it does not act on
-	headID RequestID
-	headAt time.Time
+	// The queue is a ring of entries holding each request's ID and time
+	// beside it, so a pass reads the next request's key from memory next
+	// to the last one instead of from the request, and reads a request
+	// only to grant it. Positions are absolute (q[pos&mask]); a withdrawn
+	// request leaves a hole, trimmed away at either end.
+	q      []entry
+	qh, qt uint64 // live range [qh, qt); entries at qh and qt−1 are requests
+	n      int    // requests in the ring
 
 	// pass state, valid while stamp is the pass's
 	stamp      uint64
-	cur        *request // next request the pass looks at
-	curID      RequestID
-	curAt      time.Time // cur's ID and request time, once curLoaded
-	curLoaded  bool
-	bound      int64 // bypass bound in ns, once per pass
+	cur        uint64 // position of the next request the pass looks at; qt: none
+	bound      int64  // bypass bound in ns, once per pass
 	boundStamp uint64
 	mstamp     uint64 // measure's visit mark
 }
+
+// entry is one place in a group's queue.
+type entry struct {
+	r  *request // nil: a hole
+	id RequestID
+	at time.Time // r.requested
+}
+
+func (g *group) at(pos uint64) *entry { return &g.q[pos&uint64(len(g.q)-1)] }
+
+// next is the first request position from pos on (qt: none).
+func (g *group) next(pos uint64) uint64 {
+	for pos < g.qt && g.at(pos).r == nil {
+		pos++
+	}
+	return pos
+}
+
+// prev is the last request position before pos (qh−1 when none, which
+// wraps below qh; callers compare with qh first).
+func (g *group) prev(pos uint64) (uint64, bool) {
+	for pos > g.qh {
+		pos--
+		if g.at(pos).r != nil {
+			return pos, true
+		}
+	}
+	return 0, false
+}
+
+func (g *group) head() *entry { return g.at(g.qh) }     // n > 0
+func (g *group) tail() *entry { return g.at(g.qt - 1) } // n > 0
 
 // groupFor returns stage s's group for r's locks, making it on first use.
 func (a *Arbiter) groupFor(s *stage, r *request) *group {
@@ -89,32 +121,45 @@ func (a *Arbiter) newGroup(s *stage, locks []int, key string) *group {
 }
 
 func (g *group) push(r *request) {
-	r.gprev = g.tail
-	if g.tail != nil {
-		g.tail.gnext = r
-	} else {
-		g.head = r
-		g.headID, g.headAt = r.id, r.requested
+	if g.qt-g.qh == uint64(len(g.q)) {
+		g.resize()
 	}
-	g.tail = r
+	*g.at(g.qt) = entry{r: r, id: r.id, at: r.requested}
+	r.gpos = g.qt
 	r.group = g
+	g.qt++
+	g.n++
+}
+
+// resize makes room in a full ring: it drops the holes when they are at
+// least half of it, else doubles it; positions are renumbered from qh,
+// which no pass can hold across (pushes happen between passes).
+func (g *group) resize() {
+	size := max(8, len(g.q))
+	if g.n > len(g.q)/2 {
+		size = 2 * len(g.q)
+	}
+	old, oh, ot := g.q, g.qh, g.qt
+	g.q = make([]entry, size)
+	g.qt = g.qh
+	for p := oh; p < ot; p++ {
+		if e := old[p&uint64(len(old)-1)]; e.r != nil {
+			e.r.gpos = g.qt
+			*g.at(g.qt) = e
+			g.qt++
+		}
+	}
 }
 
 func (g *group) remove(r *request) {
-	if r.gprev != nil {
-		r.gprev.gnext = r.gnext
-	} else {
-		g.head = r.gnext
-		if g.head != nil {
-			g.headID, g.headAt = g.head.id, g.head.requested
-		}
+	*g.at(r.gpos) = entry{}
+	g.n--
+	for g.qh < g.qt && g.at(g.qh).r == nil {
+		g.qh++
 	}
-	if r.gnext != nil {
-		r.gnext.gprev = r.gprev
-	} else {
-		g.tail = r.gprev
+	for g.qt > g.qh && g.at(g.qt-1).r == nil {
+		g.qt--
 	}
-	r.gprev, r.gnext = nil, nil
 }
 
 // groupHeap orders the groups of a pass by the key of their next request:
@@ -131,20 +176,7 @@ func (h *groupHeap) less(i, j int) bool {
 	if h.fair && a.stage.v != b.stage.v {
 		return a.stage.v < b.stage.v
 	}
-	return a.curID < b.curID
-}
-
-// setCur points the pass's cursor of g at r (nil: past the last). Its ID
-// and request time are read when needed (load): a group whose locks are
-// all taken is dropped without reading its next request.
-func (g *group) setCur(r *request) {
-	g.cur, g.curLoaded = r, false
-}
-
-func (g *group) load() {
-	if !g.curLoaded {
-		g.curID, g.curAt, g.curLoaded = g.cur.id, g.cur.requested, true
-	}
+	return a.at(a.cur).id < b.at(b.cur).id
 }
 
 func (h *groupHeap) init() {

@@ -120,8 +120,8 @@ func (a *Arbiter) Stats() Stats {
 			HoldTime: s.holdTotal + live[s.name], Wait: s.waits.summary(),
 		}
 		for _, g := range s.groupList {
-			if g.head != nil {
-				ss.LongestWaiting = max(ss.LongestWaiting, now.Sub(g.headAt))
+			if g.n > 0 {
+				ss.LongestWaiting = max(ss.LongestWaiting, now.Sub(g.head().at))
 			}
 		}
 		st.Stages[s.name] = ss
