@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-var stageNames = []string{"tree_d", "pc1", "pc2", "c1", "c2"}
+var stageNames = []string{"tree_d", "pc1", "pc2", "c1", "c2", "snap_encode", "snap_prove", "window_post", "winning_post", "unseal", "add_pieces"}
 
 // Knobs make the mock behave like real work. Each is set by a flag in the
 // plugin block's args and overridden by a MOCK_* environment variable, so
@@ -26,9 +26,11 @@ type Knobs struct {
 	Hang        map[string]bool          // stages that never answer and ignore cancellation
 	StdoutNoise bool                     // write to fd 1 at start-up and on every call
 	Seed        uint64                   // seeds the fail/crash draws; 0 = random
+	Serve       map[string]bool          // stages served; empty = every stage
 }
 
-const usageText = `mock: a sealhost plugin serving tree_d, pc1, pc2, c1 and c2 with FAKE results.
+const usageText = `mock: a sealhost plugin serving tree_d, pc1, pc2, c1, c2, snap_encode,
+snap_prove, window_post, winning_post, unseal and add_pieces with FAKE results.
 
 Its commitments are SHA-256 digests of the inputs and its proofs are FAKE:
 right size for the proof type, verifiable by nothing. It exists to test the
@@ -44,7 +46,7 @@ func parseKnobs(args []string, getenv func(string) string, stderr io.Writer) (Kn
 	k := Knobs{Duration: map[string]time.Duration{}, Hang: map[string]bool{}, CrashMode: "exit"}
 	fs := flag.NewFlagSet("mock", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var durations, hang, memory, output string
+	var durations, hang, memory, output, serve string
 	fs.StringVar(&durations, "duration", "", "how long each call works: `D` for every stage, or stage=D,... (env MOCK_DURATION, MOCK_<STAGE>_DURATION e.g. MOCK_PC1_DURATION=2s)")
 	fs.IntVar(&k.BusyThreads, "busy-threads", 0, "`N` threads spin on the allowed cpus while a call runs (env MOCK_BUSY_THREADS)")
 	fs.StringVar(&memory, "memory", "0", "`SIZE` held and touched while a call runs, e.g. 64MiB (env MOCK_MEMORY)")
@@ -54,6 +56,7 @@ func parseKnobs(args []string, getenv func(string) string, stderr io.Writer) (Kn
 	fs.StringVar(&k.CrashMode, "crash-mode", "exit", "how to crash: `exit` (status 3) or kill (SIGKILL to self) (env MOCK_CRASH_MODE)")
 	fs.StringVar(&hang, "hang", "", "comma-separated `stages` whose calls never return, ignoring cancellation (env MOCK_HANG)")
 	fs.BoolVar(&k.StdoutNoise, "stdout-noise", false, "write to fd 1 at start-up and on every call, as native code does (env MOCK_STDOUT_NOISE=1)")
+	fs.StringVar(&serve, "stages", "", "comma-separated `stages` to serve, as a plugin serving only those would (default every stage) (env MOCK_STAGES)")
 	fs.Uint64Var(&k.Seed, "seed", 0, "seed `N` of the fail and crash draws; 0 picks one (env MOCK_SEED)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
@@ -75,6 +78,7 @@ func parseKnobs(args []string, getenv func(string) string, stderr io.Writer) (Kn
 	override("MOCK_MEMORY", &memory)
 	override("MOCK_OUTPUT_SIZE", &output)
 	override("MOCK_HANG", &hang)
+	override("MOCK_STAGES", &serve)
 	override("MOCK_CRASH_MODE", &k.CrashMode)
 	for name, dst := range map[string]any{
 		"MOCK_BUSY_THREADS": &k.BusyThreads, "MOCK_FAIL_RATE": &k.FailRate, "MOCK_CRASH_RATE": &k.CrashRate,
@@ -119,6 +123,16 @@ func parseKnobs(args []string, getenv func(string) string, stderr io.Writer) (Kn
 	}
 	if k.OutputSize, err = parseSize("output size (MOCK_OUTPUT_SIZE)", output); err != nil {
 		return k, err
+	}
+	k.Serve = map[string]bool{}
+	if serve != "" {
+		for _, st := range strings.Split(serve, ",") {
+			st = strings.TrimSpace(st)
+			if !isStage(st) {
+				return k, fmt.Errorf("stages: %q is not a stage (want some of %s)", st, strings.Join(stageNames, ","))
+			}
+			k.Serve[st] = true
+		}
 	}
 	if hang != "" {
 		for _, st := range strings.Split(hang, ",") {

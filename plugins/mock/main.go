@@ -1,4 +1,4 @@
-// Command mock is a sealhost plugin serving every sealing stage with FAKE
+// Command mock is a sealhost plugin serving every stage with FAKE
 // results: see README.md. Its -help says so too.
 package main
 
@@ -32,13 +32,30 @@ func main() {
 		w.noise("mock: start-up noise on stdout\n")
 	}
 	m := &mock{w: w}
-	sdk.Serve(sdk.Plugin{
-		Name:    "mock",
-		Version: version,
-		TreeD:   m,
-		PC1:     m,
-		PC2:     m,
-		C1:      m,
-		C2:      m,
-	})
+	sdk.Serve(plugin(m, k.Serve))
+}
+
+// plugin is the mock serving the stages in serve (every stage when it is
+// empty).
+func plugin(m *mock, serve map[string]bool) sdk.Plugin {
+	on := func(stage string) bool { return len(serve) == 0 || serve[stage] }
+	p := sdk.Plugin{Name: "mock", Version: version}
+	for _, s := range []struct {
+		name string
+		set  func()
+	}{
+		{"tree_d", func() { p.TreeD = m }}, {"pc1", func() { p.PC1 = m }}, {"pc2", func() { p.PC2 = m }},
+		{"c1", func() { p.C1 = m }}, {"c2", func() { p.C2 = m }},
+		{"snap_encode", func() { p.SnapEncode = m }}, {"snap_prove", func() { p.SnapProve = m }},
+		{"window_post", func() { p.WindowPoSt = m }}, {"winning_post", func() { p.WinningPoSt = m }},
+		{"unseal", func() { p.Unseal = m }}, {"add_pieces", func() { p.AddPieces = m }},
+	} {
+		if on(s.name) {
+			s.set()
+		}
+	}
+	if len(serve) > 0 {
+		p.Unserved = "the mock was told to serve only some stages (-stages / MOCK_STAGES)"
+	}
+	return p
 }

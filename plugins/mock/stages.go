@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,7 @@ import (
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
-// mock serves the five stages. Every output is a pure function of the
+// mock serves every stage (the ones besides sealing in later.go). Every output is a pure function of the
 // request (and the output-size knob), so two runs agree and a test can
 // predict them; the inputs are checked the way filecoin-ffi and lotus
 // check them, so a host bug that sends a wrong path or a sealed CID where
@@ -301,13 +300,5 @@ func (m *mock) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Respons
 // fakeProof stretches a digest of the request to the proof size of p's
 // type, 192 bytes per partition, in SHA-256 counter mode.
 func fakeProof(p proofInfo, req *sealv1.C2Request) []byte {
-	seed := commitment("proof", sectorBytes(req.GetSector()), req.GetPhase1Output())
-	out := make([]byte, 0, p.proofSize())
-	var ctr [8]byte
-	for i := uint64(0); len(out) < p.proofSize(); i++ {
-		binary.LittleEndian.PutUint64(ctr[:], i)
-		sum := sha256.Sum256(append(seed[:], ctr[:]...))
-		out = append(out, sum[:]...)
-	}
-	return out[:p.proofSize()]
+	return stretch(commitment("proof", sectorBytes(req.GetSector()), req.GetPhase1Output()), p.proofSize())
 }

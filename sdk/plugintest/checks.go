@@ -38,7 +38,7 @@ func call(ctx context.Context, c *pluginclient.Client, stage sealv1.Stage, in *I
 	case sealv1.Stage_STAGE_C2:
 		return c.C2(ctx, in.C2)
 	}
-	return nil, fmt.Errorf("no stage %v", stage)
+	return callLater(ctx, c, stage, in)
 }
 
 // plausible reports what is wrong with a stage's response, or nil.
@@ -73,6 +73,9 @@ func plausible(stage sealv1.Stage, resp proto.Message, in *Inputs) error {
 				len(r.GetProof()), want, in.C2.GetSector().GetRegisteredSealProof())
 		}
 	default:
+		if err, ok := plausibleLater(resp, in); ok {
+			return err
+		}
 		return fmt.Errorf("response of type %T for stage %s", resp, stageName(stage))
 	}
 	return nil
@@ -87,16 +90,22 @@ func feed(resp proto.Message, in *Inputs) {
 		in.C1.SealedCid, in.C1.UnsealedCid = r.GetSealedCid(), r.GetUnsealedCid()
 	case *sealv1.C1Response:
 		in.C2.Phase1Output = r.GetPhase1Output()
+	default:
+		feedLater(resp, in)
 	}
 }
 
 func (h *harness) inputs(t testing.TB) (*Inputs, error) {
-	in, err := h.cfg.Inputs(t.TempDir())
+	dir := t.TempDir()
+	in, err := h.cfg.Inputs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("Config.Inputs: %v", err)
 	}
 	if in == nil || in.TreeD == nil || in.PC1 == nil || in.PC2 == nil || in.C1 == nil || in.C2 == nil {
 		return nil, errors.New("Config.Inputs returned a nil request; start from DefaultInputs(dir) and change what your plugin needs")
+	}
+	if err := laterDefaults(dir, in); err != nil {
+		return nil, fmt.Errorf("laying out the default requests of the stages besides sealing: %v", err)
 	}
 	return in, nil
 }
@@ -196,6 +205,9 @@ type crossStage struct {
 	// that, as the pieces give it: "" when the kit cannot tell (several
 	// pieces, whose tree it does not compute).
 	commD, commDFrom string
+	// snapCommD is the new comm_d snap_encode must answer, when its
+	// pieces are one piece filling the sector; "" otherwise.
+	snapCommD string
 }
 
 func newCrossStage(in *Inputs) *crossStage {
@@ -203,6 +215,10 @@ func newCrossStage(in *Inputs) *crossStage {
 	ps := in.TreeD.GetPieces()
 	if size, err := sdk.SectorSize(in.TreeD.GetSector().GetRegisteredSealProof()); err == nil && len(ps) == 1 && ps[0].GetSize() == size {
 		r.commD, r.commDFrom = ps[0].GetPieceCid(), "its only piece fills it: the piece's CID"
+	}
+	ps = in.SnapEncode.GetPieces()
+	if size, err := sdk.SectorSize(in.SnapEncode.GetSector().GetRegisteredSealProof()); err == nil && len(ps) == 1 && ps[0].GetSize() == size {
+		r.snapCommD = ps[0].GetPieceCid()
 	}
 	return r
 }
@@ -216,6 +232,12 @@ func (r *crossStage) check(resp proto.Message) error {
 				v.GetUnsealedCid(), r.commD, r.commDFrom)
 		}
 		r.commD, r.commDFrom = v.GetUnsealedCid(), "as this plugin's tree_d answered"
+	case *sealv1.SnapEncodeResponse:
+		if r.snapCommD != "" && v.GetUnsealedCid() != r.snapCommD {
+			return fmt.Errorf("snap_encode answered unsealed_cid (the new comm_d) %s, but the staged data's comm_d is %s (its only piece fills the sector: the piece's CID).\n"+
+				"rule: the new comm_d is the commitment of the pieces encoded, as for sealing; SnapProve and the chain check the update against it",
+				v.GetUnsealedCid(), r.snapCommD)
+		}
 	case *sealv1.PC2Response:
 		if r.commD != "" && v.GetUnsealedCid() != r.commD {
 			return fmt.Errorf("pc2 answered unsealed_cid (comm_d) %s, but the sector's comm_d is %s (%s).\n"+
@@ -454,6 +476,8 @@ func (h *harness) checkCancel(t *testing.T) error {
 	}
 }
 
+const missingCache = "a cache_path that does not exist"
+
 // checkInvalid sends requests no conforming plugin may accept: an unknown
 // proof type to every declared stage, and a missing cache folder to those
 // that take paths. Each must fail with a message and retryable false.
@@ -472,12 +496,12 @@ func (h *harness) checkInvalid(t *testing.T) error {
 				for _, s := range []*sealv1.Sector{in.TreeD.Sector, in.PC1.Sector, in.PC2.Sector, in.C1.Sector, in.C2.Sector} {
 					s.RegisteredSealProof = 9999
 				}
-				return true
+				return invalidLater(in, true, stage)
 			}},
-			{"a cache_path that does not exist", func(in *Inputs) bool {
+			{missingCache, func(in *Inputs) bool {
 				const missing = "/nonexistent/plugintest/cache"
 				in.TreeD.CachePath, in.PC1.CachePath, in.PC2.CachePath, in.C1.CachePath = missing, missing, missing, missing
-				return stage != sealv1.Stage_STAGE_C2
+				return invalidLater(in, false, stage) && stage != sealv1.Stage_STAGE_C2
 			}},
 		} {
 			in, err := h.inputs(t)
@@ -488,10 +512,12 @@ func (h *harness) checkInvalid(t *testing.T) error {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-			_, err = call(ctx, c, stage, in)
+			resp, err := call(ctx, c, stage, in)
 			cancel()
 			var se *sdk.Error
 			switch {
+			case err == nil && bad.what == missingCache && faultInstead(resp, in):
+				t.Logf("%s with %s: the sector reported faulty, as filecoin-ffi does", stageName(stage), bad.what)
 			case err == nil:
 				errs = append(errs, fmt.Errorf("%s with %s: succeeded, want an error", stageName(stage), bad.what))
 			case !errors.As(err, &se) || strings.TrimSpace(se.Message) == "":

@@ -20,6 +20,15 @@ type Inputs struct {
 	PC2   *sealv1.PC2Request
 	C1    *sealv1.C1Request
 	C2    *sealv1.C2Request
+
+	// The stages besides sealing (later.go). DefaultInputs fills them; a
+	// Config.Inputs that leaves one nil gets the default.
+	SnapEncode  *sealv1.SnapEncodeRequest
+	SnapProve   *sealv1.SnapProveRequest
+	WindowPoSt  *sealv1.WindowPoStRequest
+	WinningPoSt *sealv1.WinningPoStRequest
+	Unseal      *sealv1.UnsealRequest
+	AddPieces   *sealv1.AddPiecesRequest
 }
 
 // DefaultProofType is StackedDrg2KiBV1_1: sectors small enough for tests.
@@ -33,7 +42,8 @@ const DefaultProofType = 5
 // numbers); C1's CIDs are the zero piece's comm_d and a made-up comm_r;
 // C2's phase1_output is a placeholder JSON. A plugin whose later stages
 // need real earlier outputs should serve the earlier stages too or pass
-// its own Config.Inputs (which may start from DefaultInputs).
+// its own Config.Inputs (which may start from DefaultInputs). The later
+// stages' requests are laterDefaults'.
 func DefaultInputs(dir string) (*Inputs, error) {
 	cache := filepath.Join(dir, "cache")
 	staged := filepath.Join(dir, "staged")
@@ -72,7 +82,7 @@ func DefaultInputs(dir string) (*Inputs, error) {
 	}
 	var fakeCommR [32]byte
 	copy(fakeCommR[:], "plugintest placeholder comm_r..")
-	return &Inputs{
+	in := &Inputs{
 		TreeD: &sealv1.TreeDRequest{Sector: sector(), CachePath: cache, StagedPath: staged, Pieces: pieces()},
 		PC1: &sealv1.PC1Request{Sector: sector(), CachePath: cache, StagedPath: staged, SealedPath: sealed,
 			Ticket: ticket, Pieces: pieces()},
@@ -80,7 +90,11 @@ func DefaultInputs(dir string) (*Inputs, error) {
 		C1: &sealv1.C1Request{Sector: sector(), SealedCid: cidString(commcid.ReplicaCommitmentV1ToCID(fakeCommR[:])),
 			UnsealedCid: zeroPiece2KiB, CachePath: cache, SealedPath: sealed, Ticket: ticket, Seed: seed, Pieces: pieces()},
 		C2: &sealv1.C2Request{Sector: sector(), Phase1Output: []byte(`{"_plugintest":"placeholder C1 output"}`)},
-	}, nil
+	}
+	if err := laterDefaults(dir, in); err != nil {
+		return nil, err
+	}
+	return in, nil
 }
 
 // proofSize is the C2 proof length for a proof type: 192 bytes per SNARK

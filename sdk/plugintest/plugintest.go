@@ -138,7 +138,7 @@ func newHarness(t testing.TB, cfg Config) (*harness, error) {
 	}
 	h := &harness{cfg: cfg, bin: cfg.Binary, declared: map[sealv1.Stage]bool{}}
 	for _, s := range cfg.Stages {
-		if s <= sealv1.Stage_STAGE_UNSPECIFIED || s > sealv1.Stage_STAGE_C2 {
+		if s <= sealv1.Stage_STAGE_UNSPECIFIED || s > sealv1.Stage_STAGE_ADD_PIECES {
 			return nil, fmt.Errorf("plugintest.Config.Stages holds %v, not a stage", s)
 		}
 		h.declared[s] = true
@@ -177,9 +177,12 @@ func (h *harness) checks() []check {
 }
 
 // pipeline is the stage order, which is also the order outputs feed
-// inputs.
+// inputs: the sealing stages, then the others (snap_encode feeds
+// snap_prove).
 var pipeline = []sealv1.Stage{sealv1.Stage_STAGE_TREE_D, sealv1.Stage_STAGE_PC1, sealv1.Stage_STAGE_PC2,
-	sealv1.Stage_STAGE_C1, sealv1.Stage_STAGE_C2}
+	sealv1.Stage_STAGE_C1, sealv1.Stage_STAGE_C2,
+	sealv1.Stage_STAGE_SNAP_ENCODE, sealv1.Stage_STAGE_SNAP_PROVE, sealv1.Stage_STAGE_WINDOW_POST,
+	sealv1.Stage_STAGE_WINNING_POST, sealv1.Stage_STAGE_UNSEAL, sealv1.Stage_STAGE_ADD_PIECES}
 
 // probe is the stage the generic checks call: the first one declared.
 func (h *harness) probe() sealv1.Stage {

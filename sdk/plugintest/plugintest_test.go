@@ -48,7 +48,9 @@ func TestMain(m *testing.M) {
 }
 
 var allStages = []sealv1.Stage{sealv1.Stage_STAGE_TREE_D, sealv1.Stage_STAGE_PC1, sealv1.Stage_STAGE_PC2,
-	sealv1.Stage_STAGE_C1, sealv1.Stage_STAGE_C2}
+	sealv1.Stage_STAGE_C1, sealv1.Stage_STAGE_C2,
+	sealv1.Stage_STAGE_SNAP_ENCODE, sealv1.Stage_STAGE_SNAP_PROVE, sealv1.Stage_STAGE_WINDOW_POST,
+	sealv1.Stage_STAGE_WINNING_POST, sealv1.Stage_STAGE_UNSEAL, sealv1.Stage_STAGE_ADD_PIECES}
 
 func TestChecksCatchMisbehaviour(t *testing.T) {
 	pc2 := []sealv1.Stage{sealv1.Stage_STAGE_PC2}
@@ -103,7 +105,7 @@ func TestChecksCatchMisbehaviour(t *testing.T) {
 			name:  "info lists other stages",
 			cfg:   Config{Stages: []sealv1.Stage{sealv1.Stage_STAGE_C2}},
 			check: func(h *harness) func(*testing.T) error { return h.checkHandshake },
-			want:  "stages [tree_d, pc1, pc2, c1, c2], want [c2]",
+			want:  "stages [tree_d, pc1, pc2, c1, c2, snap_encode, snap_prove, window_post, winning_post, unseal, add_pieces], want [c2]",
 		},
 		{
 			name:  "wrong name",
