@@ -33,7 +33,10 @@ import (
 
 // testInstance prefixes every instance these tests start, so the final
 // check finds our leftovers and nobody else's.
-const testInstance = "daemontest"
+// testInstance prefixes the test hosts' instance names; the pid keeps two
+// test binaries on one machine (a developer's and CI's) from taking each
+// other's instance lock.
+var testInstance = fmt.Sprintf("daemontest%d", os.Getpid())
 
 var (
 	mockBin  string // the built plugins/mock
