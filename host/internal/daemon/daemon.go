@@ -100,15 +100,16 @@ type Host struct {
 
 	mu       sync.Mutex
 	draining bool
-	// refuse is closed when draining starts: waiting calls give up.
-	refuse chan struct{}
-	// abort is closed when the grace period ends: running tasks are
-	// cancelled.
-	abort   chan struct{}
-	tasks   map[uint64]*task
-	nextID  uint64
-	stats   map[config.Stage]*counts
-	running sync.WaitGroup // calls between admission and answer
+	// refuse ends when draining starts: waiting calls give up. abort
+	// ends when the grace period does: running tasks are cancelled.
+	// Contexts, not channels, so that a task registers a callback on them
+	// (context.AfterFunc) instead of parking a goroutine per task.
+	refuse, abort       context.Context
+	refuseNow, abortNow context.CancelFunc
+	tasks               map[uint64]*task
+	nextID              uint64
+	stats               map[config.Stage]*counts
+	running             sync.WaitGroup // calls between admission and answer
 
 	// up is closed once Start has every processor in place: a plugin
 	// that fails to start at once reports its exit while Start is still
@@ -150,6 +151,11 @@ type task struct {
 	cancelling time.Time
 	// abandon ends the task's wait for a processor, with the cause.
 	abandon context.CancelCauseFunc
+	// lost is the running task's Assignment.Lost and cancelRun ends its
+	// run; both nil while it waits. pluginExited cancels the runs whose
+	// processor the dispatcher dropped.
+	lost      <-chan struct{}
+	cancelRun context.CancelFunc
 }
 
 // Start runs a host: it cleans stale cgroups, starts every processor,
@@ -177,14 +183,14 @@ func Start(opts Options) (*Host, error) {
 		confined: !unconfined,
 		procs:    map[string]*proc{},
 		stages:   map[config.Stage][]string{},
-		refuse:   make(chan struct{}),
-		abort:    make(chan struct{}),
 		tasks:    map[uint64]*task{},
 		stats:    map[config.Stage]*counts{},
 		done:     make(chan struct{}),
 		up:       make(chan struct{}),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.refuse, h.refuseNow = context.WithCancel(context.Background())
+	h.abort, h.abortNow = context.WithCancel(context.Background())
 	started := false
 	defer func() {
 		if !started {
@@ -348,6 +354,15 @@ func (h *Host) pluginExited(p *proc, owner string) {
 	if err != nil {
 		h.log.Debug("dropping processor", "processor", p.cfg.ID, "error", err)
 	}
+	// The slots and locks of its tasks are free now: a task still waiting
+	// inside Do for the next instance must not run there (runOn).
+	h.mu.Lock()
+	for _, t := range h.tasks {
+		if t.lost != nil && isClosed(t.lost) {
+			t.cancelRun()
+		}
+	}
+	h.mu.Unlock()
 	if h.ctx.Err() != nil {
 		return // the host is stopping its plugins
 	}
@@ -412,7 +427,7 @@ func (h *Host) Shutdown(ctx context.Context, grace time.Duration) error {
 				running++
 			}
 		}
-		close(h.refuse)
+		h.refuseNow()
 		h.mu.Unlock()
 		h.log.Info("draining: refusing new tasks, letting running ones finish", "running", running, "grace", grace)
 
@@ -449,7 +464,7 @@ func (h *Host) cancelRunning() int {
 			h.cancelled++
 		}
 	}
-	close(h.abort)
+	h.abortNow()
 	return h.cancelled
 }
 

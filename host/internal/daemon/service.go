@@ -18,9 +18,9 @@ import (
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/dispatch"
 	"github.com/sealhost/sealhost/host/internal/supervise"
-	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk"
 	"github.com/sealhost/sealhost/sdk/client"
+	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 	"github.com/sealhost/sealhost/sdk/proto/taskv1"
 )
@@ -158,13 +158,7 @@ func (h *Host) await(ctx context.Context, t *task) (*dispatch.Assignment, error)
 	if allFailed(h, h.stages[t.stage]) {
 		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks until one tries again; `host status` says why and when", t.stage)
 	}
-	go func() {
-		select {
-		case <-h.refuse:
-			cancelWait(errDraining)
-		case <-waitCtx.Done():
-		}
-	}()
+	defer context.AfterFunc(h.refuse, func() { cancelWait(errDraining) })()
 	h.m.waiting.WithLabelValues(string(t.stage)).Inc()
 	a, err := h.disp.Acquire(waitCtx, t.stage)
 	h.m.waiting.WithLabelValues(string(t.stage)).Dec()
@@ -177,7 +171,7 @@ func (h *Host) await(ctx context.Context, t *task) (*dispatch.Assignment, error)
 		return nil, status.FromContextError(ctx.Err()).Err()
 	case errors.As(context.Cause(waitCtx), &failed):
 		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed while the task waited; last: %v", t.stage, failed)
-	case isClosed(h.refuse):
+	case h.refuse.Err() != nil:
 		return nil, statusError(codes.Unavailable, true, "host is shutting down; the task was still waiting for a %s processor and did not start", t.stage)
 	}
 	return nil, statusError(codes.Internal, true, "waiting for a %s processor: %v", t.stage, err)
@@ -193,42 +187,41 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 	stage := t.stage
 	locks := len(p.cfg.Locks) > 0
 
+	// The run ends with the caller, when the drain's grace is over, or
+	// when the dispatcher drops the processor: a task still waiting
+	// inside Do for a restarted plugin must not keep running after its
+	// slot and locks were handed to others. Callbacks, not a goroutine
+	// per task: pluginExited cancels the runs on a dropped processor.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	var ended bool // under h.mu: Do returned
+	cancelled := func() {
+		cancelRun()
+		// Do returns once the plugin's call has ended, not when the
+		// gRPC call does; until then the task is cancelling.
+		h.mu.Lock()
+		if !ended {
+			t.cancelling = time.Now()
+		}
+		h.mu.Unlock()
+	}
+	defer context.AfterFunc(ctx, cancelled)()
+	defer context.AfterFunc(h.abort, cancelled)()
+
 	h.mu.Lock()
 	t.started, t.processor, t.waited = time.Now(), a.Processor, time.Since(t.requested)
+	t.lost, t.cancelRun = a.Lost(), cancelRun
 	h.mu.Unlock()
+	if isClosed(a.Lost()) {
+		// Dropped before the task was registered: pluginExited did not
+		// see it.
+		cancelRun()
+	}
 	// Metrics count a start once the task reaches the plugin (or fails
 	// for good before), so a requeued attempt is not a start.
 	var startOnce sync.Once
 	markStarted := func() { startOnce.Do(func() { h.m.taskStarted(t, locks) }) }
 
-	// The run ends with the caller, when the drain's grace is over, or
-	// when the dispatcher drops the processor: a task still waiting
-	// inside Do for a restarted plugin must not keep running after its
-	// slot and locks were handed to others.
-	runCtx, cancelRun := context.WithCancel(ctx)
-	defer cancelRun()
-	var ended bool // under h.mu: Do returned
-	go func() {
-		cancelled := false
-		select {
-		case <-h.abort:
-			cancelled = true
-		case <-a.Lost():
-			// The plugin died: its calls have ended with it.
-		case <-runCtx.Done():
-			cancelled = ctx.Err() != nil
-		}
-		cancelRun()
-		if cancelled {
-			// Do returns once the plugin's call has ended, not when the
-			// gRPC call does; until then the task is cancelling.
-			h.mu.Lock()
-			if !ended {
-				t.cancelling = time.Now()
-			}
-			h.mu.Unlock()
-		}
-	}()
 	var called atomic.Bool
 	err = p.sp.Do(runCtx, func(ctx context.Context, c *pluginclient.Client) error {
 		if isClosed(a.Lost()) {
@@ -251,10 +244,11 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 	})
 	h.mu.Lock()
 	ended = true
+	t.lost, t.cancelRun = nil, nil
 	h.mu.Unlock()
 	ran := time.Since(t.started)
 
-	if err != nil && !called.Load() && isClosed(a.Lost()) && ctx.Err() == nil && !isClosed(h.refuse) {
+	if err != nil && !called.Load() && isClosed(a.Lost()) && ctx.Err() == nil && h.refuse.Err() == nil {
 		h.log.Debug("processor lost before the task reached it: waiting again", "task", t.id, "processor", a.Processor, "error", err)
 		h.mu.Lock()
 		t.started, t.processor, t.cancelling = time.Time{}, "", time.Time{}
@@ -308,7 +302,7 @@ func (h *Host) countsFor(stage config.Stage) *counts {
 
 func allFailed(h *Host, ids []string) bool {
 	for _, id := range ids {
-		if h.procs[id].sp.Status().State != supervise.Failed {
+		if h.procs[id].sp.State() != supervise.Failed {
 			return false
 		}
 	}
@@ -352,7 +346,7 @@ func (h *Host) taskStatus(ctx context.Context, processor string, err error) erro
 		return statusError(codes.Unavailable, true, "processor %s is stopping (host shutting down)", processor)
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
-	case isClosed(h.abort):
+	case h.abort.Err() != nil:
 		return statusError(codes.Unavailable, true, "host shut down: the task on %s was cancelled after the drain's grace period", processor)
 	case errors.As(err, &call) && call.Err != nil:
 		code := call.Code

@@ -335,7 +335,7 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 	callCtx = context.WithValue(callCtx, connKey{}, inst.conn)
 
 	res := make(chan error, 1)
-	go func() { res <- f(callCtx, inst.client) }()
+	goCall(func() { res <- f(callCtx, inst.client) })
 	select {
 	case err := <-res:
 		graceSpent := !deadline.IsZero() && ctx.Err() == nil && errors.Is(callCtx.Err(), context.DeadlineExceeded)
@@ -501,6 +501,14 @@ func (p *Processor) Status() Status {
 		s.LastError = p.lastErr.Error()
 	}
 	return s
+}
+
+// State is where the processor is now: Status without its copies (the
+// host asks it for every task).
+func (p *Processor) State() State {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state
 }
 
 // WaitRunning waits until the plugin is up (or has failed, or ctx ends).
