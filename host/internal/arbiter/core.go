@@ -47,6 +47,10 @@ type Arbiter struct {
 	stamp        uint64 // numbers passes and measurements, for marks
 	nWaiting     int
 	nMarked      int // locks with units withheld or idle while waiting
+	// settled: the last pass ran at settledAt and no request has been
+	// queued or withdrawn, no unit taken or returned since
+	settled   bool
+	settledAt time.Time
 
 	// owners' waiting requests in ID order, kept for Greedy's barging
 	owners map[string]*ownerQueue
@@ -342,6 +346,7 @@ func (a *Arbiter) enqueue(r *request, stageName string, now time.Time, out *[]Le
 		return
 	}
 	r.linked = true
+	a.settled = false
 	g.push(r)
 	if a.policy == Greedy {
 		o := a.owners[r.owner]
@@ -368,6 +373,7 @@ func (a *Arbiter) enqueue(r *request, stageName string, now time.Time, out *[]Le
 }
 
 func (a *Arbiter) unlink(r *request) {
+	a.settled = false
 	s := r.stage
 	r.linked = false
 	r.group.remove(r)
@@ -407,6 +413,7 @@ func (a *Arbiter) fitsFree(r *request) bool {
 }
 
 func (a *Arbiter) grant(r *request, now time.Time, out *[]Lease) {
+	a.settled = false
 	if r.linked {
 		a.unlink(r)
 	} else {
@@ -441,6 +448,7 @@ func (a *Arbiter) grant(r *request, now time.Time, out *[]Lease) {
 
 // free returns r's units and charges its stage for the hold.
 func (a *Arbiter) free(r *request, now time.Time) {
+	a.settled = false
 	a.leases.del(r.lease.Token)
 	hold := now.Sub(r.lease.Granted)
 	s := r.stage
@@ -507,6 +515,7 @@ func (a *Arbiter) TryAcquire(req Request) (lease Lease, ok bool, grants []Lease,
 		return Lease{}, false, nil, err
 	}
 	fits := a.fitsFree(r)
+	settled, settledAt := a.settled, a.settledAt
 	a.enqueue(r, req.Stage, now, &a.out)
 	if fits {
 		a.dispatch(now, "", &a.out)
@@ -522,6 +531,13 @@ func (a *Arbiter) TryAcquire(req Request) (lease Lease, ok bool, grants []Lease,
 		return lease, true, a.takeOut(), nil
 	}
 	a.cancel(r, now)
+	if !fits {
+		// queued and withdrawn with no pass between: the waiting requests
+		// and the free units are as they were (its stage, if it had
+		// none waiting, waits for nothing, so its virtual time orders
+		// nothing), so a pass settled before is still settled
+		a.settled, a.settledAt = settled, settledAt
+	}
 	a.dispatch(now, "", &a.out)
 	a.recycle(r)
 	return Lease{}, false, a.takeOut(), nil

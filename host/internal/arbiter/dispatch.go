@@ -19,6 +19,12 @@ func (a *Arbiter) dispatch(now time.Time, releaser string, out *[]Lease) {
 		// a pass now would change nothing.
 		return
 	}
+	if a.settled && now.Equal(a.settledAt) {
+		// The last pass ran at this instant and nothing it reads has
+		// changed since: it left the state a pass leaves, so this one
+		// would change nothing either.
+		return
+	}
 	open := 0
 	for i, l := range a.locks {
 		a.avail[i] = l.free
@@ -37,6 +43,7 @@ func (a *Arbiter) dispatch(now time.Time, releaser string, out *[]Lease) {
 		}
 	}
 	a.measure(now)
+	a.settled, a.settledAt = true, now
 }
 
 // pass is one dispatch pass over the waiting requests.
