@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -143,6 +144,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "host run: %v\n", err)
 		return 1
 	}
+	log.Info("stages served", "by", strings.Join(config.ServedBy(cfg.Processors), "; "))
 	s := <-sig
 	log.Info("signal received: draining", "signal", s.String(), "grace", grace.String())
 	ctx, cancel := context.WithCancel(context.Background())

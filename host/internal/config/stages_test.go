@@ -41,3 +41,14 @@ func TestEveryStageLabelsAProcessor(t *testing.T) {
 		}
 	})
 }
+
+func TestServedBy(t *testing.T) {
+	got := ServedBy([]Processor{{Stage: StageWindowPoSt, ID: "window_post.0"}, {Stage: StagePC1, ID: "pc1.0"},
+		{Stage: StageWindowPoSt, ID: "window_post.1"}, {Stage: StageC2, ID: "c2.0"}})
+	if want := "pc1: pc1.0; c2: c2.0; window_post: window_post.0, window_post.1"; strings.Join(got, "; ") != want {
+		t.Errorf("ServedBy = %q, want %q", strings.Join(got, "; "), want)
+	}
+	if got := ServedBy(nil); len(got) != 0 {
+		t.Errorf("ServedBy(nil) = %q", got)
+	}
+}

@@ -117,6 +117,30 @@ var requestKinds = []struct {
 		_, err := s.C2(ctx, m.(*sealv1.C2Request))
 		return err
 	}},
+	{config.StageSnapEncode, func() proto.Message { return &sealv1.SnapEncodeRequest{} }, func(s *service, ctx context.Context, m proto.Message) error {
+		_, err := s.SnapEncode(ctx, m.(*sealv1.SnapEncodeRequest))
+		return err
+	}},
+	{config.StageSnapProve, func() proto.Message { return &sealv1.SnapProveRequest{} }, func(s *service, ctx context.Context, m proto.Message) error {
+		_, err := s.SnapProve(ctx, m.(*sealv1.SnapProveRequest))
+		return err
+	}},
+	{config.StageWindowPoSt, func() proto.Message { return &sealv1.WindowPoStRequest{} }, func(s *service, ctx context.Context, m proto.Message) error {
+		_, err := s.WindowPoSt(ctx, m.(*sealv1.WindowPoStRequest))
+		return err
+	}},
+	{config.StageWinningPoSt, func() proto.Message { return &sealv1.WinningPoStRequest{} }, func(s *service, ctx context.Context, m proto.Message) error {
+		_, err := s.WinningPoSt(ctx, m.(*sealv1.WinningPoStRequest))
+		return err
+	}},
+	{config.StageUnseal, func() proto.Message { return &sealv1.UnsealRequest{} }, func(s *service, ctx context.Context, m proto.Message) error {
+		_, err := s.Unseal(ctx, m.(*sealv1.UnsealRequest))
+		return err
+	}},
+	{config.StageAddPieces, func() proto.Message { return &sealv1.AddPiecesRequest{} }, func(s *service, ctx context.Context, m proto.Message) error {
+		_, err := s.AddPieces(ctx, m.(*sealv1.AddPiecesRequest))
+		return err
+	}},
 }
 
 // startEchoHost starts a real host (Start: dispatcher, arbiter, supervise,
@@ -246,6 +270,14 @@ func TestTaskServiceCorpus(t *testing.T) {
 	for range maxList + 1 {
 		manyPieces.Pieces = append(manyPieces.Pieces, &sealv1.PieceInfo{Size: 2048, PieceCid: "baga"})
 	}
+	manySectors := &sealv1.WindowPoStRequest{}
+	for i := range maxPoStSectors + 1 {
+		manySectors.Sectors = append(manySectors.Sectors, &sealv1.PoStSector{SectorNumber: uint64(i)})
+	}
+	partition := &sealv1.WindowPoStRequest{RegisteredPostProof: 13, Randomness: make([]byte, 32)}
+	for i := range 2349 {
+		partition.Sectors = append(partition.Sectors, &sealv1.PoStSector{RegisteredSealProof: 8, SectorNumber: uint64(i), SealedCid: "bagboea", CachePath: "/c", SealedPath: "/s"})
+	}
 	seeds := map[string]struct {
 		kind uint8
 		m    proto.Message
@@ -264,6 +296,17 @@ func TestTaskServiceCorpus(t *testing.T) {
 		"c2-inline-phase1-output":     {4, &sealv1.C2Request{Sector: &sealv1.Sector{MinerId: 1000}, Phase1Output: []byte(big)}},
 		"pc2-oversized-cache-path":    {2, &sealv1.PC2Request{CachePath: big}},
 		"c1-oversized-piece-cid-list": {3, &sealv1.C1Request{Pieces: []*sealv1.PieceInfo{{PieceCid: big}}}},
+		"snap_encode-valid":           {5, in.SnapEncode},
+		"snap_prove-valid":            {6, in.SnapProve},
+		"window_post-valid":           {7, in.WindowPoSt},
+		"winning_post-valid":          {8, in.WinningPoSt},
+		"unseal-valid":                {9, in.Unseal},
+		"add_pieces-valid":            {10, in.AddPieces},
+		"window_post-full-partition":  {7, partition},
+		"window_post-too-many":        {7, manySectors},
+		"snap_prove-oversized-path":   {6, &sealv1.SnapProveRequest{SectorKeyPath: big}},
+		"add_pieces-oversized-piece":  {10, &sealv1.AddPiecesRequest{Pieces: []*sealv1.PieceFile{{Path: big}}}},
+		"unseal-oversized-output":     {9, &sealv1.UnsealRequest{UnsealedPath: big}},
 	}
 	dir := filepath.Join("testdata", "fuzz", "FuzzTaskService")
 	if *updateCorpus {

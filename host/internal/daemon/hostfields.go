@@ -24,7 +24,23 @@ var blobName = (&sealv1.Blob{}).ProtoReflect().Descriptor().FullName()
 const (
 	maxString = 4096 // Linux PATH_MAX, with the terminating NUL
 	maxList   = 512  // a sector holds at most 256 deals (actors' DealLimit for 32GiB and up)
+	// maxPoStSectors bounds a PoSt request's sectors: a window_post
+	// partition holds up to 2349 sectors (32GiB and 64GiB) and a caller
+	// may prove the partitions of a whole message (lotus batches up to
+	// ten) in one call.
+	maxPoStSectors = 10 * 2349
 )
+
+// postSector is the message whose lists get maxPoStSectors.
+var postSector = (&sealv1.PoStSector{}).ProtoReflect().Descriptor().FullName()
+
+// listBound is how many entries the list field fd may hold.
+func listBound(fd protoreflect.FieldDescriptor) int {
+	if fd.Message() != nil && fd.Message().FullName() == postSector {
+		return maxPoStSectors
+	}
+	return maxList
+}
 
 // refuseHostFields rejects a task request that sets a field only the host
 // may set: any Blob (a plugin reads and removes the file it names, as
@@ -49,8 +65,12 @@ func oversized(m protoreflect.Message, prefix string) string {
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		name := prefix + string(fd.Name())
 		switch {
-		case fd.IsList() && v.List().Len() > maxList:
-			found = fmt.Sprintf("%s has %d entries, at most %d are taken (a sector holds at most 256 deals)", name, v.List().Len(), maxList)
+		case fd.IsList() && v.List().Len() > listBound(fd):
+			why := "a sector holds at most 256 deals"
+			if listBound(fd) == maxPoStSectors {
+				why = "ten partitions of 2349 sectors"
+			}
+			found = fmt.Sprintf("%s has %d entries, at most %d are taken (%s)", name, v.List().Len(), listBound(fd), why)
 		case fd.IsList() && fd.Message() != nil:
 			for i := 0; i < v.List().Len() && found == ""; i++ {
 				found = oversized(v.List().Get(i).Message(), fmt.Sprintf("%s[%d].", name, i))

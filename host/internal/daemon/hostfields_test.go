@@ -159,6 +159,12 @@ func FuzzRequestChecks(f *testing.F) {
 		&sealv1.PC2Request{Phase1Output: []byte("x"), CachePath: "/c"},
 		&sealv1.C1Request{SealedCid: "bagboea", Ticket: make([]byte, 32)},
 		&sealv1.TreeDRequest{StagedPath: "/s"},
+		&sealv1.SnapEncodeRequest{NewReplicaPath: "/r", Pieces: []*sealv1.PieceInfo{{Size: 2048}}},
+		&sealv1.SnapProveRequest{VanillaProofs: [][]byte{{1}}, OldSealedCid: "bagboea"},
+		&sealv1.WindowPoStRequest{Randomness: make([]byte, 32), Sectors: []*sealv1.PoStSector{{CachePath: "/c", SealedCid: "bagboea"}}},
+		&sealv1.WinningPoStRequest{Sectors: []*sealv1.PoStSector{{SealedPath: "/s"}}},
+		&sealv1.UnsealRequest{UnsealedPath: "/u", NumBytes: 2032},
+		&sealv1.AddPiecesRequest{Pieces: []*sealv1.PieceFile{{Path: "/p", Size: 1024}}},
 	} {
 		b, _ := proto.Marshal(m)
 		f.Add(b)
@@ -169,6 +175,12 @@ func FuzzRequestChecks(f *testing.F) {
 		func() proto.Message { return &sealv1.PC2Request{} },
 		func() proto.Message { return &sealv1.C1Request{} },
 		func() proto.Message { return &sealv1.C2Request{} },
+		func() proto.Message { return &sealv1.SnapEncodeRequest{} },
+		func() proto.Message { return &sealv1.SnapProveRequest{} },
+		func() proto.Message { return &sealv1.WindowPoStRequest{} },
+		func() proto.Message { return &sealv1.WinningPoStRequest{} },
+		func() proto.Message { return &sealv1.UnsealRequest{} },
+		func() proto.Message { return &sealv1.AddPiecesRequest{} },
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, mk := range news {
@@ -181,4 +193,36 @@ func FuzzRequestChecks(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A PoSt request may list a whole message's partitions of sectors, far
+// more than the 512 entries other lists get; beyond that it is refused.
+func TestPoStSectorBound(t *testing.T) {
+	post := func(n int) *sealv1.WindowPoStRequest {
+		r := &sealv1.WindowPoStRequest{}
+		for i := range n {
+			r.Sectors = append(r.Sectors, &sealv1.PoStSector{SectorNumber: uint64(i)})
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		req  proto.Message
+		want string
+	}{
+		{"a 32GiB partition", post(2349), ""},
+		{"at the bound", post(maxPoStSectors), ""},
+		{"over the bound", post(maxPoStSectors + 1), "sectors has 23491 entries, at most 23490 are taken (ten partitions of 2349 sectors)"},
+		{"winning over the bound", &sealv1.WinningPoStRequest{Sectors: post(maxPoStSectors + 1).Sectors}, "sectors has 23491 entries"},
+		{"add_pieces pieces keep the deal bound", &sealv1.AddPiecesRequest{Pieces: make([]*sealv1.PieceFile, maxList+1)}, "pieces has 513 entries, at most 512"},
+		{"snap vanilla proofs keep the deal bound", &sealv1.SnapProveRequest{VanillaProofs: make([][]byte, maxList+1)}, "vanilla_proofs has 513 entries"},
+		{"a long PoSt cache path", &sealv1.WindowPoStRequest{Sectors: []*sealv1.PoStSector{{CachePath: strings.Repeat("c", 5000)}}}, "sectors[0].cache_path is 5000 bytes long"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := refuseHostFields(tc.req)
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("refuseHostFields = %v, want %q", err, tc.want)
+			}
+		})
+	}
 }

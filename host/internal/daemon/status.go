@@ -12,19 +12,23 @@ import (
 
 // StageProto maps a config stage to the protocol's enum.
 func StageProto(s config.Stage) sealv1.Stage {
-	switch s {
-	case config.StageTreeD:
-		return sealv1.Stage_STAGE_TREE_D
-	case config.StagePC1:
-		return sealv1.Stage_STAGE_PC1
-	case config.StagePC2:
-		return sealv1.Stage_STAGE_PC2
-	case config.StageC1:
-		return sealv1.Stage_STAGE_C1
-	case config.StageC2:
-		return sealv1.Stage_STAGE_C2
-	}
-	return sealv1.Stage_STAGE_UNSPECIFIED
+	return stageProto[s]
+}
+
+// stageProto is config.Stages against the enum; a stage missing here is
+// STAGE_UNSPECIFIED (TestStageProtoCoversEveryStage checks every config stage is in).
+var stageProto = map[config.Stage]sealv1.Stage{
+	config.StageTreeD:       sealv1.Stage_STAGE_TREE_D,
+	config.StagePC1:         sealv1.Stage_STAGE_PC1,
+	config.StagePC2:         sealv1.Stage_STAGE_PC2,
+	config.StageC1:          sealv1.Stage_STAGE_C1,
+	config.StageC2:          sealv1.Stage_STAGE_C2,
+	config.StageSnapEncode:  sealv1.Stage_STAGE_SNAP_ENCODE,
+	config.StageSnapProve:   sealv1.Stage_STAGE_SNAP_PROVE,
+	config.StageWindowPoSt:  sealv1.Stage_STAGE_WINDOW_POST,
+	config.StageWinningPoSt: sealv1.Stage_STAGE_WINNING_POST,
+	config.StageUnseal:      sealv1.Stage_STAGE_UNSEAL,
+	config.StageAddPieces:   sealv1.Stage_STAGE_ADD_PIECES,
 }
 
 // Status is a snapshot of the host: processors, running and waiting tasks,

@@ -113,25 +113,16 @@ func (p *Plan) writeSummary(t *textWriter) {
 	}
 }
 
-// ServedBy says which processors serve each stage, one "stage: ids" entry
-// per stage some processor serves, in config.Stages order: with stages
-// beyond sealing (snap, PoSt, unseal, add_pieces) an operator reads here
-// what a manager's task of each stage will run on.
+// ServedBy says which processors serve each stage (config.ServedBy).
 func (p *Plan) ServedBy() []string {
-	by := map[config.Stage][]string{}
+	var procs []config.Processor
 	for _, pr := range p.Processors {
-		by[pr.Stage] = append(by[pr.Stage], pr.ID)
+		procs = append(procs, config.Processor{Stage: pr.Stage, ID: pr.ID})
 	}
-	var out []string
-	for _, st := range config.Stages {
-		if ids := by[st]; len(ids) > 0 {
-			out = append(out, string(st)+": "+strings.Join(ids, ", "))
-		}
+	if s := config.ServedBy(procs); len(s) > 0 {
+		return s
 	}
-	if len(out) == 0 {
-		return []string{"no stage"}
-	}
-	return out
+	return []string{"no stage"}
 }
 
 func orDash(s string) string {
