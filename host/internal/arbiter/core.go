@@ -492,9 +492,39 @@ func (a *Arbiter) Submit(req Request) (RequestID, []Lease, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	settled, settledAt := a.settled, a.settledAt
+	quiet := settled && now.Equal(settledAt) && !a.fitsFree(r)
 	a.enqueue(r, req.Stage, now, &a.out)
-	a.dispatch(now, "", &a.out)
+	if quiet && r.linked && a.waitsQuietly(r) {
+		// Settled at this instant, and r neither fits nor holds anything
+		// back: a pass would find everything as the last one left it.
+		a.settled, a.settledAt = settled, settledAt
+	} else {
+		a.dispatch(now, "", &a.out)
+	}
 	return r.id, a.takeOut(), nil
+}
+
+// waitsQuietly reports whether r, newly queued and not fitting the free
+// units, changes nothing in a pass: under Greedy a request that does not
+// fit does nothing; under Fair it reserves only once waited its bound, and
+// it has waited nothing, so only a bound of zero (no hold of its locks
+// completed yet) makes it reserve; under FIFO it blocks its locks.
+func (a *Arbiter) waitsQuietly(r *request) bool {
+	switch a.policy {
+	case Greedy:
+		return true
+	case Fair:
+		if a.bypass > 0 {
+			return true
+		}
+		for _, i := range r.locks {
+			if l := a.locks[i]; l.holdCount > 0 && 2*(l.holdSum/time.Duration(l.holdCount)) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // TryAcquire grants req at once or withdraws it: what Submit followed, if
