@@ -104,12 +104,12 @@ FILCRYPTO := tools/filcrypto/build.sh
 filcrypto:
 	@$(FILCRYPTO) lib >/dev/null
 
-# INSECURE local Groth16 parameters (see plugins/ffi/README.md): 2KiB PoRep
-# by default, about 11 minutes and 1.1 GB the first time on 2 cores.
-# PARAM_SIZES=2048,8388608 adds 8MiB; PARAM_CIRCUITS adds
-# winning-post, window-post, update.
+# INSECURE local Groth16 parameters (see plugins/ffi/README.md) for 2KiB
+# PoRep, Winning and Window PoSt and snap updates (test-real uses all four):
+# measured the first time on 2 cores 11 min, 33 s, 13 s and 16 min (1.8 GB);
+# cached per circuit after. PARAM_SIZES=2048,8388608 adds 8MiB.
 PARAM_SIZES ?= 2048
-PARAM_CIRCUITS ?= porep
+PARAM_CIRCUITS ?= porep,winning-post,window-post,update
 params: filcrypto
 	@$(FILCRYPTO) params $(PARAM_SIZES) $(PARAM_CIRCUITS) >/dev/null
 
@@ -125,7 +125,8 @@ demo-real: ffi-real params
 	  $(BIN)/host seal -config examples/ffi-2k.hcl -sectors 2 -require-verified
 
 # plugins/ffi's tests built with filecoin-ffi: the real 2KiB lifecycle
-# through the host and the cross-checks (plugins/ffi/real_test.go). They
+# through the host and the cross-checks (plugins/ffi/real_test.go), snap,
+# PoSt, unseal and add_pieces on sealed sectors (real_prove*_test.go). They
 # fail, never skip, when the library or the parameters are missing.
 test-real: SHELL := /bin/bash
 test-real: ffi-real params

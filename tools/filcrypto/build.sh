@@ -11,7 +11,9 @@
 # The library is keyed by (filecoin-ffi version, cargo features, rustc
 # version, recipe): a second run with the same key prints the cached copy
 # in well under a second. The first takes about 6 minutes on 2 cores, the
-# 2KiB parameters about 11 more (measured; plugins/ffi/README.md). The
+# 2KiB parameters of all four circuits about 28 more (PoRep 11 min, Winning
+# PoSt 33 s, Window PoSt 13 s, snap update 16 min; measured, see
+# plugins/ffi/README.md), each circuit cached once made. The
 # sources come from the Go module cache (the filecoin-ffi module zip
 # carries its Rust crate and a full Cargo.lock);
 # crates come from the Rust registry; nothing is downloaded from GitHub.
@@ -172,6 +174,16 @@ build_lib() {
 	echo "$out"
 }
 
+# What one circuit's generation cost on 2 cores (measured; plugins/ffi/README.md).
+param_estimate() {
+	case "$1:$2" in
+	2048:porep) echo " (about 11 minutes on 2 cores, 1.1 GB)" ;;
+	2048:winning-post) echo " (about 35 s on 2 cores, 47 MB)" ;;
+	2048:window-post) echo " (about 15 s on 2 cores, 11 MB)" ;;
+	2048:update) echo " (about 16 minutes on 2 cores, 656 MB)" ;;
+	esac
+}
+
 build_params() {
 	local sizes=${1:-2048} circuits=${2:-porep}
 	local lib; lib=$(build_lib)
@@ -198,7 +210,7 @@ build_params() {
 	local item
 	for item in "${todo[@]}"; do
 		s=${item%%:*} c=${item#*:}
-		say "generating INSECURE $c parameters for $s-byte sectors (2KiB PoRep: about 11 minutes on 2 cores, 1.1 GB)"
+		say "generating INSECURE $c parameters for $s-byte sectors$(param_estimate "$s" "$c")"
 		FIL_PROOFS_PARAMETER_CACHE="$dir" RUST_LOG=${RUST_LOG:-warn} "$gen" "$s" "$c" >&2
 		touch "$dir/.done-$s-$c"
 	done
