@@ -2,8 +2,9 @@
 //
 // A plugin is an ordinary program that the host starts as a subprocess
 // (hashicorp/go-plugin, gRPC only, automatic mutual TLS) and calls through
-// the protocol in package sealv1. It serves any subset of the sealing
-// stages tree_d, pc1, pc2, c1 and c2; each stage is a one-method interface
+// the protocol in package sealv1. It serves any subset of the stages: the
+// sealing ones tree_d, pc1, pc2, c1 and c2, and snap_encode, snap_prove,
+// window_post, winning_post, unseal and add_pieces; each stage is a one-method interface
 // taking a request struct and returning a response struct, with the same
 // inputs and outputs as filecoin-ffi's functions.
 //
