@@ -23,7 +23,9 @@ func TestPlausibleLater(t *testing.T) {
 	var r [32]byte
 	r[0] = 7
 	sealed := cidString(commcid.ReplicaCommitmentV1ToCID(r[:]))
-	proof := func(pt int64) *sealv1.PoStProof { return &sealv1.PoStProof{RegisteredPostProof: pt, Proof: make([]byte, 192)} }
+	proof := func(pt int64) *sealv1.PoStProof {
+		return &sealv1.PoStProof{RegisteredPostProof: pt, Proof: make([]byte, 192)}
+	}
 	unsealed := filepath.Join(dir, "unsealed")
 	if err := os.WriteFile(unsealed, make([]byte, 2032), 0o644); err != nil {
 		t.Fatal(err)
