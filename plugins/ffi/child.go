@@ -71,6 +71,40 @@ type callRequest struct {
 	CommR    string      `json:"comm_r,omitempty"`
 	CommD    string      `json:"comm_d,omitempty"`
 	Proofs   []byte      `json:"proof_bytes,omitempty"`
+
+	// Snap updates: the sector key is the sealed CC sector (Sealed and
+	// CacheDir above are the new replica and its cache); CommROld is the
+	// key's comm_r, CommR and CommD the new replica's.
+	UpdateProof    int64  `json:"update_proof,omitempty"`
+	SectorKey      string `json:"sector_key,omitempty"`
+	SectorKeyCache string `json:"sector_key_cache,omitempty"`
+	CommROld       string `json:"comm_r_old,omitempty"`
+	// PoSt: the sectors to prove (or, to verify, the challenged ones).
+	PoStSectors []callPoStSector `json:"post_sectors,omitempty"`
+	Randomness  []byte           `json:"randomness,omitempty"`
+	PoStProofs  []callPoStProof  `json:"post_proofs,omitempty"`
+	// Unseal writes [Offset, Offset+Size) of the data to Out; add_piece
+	// appends Piece (PieceSize unpadded bytes) to Staged after Existing.
+	Out       string   `json:"out,omitempty"`
+	Offset    uint64   `json:"offset,omitempty"`
+	Size      uint64   `json:"size,omitempty"`
+	Piece     string   `json:"piece,omitempty"`
+	PieceSize uint64   `json:"piece_size,omitempty"`
+	Existing  []uint64 `json:"existing,omitempty"`
+}
+
+type callPoStSector struct {
+	SealProof int64  `json:"seal_proof"`
+	PoStProof int64  `json:"post_proof"`
+	Number    uint64 `json:"number"`
+	SealedCID string `json:"sealed_cid"`
+	CacheDir  string `json:"cache_dir,omitempty"`
+	Sealed    string `json:"sealed,omitempty"`
+}
+
+type callPoStProof struct {
+	Type  int64  `json:"type"`
+	Proof []byte `json:"proof"`
 }
 
 type callPiece struct {
@@ -87,6 +121,14 @@ type callResult struct {
 	CommD    string   `json:"comm_d,omitempty"`
 	Verified bool     `json:"verified,omitempty"`
 	GPUs     []string `json:"gpus,omitempty"`
+
+	PieceCID   string          `json:"piece_cid,omitempty"`
+	Left       uint64          `json:"left,omitempty"`
+	Total      uint64          `json:"total,omitempty"`
+	PoStProofs []callPoStProof `json:"post_proofs,omitempty"`
+	Faults     []uint64        `json:"faults,omitempty"`
+	// FaultError is filecoin-ffi's error that came with Faults.
+	FaultError string `json:"fault_error,omitempty"`
 }
 
 const (
@@ -299,6 +341,115 @@ func (c *childSealer) GPUDevices(ctx context.Context) ([]string, error) {
 	return res.GPUs, err
 }
 
+var _ Prover = (*childSealer)(nil)
+
+func (c *childSealer) AddPiece(ctx context.Context, proof abi.RegisteredSealProof, piecePath string, size abi.UnpaddedPieceSize,
+	stagedPath string, existing []abi.UnpaddedPieceSize) (abi.UnpaddedPieceSize, abi.UnpaddedPieceSize, cid.Cid, error) {
+	ex := make([]uint64, len(existing))
+	for i, e := range existing {
+		ex[i] = uint64(e)
+	}
+	res, _, err := c.call(ctx, callRequest{Op: "add_piece", Proof: int64(proof), Piece: piecePath, PieceSize: uint64(size),
+		Staged: stagedPath, Existing: ex}, nil)
+	if err != nil {
+		return 0, 0, cid.Undef, err
+	}
+	pc, err := cid.Decode(res.PieceCID)
+	if err != nil {
+		return 0, 0, cid.Undef, fmt.Errorf("add_piece child returned piece CID %q: %w", res.PieceCID, err)
+	}
+	return abi.UnpaddedPieceSize(res.Left), abi.UnpaddedPieceSize(res.Total), pc, nil
+}
+
+func (c *childSealer) EncodeInto(ctx context.Context, proof abi.RegisteredUpdateProof, newReplica, newCache, sectorKey, sectorKeyCache, staged string,
+	pieces []abi.PieceInfo) (cid.Cid, cid.Cid, error) {
+	res, _, err := c.call(ctx, callRequest{Op: "snap_encode", UpdateProof: int64(proof), Sealed: newReplica, CacheDir: newCache,
+		SectorKey: sectorKey, SectorKeyCache: sectorKeyCache, Staged: staged, Pieces: pieceList(pieces)}, nil)
+	if err != nil {
+		return cid.Undef, cid.Undef, err
+	}
+	r, err := cid.Decode(res.CommR)
+	if err != nil {
+		return cid.Undef, cid.Undef, fmt.Errorf("snap_encode child returned comm_r %q: %w", res.CommR, err)
+	}
+	d, err := cid.Decode(res.CommD)
+	if err != nil {
+		return cid.Undef, cid.Undef, fmt.Errorf("snap_encode child returned comm_d %q: %w", res.CommD, err)
+	}
+	return r, d, nil
+}
+
+func (c *childSealer) GenerateUpdateVanillaProofs(ctx context.Context, proof abi.RegisteredUpdateProof, oldSealed, newSealed, unsealed cid.Cid,
+	newReplica, newCache, sectorKey, sectorKeyCache string) ([][]byte, error) {
+	_, out, err := c.call(ctx, callRequest{Op: "snap_vanilla", UpdateProof: int64(proof), CommROld: oldSealed.String(),
+		CommR: newSealed.String(), CommD: unsealed.String(), Sealed: newReplica, CacheDir: newCache,
+		SectorKey: sectorKey, SectorKeyCache: sectorKeyCache}, nil)
+	if err != nil {
+		return nil, err
+	}
+	v, err := decodeChunks(out)
+	if err != nil {
+		return nil, fmt.Errorf("snap_vanilla child's vanilla proofs: %w", err)
+	}
+	return v, nil
+}
+
+func (c *childSealer) GenerateUpdateProofWithVanilla(ctx context.Context, proof abi.RegisteredUpdateProof, oldSealed, newSealed, unsealed cid.Cid,
+	vanilla [][]byte) ([]byte, error) {
+	_, out, err := c.call(ctx, callRequest{Op: "snap_prove", UpdateProof: int64(proof), CommROld: oldSealed.String(),
+		CommR: newSealed.String(), CommD: unsealed.String()}, encodeChunks(vanilla))
+	return out, err
+}
+
+func (c *childSealer) VerifyUpdateProof(ctx context.Context, info proof.ReplicaUpdateInfo) (bool, error) {
+	res, _, err := c.call(ctx, callRequest{Op: "verify_update", UpdateProof: int64(info.UpdateProofType),
+		CommROld: info.OldSealedSectorCID.String(), CommR: info.NewSealedSectorCID.String(), CommD: info.NewUnsealedSectorCID.String(),
+		Proofs: info.Proof}, nil)
+	return res.Verified, err
+}
+
+func (c *childSealer) GenerateWinningPoSt(ctx context.Context, miner abi.ActorID, sectors []PoStSector, randomness abi.PoStRandomness) ([]proof.PoStProof, error) {
+	res, _, err := c.call(ctx, callRequest{Op: "winning_post", Miner: uint64(miner), PoStSectors: postSectorList(sectors), Randomness: randomness}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return postProofsOf(res.PoStProofs), nil
+}
+
+func (c *childSealer) VerifyWinningPoSt(ctx context.Context, info proof.WinningPoStVerifyInfo) (bool, error) {
+	res, _, err := c.call(ctx, callRequest{Op: "verify_winning_post", Miner: uint64(info.Prover), PoStSectors: challengedList(info.ChallengedSectors),
+		Randomness: info.Randomness, PoStProofs: postProofList(info.Proofs)}, nil)
+	return res.Verified, err
+}
+
+func (c *childSealer) GenerateWindowPoSt(ctx context.Context, miner abi.ActorID, sectors []PoStSector, randomness abi.PoStRandomness) ([]proof.PoStProof, []abi.SectorNumber, error) {
+	res, _, err := c.call(ctx, callRequest{Op: "window_post", Miner: uint64(miner), PoStSectors: postSectorList(sectors), Randomness: randomness}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(res.Faults) > 0 {
+		faults := make([]abi.SectorNumber, len(res.Faults))
+		for i, f := range res.Faults {
+			faults[i] = abi.SectorNumber(f)
+		}
+		return nil, faults, errors.New(res.FaultError)
+	}
+	return postProofsOf(res.PoStProofs), nil, nil
+}
+
+func (c *childSealer) VerifyWindowPoSt(ctx context.Context, info proof.WindowPoStVerifyInfo) (bool, error) {
+	res, _, err := c.call(ctx, callRequest{Op: "verify_window_post", Miner: uint64(info.Prover), PoStSectors: challengedList(info.ChallengedSectors),
+		Randomness: info.Randomness, PoStProofs: postProofList(info.Proofs)}, nil)
+	return res.Verified, err
+}
+
+func (c *childSealer) UnsealRange(ctx context.Context, proof abi.RegisteredSealProof, cacheDir, sealedPath, outPath string,
+	sector abi.SectorNumber, miner abi.ActorID, ticket abi.SealRandomness, unsealed cid.Cid, offset, size uint64) error {
+	_, _, err := c.call(ctx, callRequest{Op: "unseal", Proof: int64(proof), CacheDir: cacheDir, Sealed: sealedPath, Out: outPath,
+		Sector: uint64(sector), Miner: uint64(miner), Ticket: ticket, CommD: unsealed.String(), Offset: offset, Size: size}, nil)
+	return err
+}
+
 // runChild is the child's side: it reads the call from dir, makes it with s
 // and writes the result. Its exit status is 0 whenever it wrote a result,
 // filecoin-ffi's errors included; anything else means the call did not
@@ -396,7 +547,159 @@ func dispatch(ctx context.Context, s Sealer, req callRequest, in []byte) (callRe
 		g, err := s.GPUDevices(ctx)
 		return callResult{GPUs: g}, nil, err
 	}
+	p, ok := s.(Prover)
+	if !ok {
+		return callResult{}, nil, fmt.Errorf("unknown call %q", req.Op)
+	}
+	return dispatchProver(ctx, p, req, in, pieces)
+}
+
+// dispatchProver makes the calls of the Prover interface.
+func dispatchProver(ctx context.Context, p Prover, req callRequest, in []byte, pieces []abi.PieceInfo) (callResult, []byte, error) {
+	up := abi.RegisteredUpdateProof(req.UpdateProof)
+	// The three commitments of a snap update, each named in its error.
+	var old, newR, newD cid.Cid
+	updateCIDs := func() error {
+		for _, c := range []struct {
+			field string
+			in    string
+			out   *cid.Cid
+		}{{"comm_r_old", req.CommROld, &old}, {"comm_r", req.CommR, &newR}, {"comm_d", req.CommD, &newD}} {
+			v, err := cid.Decode(c.in)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.field, err)
+			}
+			*c.out = v
+		}
+		return nil
+	}
+	sectors := make([]PoStSector, len(req.PoStSectors))
+	for i, ps := range req.PoStSectors {
+		c, err := cid.Decode(ps.SealedCID)
+		if err != nil {
+			return callResult{}, nil, fmt.Errorf("post sector %d: sealed_cid: %w", i, err)
+		}
+		sectors[i] = PoStSector{SectorInfo: proof.SectorInfo{SealProof: abi.RegisteredSealProof(ps.SealProof), SectorNumber: abi.SectorNumber(ps.Number), SealedCID: c},
+			PoStProofType: abi.RegisteredPoStProof(ps.PoStProof), CacheDirPath: ps.CacheDir, SealedSectorPath: ps.Sealed}
+	}
+	challenged := make([]proof.SectorInfo, len(sectors))
+	for i, s := range sectors {
+		challenged[i] = s.SectorInfo
+	}
+	postProofs := make([]proof.PoStProof, len(req.PoStProofs))
+	for i, pp := range req.PoStProofs {
+		postProofs[i] = proof.PoStProof{PoStProof: abi.RegisteredPoStProof(pp.Type), ProofBytes: pp.Proof}
+	}
+	miner := abi.ActorID(req.Miner)
+	switch req.Op {
+	case "add_piece":
+		existing := make([]abi.UnpaddedPieceSize, len(req.Existing))
+		for i, e := range req.Existing {
+			existing[i] = abi.UnpaddedPieceSize(e)
+		}
+		left, total, c, err := p.AddPiece(ctx, abi.RegisteredSealProof(req.Proof), req.Piece, abi.UnpaddedPieceSize(req.PieceSize), req.Staged, existing)
+		if err != nil {
+			return callResult{}, nil, err
+		}
+		return callResult{PieceCID: c.String(), Left: uint64(left), Total: uint64(total)}, nil, nil
+	case "snap_encode":
+		r, d, err := p.EncodeInto(ctx, up, req.Sealed, req.CacheDir, req.SectorKey, req.SectorKeyCache, req.Staged, pieces)
+		if err != nil {
+			return callResult{}, nil, err
+		}
+		return callResult{CommR: r.String(), CommD: d.String()}, nil, nil
+	case "snap_vanilla":
+		if err := updateCIDs(); err != nil {
+			return callResult{}, nil, err
+		}
+		v, err := p.GenerateUpdateVanillaProofs(ctx, up, old, newR, newD, req.Sealed, req.CacheDir, req.SectorKey, req.SectorKeyCache)
+		if err != nil {
+			return callResult{}, nil, err
+		}
+		return callResult{}, encodeChunks(v), nil
+	case "snap_prove":
+		if err := updateCIDs(); err != nil {
+			return callResult{}, nil, err
+		}
+		v, err := decodeChunks(in)
+		if err != nil {
+			return callResult{}, nil, fmt.Errorf("vanilla proofs: %w", err)
+		}
+		out, err := p.GenerateUpdateProofWithVanilla(ctx, up, old, newR, newD, v)
+		return callResult{}, nonNil(out), err
+	case "verify_update":
+		if err := updateCIDs(); err != nil {
+			return callResult{}, nil, err
+		}
+		ok, err := p.VerifyUpdateProof(ctx, proof.ReplicaUpdateInfo{UpdateProofType: up, OldSealedSectorCID: old,
+			NewSealedSectorCID: newR, NewUnsealedSectorCID: newD, Proof: req.Proofs})
+		return callResult{Verified: ok}, nil, err
+	case "winning_post":
+		ps, err := p.GenerateWinningPoSt(ctx, miner, sectors, req.Randomness)
+		return callResult{PoStProofs: postProofList(ps)}, nil, err
+	case "verify_winning_post":
+		ok, err := p.VerifyWinningPoSt(ctx, proof.WinningPoStVerifyInfo{Randomness: req.Randomness, Proofs: postProofs,
+			ChallengedSectors: challenged, Prover: miner})
+		return callResult{Verified: ok}, nil, err
+	case "window_post":
+		ps, faults, err := p.GenerateWindowPoSt(ctx, miner, sectors, req.Randomness)
+		res := callResult{PoStProofs: postProofList(ps)}
+		for _, f := range faults {
+			res.Faults = append(res.Faults, uint64(f))
+		}
+		if err != nil && len(faults) > 0 {
+			// Not an error result: the parent needs the list.
+			res.FaultError = err.Error()
+			return res, nil, nil
+		}
+		return res, nil, err
+	case "verify_window_post":
+		ok, err := p.VerifyWindowPoSt(ctx, proof.WindowPoStVerifyInfo{Randomness: req.Randomness, Proofs: postProofs,
+			ChallengedSectors: challenged, Prover: miner})
+		return callResult{Verified: ok}, nil, err
+	case "unseal":
+		d, err := cid.Decode(req.CommD)
+		if err != nil {
+			return callResult{}, nil, fmt.Errorf("comm_d: %w", err)
+		}
+		err = p.UnsealRange(ctx, abi.RegisteredSealProof(req.Proof), req.CacheDir, req.Sealed, req.Out, abi.SectorNumber(req.Sector),
+			miner, req.Ticket, d, req.Offset, req.Size)
+		return callResult{}, nil, err
+	}
 	return callResult{}, nil, fmt.Errorf("unknown call %q", req.Op)
+}
+
+func postProofList(ps []proof.PoStProof) []callPoStProof {
+	out := make([]callPoStProof, len(ps))
+	for i, p := range ps {
+		out[i] = callPoStProof{Type: int64(p.PoStProof), Proof: p.ProofBytes}
+	}
+	return out
+}
+
+func postProofsOf(ps []callPoStProof) []proof.PoStProof {
+	out := make([]proof.PoStProof, len(ps))
+	for i, p := range ps {
+		out[i] = proof.PoStProof{PoStProof: abi.RegisteredPoStProof(p.Type), ProofBytes: p.Proof}
+	}
+	return out
+}
+
+func postSectorList(in []PoStSector) []callPoStSector {
+	out := make([]callPoStSector, len(in))
+	for i, s := range in {
+		out[i] = callPoStSector{SealProof: int64(s.SealProof), PoStProof: int64(s.PoStProofType), Number: uint64(s.SectorNumber),
+			SealedCID: s.SealedCID.String(), CacheDir: s.CacheDirPath, Sealed: s.SealedSectorPath}
+	}
+	return out
+}
+
+func challengedList(in []proof.SectorInfo) []callPoStSector {
+	out := make([]callPoStSector, len(in))
+	for i, s := range in {
+		out[i] = callPoStSector{SealProof: int64(s.SealProof), Number: uint64(s.SectorNumber), SealedCID: s.SealedCID.String()}
+	}
+	return out
 }
 
 // nonNil makes an empty output still produce out.bin, so the parent can

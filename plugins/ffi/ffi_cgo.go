@@ -4,6 +4,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"os"
 
 	ffi "github.com/filecoin-project/filecoin-ffi"
 	"github.com/filecoin-project/go-state-types/abi"
@@ -18,6 +21,8 @@ import (
 type realSealer struct{}
 
 func newSealer() Sealer { return realSealer{} }
+
+var _ Prover = realSealer{}
 
 const builtWithFFI = true
 
@@ -45,3 +50,88 @@ func (realSealer) VerifySeal(_ context.Context, info proof.SealVerifyInfo) (bool
 }
 
 func (realSealer) GPUDevices(context.Context) ([]string, error) { return ffi.GetGPUDevices() }
+
+func (realSealer) AddPiece(_ context.Context, proof abi.RegisteredSealProof, piecePath string, size abi.UnpaddedPieceSize,
+	stagedPath string, existing []abi.UnpaddedPieceSize) (abi.UnpaddedPieceSize, abi.UnpaddedPieceSize, cid.Cid, error) {
+	in, err := os.Open(piecePath)
+	if err != nil {
+		return 0, 0, cid.Undef, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(stagedPath, os.O_RDWR, 0)
+	if err != nil {
+		return 0, 0, cid.Undef, err
+	}
+	// filecoin-ffi writes at the descriptor's offset: after the pieces
+	// already there.
+	if _, err := out.Seek(0, io.SeekEnd); err != nil {
+		out.Close()
+		return 0, 0, cid.Undef, err
+	}
+	left, total, c, err := ffi.WriteWithAlignment(proof, in, size, out, existing)
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing %s: %w", stagedPath, cerr)
+	}
+	return left, total, c, err
+}
+
+func (realSealer) EncodeInto(_ context.Context, proof abi.RegisteredUpdateProof, newReplica, newCache, sectorKey, sectorKeyCache, staged string,
+	pieces []abi.PieceInfo) (cid.Cid, cid.Cid, error) {
+	return ffi.SectorUpdate.EncodeInto(proof, newReplica, newCache, sectorKey, sectorKeyCache, staged, pieces)
+}
+
+func (realSealer) GenerateUpdateVanillaProofs(_ context.Context, proof abi.RegisteredUpdateProof, oldSealed, newSealed, unsealed cid.Cid,
+	newReplica, newCache, sectorKey, sectorKeyCache string) ([][]byte, error) {
+	return ffi.SectorUpdate.GenerateUpdateVanillaProofs(proof, oldSealed, newSealed, unsealed, newReplica, newCache, sectorKey, sectorKeyCache)
+}
+
+func (realSealer) GenerateUpdateProofWithVanilla(_ context.Context, proof abi.RegisteredUpdateProof, oldSealed, newSealed, unsealed cid.Cid,
+	vanilla [][]byte) ([]byte, error) {
+	return ffi.SectorUpdate.GenerateUpdateProofWithVanilla(proof, oldSealed, newSealed, unsealed, vanilla)
+}
+
+func (realSealer) VerifyUpdateProof(_ context.Context, info proof.ReplicaUpdateInfo) (bool, error) {
+	return ffi.SectorUpdate.VerifyUpdateProof(info)
+}
+
+func privateSectors(in []PoStSector) ffi.SortedPrivateSectorInfo {
+	out := make([]ffi.PrivateSectorInfo, len(in))
+	for i, s := range in {
+		out[i] = ffi.PrivateSectorInfo{SectorInfo: s.SectorInfo, CacheDirPath: s.CacheDirPath, PoStProofType: s.PoStProofType, SealedSectorPath: s.SealedSectorPath}
+	}
+	return ffi.NewSortedPrivateSectorInfo(out...)
+}
+
+func (realSealer) GenerateWinningPoSt(_ context.Context, miner abi.ActorID, sectors []PoStSector, randomness abi.PoStRandomness) ([]proof.PoStProof, error) {
+	return ffi.GenerateWinningPoSt(miner, privateSectors(sectors), randomness)
+}
+
+func (realSealer) VerifyWinningPoSt(_ context.Context, info proof.WinningPoStVerifyInfo) (bool, error) {
+	return ffi.VerifyWinningPoSt(info)
+}
+
+func (realSealer) GenerateWindowPoSt(_ context.Context, miner abi.ActorID, sectors []PoStSector, randomness abi.PoStRandomness) ([]proof.PoStProof, []abi.SectorNumber, error) {
+	return ffi.GenerateWindowPoSt(miner, privateSectors(sectors), randomness)
+}
+
+func (realSealer) VerifyWindowPoSt(_ context.Context, info proof.WindowPoStVerifyInfo) (bool, error) {
+	return ffi.VerifyWindowPoSt(info)
+}
+
+func (realSealer) UnsealRange(_ context.Context, proof abi.RegisteredSealProof, cacheDir, sealedPath, outPath string,
+	sector abi.SectorNumber, miner abi.ActorID, ticket abi.SealRandomness, unsealed cid.Cid, offset, size uint64) error {
+	sealed, err := os.Open(sealedPath)
+	if err != nil {
+		return err
+	}
+	defer sealed.Close()
+	out, err := os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	err = ffi.UnsealRange(proof, cacheDir, sealed, out, sector, miner, ticket, unsealed, offset, size)
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing %s: %w", outPath, cerr)
+	}
+	return err
+}

@@ -172,6 +172,10 @@ func TestAdapterTypeChecksAgainstFFI(t *testing.T) {
 		{"pc1 ticket and pieces swapped", "sector, miner, ticket, pieces)", "sector, miner, pieces, ticket)"},
 		{"pc2 results not CIDs", "(cid.Cid, cid.Cid, error) {\n\treturn ffi.SealPreCommitPhase2", "(string, cid.Cid, error) {\n\treturn ffi.SealPreCommitPhase2"},
 		{"c1 seed dropped", "ticket, seed, pieces)", "ticket, pieces)"},
+		{"window post miner and sectors swapped", "ffi.GenerateWindowPoSt(miner, privateSectors(sectors), randomness)", "ffi.GenerateWindowPoSt(privateSectors(sectors), miner, randomness)"},
+		{"unseal size dropped", "unsealed, offset, size)", "unsealed, offset)"},
+		{"snap encode pieces dropped", "sectorKeyCache, staged, pieces)", "sectorKeyCache, staged)"},
+		{"update proof from vanilla without proofs", "unsealed, vanilla)", "unsealed)"},
 	} {
 		t.Run("catches "+m.name, func(t *testing.T) {
 			src := string(orig)
