@@ -21,7 +21,7 @@ func (a *Arbiter) Acquire(ctx context.Context, req Request) (Lease, error) {
 	// the clock, the checks and the allocations stay outside the mutex,
 	// which every waiter's hand-off goes through
 	t := a.clock.Now()
-	r, err := a.newRequest(req, t)
+	r, err := a.newRequest(req, t, false)
 	if err != nil {
 		return Lease{}, err
 	}
@@ -50,12 +50,12 @@ func (a *Arbiter) Acquire(ctx context.Context, req Request) (Lease, error) {
 	select {
 	case <-r.ready:
 		lease, err := r.lease, r.err
-		a.recycle(r)
+		a.recycleUnlocked(r)
 		return lease, err
 	case <-ctx.Done():
 	}
 	a.mu.Lock()
-	defer a.recycle(r)
+	defer a.recycleUnlocked(r) // runs after the unlock
 	defer a.unlockAndWake()
 	now = a.now()
 	a.advance(now)

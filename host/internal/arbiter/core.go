@@ -56,6 +56,7 @@ type Arbiter struct {
 	owners map[string]*ownerQueue
 
 	pool  sync.Pool  // *request, reused once nothing points to it
+	spare []*request // the same, freed and taken under the mutex
 	out   []Lease    // grants of the current call, for the event-driven face
 	wakes []*request // waits to signal once the mutex is released
 }
@@ -214,8 +215,10 @@ func (a *Arbiter) minActiveV() float64 {
 }
 
 // newRequest checks req and builds its request. It reads only what New
-// fixed, so it runs outside the mutex; enqueue numbers the request.
-func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
+// fixed, so it may run outside the mutex (locked says whether it holds it:
+// then a request freed under the mutex is reused); enqueue numbers the
+// request.
+func (a *Arbiter) newRequest(req Request, now time.Time, locked bool) (*request, error) {
 	if req.Stage == "" {
 		return nil, fmt.Errorf("arbiter: %w: empty stage", ErrBadRequest)
 	}
@@ -228,11 +231,11 @@ func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 			return nil, fmt.Errorf("arbiter: %w %q in request of stage %q: declare it with its capacity", ErrUnknownLock, req.Locks[0], req.Stage)
 		}
 		l := a.locks[i]
-		r := a.getRequest(req.Owner, now)
+		r := a.getRequest(req.Owner, now, locked)
 		r.locks, r.names, r.cost = l.one, l.oneName, 1/float64(l.capacity)
 		return r, nil
 	}
-	r := a.getRequest(req.Owner, now)
+	r := a.getRequest(req.Owner, now, locked)
 	if len(req.Locks) > len(r.lockBuf) {
 		r.locks = make([]int, 0, len(req.Locks))
 	}
@@ -264,8 +267,15 @@ func (a *Arbiter) newRequest(req Request, now time.Time) (*request, error) {
 
 // getRequest returns a zeroed request, reused when one is free, held by
 // the arbiter alone.
-func (a *Arbiter) getRequest(owner string, now time.Time) *request {
-	r, _ := a.pool.Get().(*request)
+func (a *Arbiter) getRequest(owner string, now time.Time, locked bool) *request {
+	var r *request
+	if n := len(a.spare); locked && n > 0 {
+		r = a.spare[n-1]
+		a.spare[n-1] = nil
+		a.spare = a.spare[:n-1]
+	} else {
+		r, _ = a.pool.Get().(*request)
+	}
 	if r == nil {
 		r = new(request)
 	} else {
@@ -279,12 +289,29 @@ func (a *Arbiter) getRequest(owner string, now time.Time) *request {
 	return r
 }
 
-// recycle drops one holder of r; the last one hands it back for reuse.
+// recycle drops one holder of r, under the mutex; the last one hands it
+// back for reuse, to a list the mutex guards (a sync.Pool is emptied by
+// every garbage collection, which a simulation runs often).
 func (a *Arbiter) recycle(r *request) {
+	if r.refs.Add(-1) == 0 {
+		// Acquire takes its requests before the mutex: from the pool
+		if !r.blocking && len(a.spare) < maxSpare {
+			a.spare = append(a.spare, r)
+		} else {
+			a.pool.Put(r)
+		}
+	}
+}
+
+// recycleUnlocked is recycle for a caller that does not hold the mutex.
+func (a *Arbiter) recycleUnlocked(r *request) {
 	if r.refs.Add(-1) == 0 {
 		a.pool.Put(r)
 	}
 }
+
+// maxSpare bounds the free requests kept under the mutex.
+const maxSpare = 1024
 
 // wake notes that the Acquire waiting on r, if any, is to be told it was
 // granted or failed. It is told by unlockAndWake, after the mutex is
@@ -488,7 +515,7 @@ func (a *Arbiter) Submit(req Request) (RequestID, []Lease, error) {
 	defer a.unlockAndWake()
 	now := a.now()
 	a.advance(now)
-	r, err := a.newRequest(req, now)
+	r, err := a.newRequest(req, now, true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -540,7 +567,7 @@ func (a *Arbiter) TryAcquire(req Request) (lease Lease, ok bool, grants []Lease,
 	defer a.unlockAndWake()
 	now := a.now()
 	a.advance(now)
-	r, err := a.newRequest(req, now)
+	r, err := a.newRequest(req, now, true)
 	if err != nil {
 		return Lease{}, false, nil, err
 	}
