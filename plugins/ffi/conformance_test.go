@@ -43,10 +43,16 @@ func TestUntaggedStagesSayWhy(t *testing.T) {
 	}
 	defer c.Kill(context.Background())
 	calls := map[string]func() error{
-		"pc1": func() error { _, e := c.PC1(ctx, &sealv1.PC1Request{}); return e },
-		"pc2": func() error { _, e := c.PC2(ctx, &sealv1.PC2Request{}); return e },
-		"c1":  func() error { _, e := c.C1(ctx, &sealv1.C1Request{}); return e },
-		"c2":  func() error { _, e := c.C2(ctx, &sealv1.C2Request{}); return e },
+		"pc1":          func() error { _, e := c.PC1(ctx, &sealv1.PC1Request{}); return e },
+		"pc2":          func() error { _, e := c.PC2(ctx, &sealv1.PC2Request{}); return e },
+		"c1":           func() error { _, e := c.C1(ctx, &sealv1.C1Request{}); return e },
+		"c2":           func() error { _, e := c.C2(ctx, &sealv1.C2Request{}); return e },
+		"snap_encode":  func() error { _, e := c.SnapEncode(ctx, &sealv1.SnapEncodeRequest{}); return e },
+		"snap_prove":   func() error { _, e := c.SnapProve(ctx, &sealv1.SnapProveRequest{}); return e },
+		"window_post":  func() error { _, e := c.WindowPoSt(ctx, &sealv1.WindowPoStRequest{}); return e },
+		"winning_post": func() error { _, e := c.WinningPoSt(ctx, &sealv1.WinningPoStRequest{}); return e },
+		"unseal":       func() error { _, e := c.Unseal(ctx, &sealv1.UnsealRequest{}); return e },
+		"add_pieces":   func() error { _, e := c.AddPieces(ctx, &sealv1.AddPiecesRequest{}); return e },
 	}
 	for stage, call := range calls {
 		t.Run(stage, func(t *testing.T) {

@@ -36,6 +36,7 @@ func main() {
 	p := sdk.Plugin{Name: "ffi", Version: version, TreeD: s}
 	if builtWithFFI {
 		p.PC1, p.PC2, p.C1, p.C2 = s, s, s, s
+		p.SnapEncode, p.SnapProve, p.WindowPoSt, p.WinningPoSt, p.Unseal, p.AddPieces = s, s, s, s, s, s
 	} else {
 		// Declare only what works, so the host and plugintest see the
 		// truth in Info; the other stages say why they are missing.
