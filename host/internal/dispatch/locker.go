@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/sealhost/sealhost/host/internal/arbiter"
 	"github.com/sealhost/sealhost/host/internal/config"
@@ -23,7 +24,7 @@ type Locker interface {
 	// Release returns a lease's locks.
 	Release(lease uint64)
 	// Granted returns, oldest first, the requests granted since the last
-	// call.
+	// call. The slice is the caller's until the next call.
 	Granted() []LockGrant
 }
 
@@ -40,6 +41,7 @@ type LockGrant struct {
 type ArbiterLocker struct {
 	A       *arbiter.Arbiter
 	pending []LockGrant
+	spare   []LockGrant // the slice Granted handed out last, reused next
 	// Err is the first error the arbiter returned. The Core only asks for
 	// locks its config declares and releases what it holds, so an error
 	// here is a bug; it is kept, not panicked on, for tests to check.
@@ -65,7 +67,7 @@ func (l *ArbiterLocker) note(leases []arbiter.Lease) {
 func (l *ArbiterLocker) take(id uint64) (uint64, bool) {
 	for i, g := range l.pending {
 		if g.Request == id {
-			l.pending = append(l.pending[:i:i], l.pending[i+1:]...)
+			l.pending = slices.Delete(l.pending, i, i+1)
 			return g.Lease, true
 		}
 	}
@@ -119,7 +121,7 @@ func (l *ArbiterLocker) Release(lease uint64) {
 // Granted hands over the grants collected so far.
 func (l *ArbiterLocker) Granted() []LockGrant {
 	g := l.pending
-	l.pending = nil
+	l.pending, l.spare = l.spare[:0], g // two slices taking turns: no allocation
 	return g
 }
 
