@@ -299,8 +299,8 @@ func (t *translator) processors(procs map[string]any) {
 			if list, ok := v.([]any); ok {
 				n = len(list)
 			}
-			t.add(Warning, CodeUnsupportedStage, path, "Not translated: sealhost has no "+k+" stage",
-				"sealhost runs tree_d, pc1, pc2, c1 and c2; the %d [[processors.%s]] block(s) stay with damocles-worker. Keep them in its TOML.", n, k)
+			t.add(Warning, CodeUnsupportedStage, path, "Not translated: "+noStage(k),
+				"`host processor` serves damocles' tree_d, pc1, pc2 and c2; the %d [[processors.%s]] block(s) stay with damocles-worker. Keep them in its TOML.", n, k)
 		case k == "static_tree_d":
 			t.add(Info, CodeNotTranslated, path, "Not translated: handled by damocles, not sealhost",
 				"damocles-worker uses a static tree_d file for CC sectors before it sends any task; keep it in its TOML.")
@@ -513,7 +513,7 @@ func (t *translator) stageLimitApplies(path, k, what string) bool {
 	}
 	why := fmt.Sprintf("no [[processors.%s]] block moves to sealhost, so damocles runs %s itself and its %s stays there", k, k, what)
 	if !contains(sealStages, k) && k != string(config.StageC1) {
-		why = fmt.Sprintf("sealhost has no %s stage; the %s stays with damocles-worker", k, what)
+		why = fmt.Sprintf("%s; the %s stays with damocles-worker", noStage(k), what)
 	}
 	t.add(Info, CodeNotTranslated, path, "Not translated: handled by damocles, not sealhost", "%s. Keep it in the worker's TOML.", why)
 	return false
@@ -1044,4 +1044,22 @@ func (t *translator) strList(path string, v any) ([]string, bool) {
 		out = append(out, s)
 	}
 	return out, true
+}
+
+// noStage says why a damocles stage outside sealStages does not move: the
+// stage may exist in sealhost (its task API serves snap, PoSt, unseal and
+// add_pieces) while the damocles adapter does not translate its tasks.
+func noStage(k string) string {
+	if contains(stageNames(), k) {
+		return "`host processor` does not serve damocles' " + k + " tasks yet"
+	}
+	return "sealhost has no " + k + " stage"
+}
+
+func stageNames() []string {
+	var out []string
+	for _, st := range config.Stages {
+		out = append(out, string(st))
+	}
+	return out
 }
