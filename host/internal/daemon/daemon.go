@@ -194,6 +194,12 @@ func Start(opts Options) (*Host, error) {
 	started := false
 	defer func() {
 		if !started {
+			// Calls that came while it started are refused now.
+			h.mu.Lock()
+			h.draining = true
+			h.mu.Unlock()
+			h.refuseNow()
+			h.abortNow()
 			h.teardown(context.Background())
 		}
 	}()
@@ -269,7 +275,7 @@ func Start(opts Options) (*Host, error) {
 		if opts.launch != nil {
 			launch = opts.launch(id)
 		}
-		p.sp, err = supervise.Start(h.mgr, supervise.Config{
+		p.sp = supervise.New(h.mgr, supervise.Config{
 			ID:             id,
 			Stage:          string(pc.Stage),
 			Spec:           spec,
@@ -283,15 +289,15 @@ func Start(opts Options) (*Host, error) {
 			OnOOM:          func() { h.m.ooms.WithLabelValues(id).Inc() },
 			Launch:         launch,
 		})
-		if err != nil {
-			return nil, err
-		}
 		h.procs[id] = p
 		h.order = append(h.order, id)
 		h.stages[pc.Stage] = append(h.stages[pc.Stage], id)
 	}
-	close(h.up)
 
+	// Serve before any cgroup is made, digest checked or plugin started:
+	// with many processors that takes seconds, and a caller is answered
+	// meanwhile (status: starting; a task waits for its processor) rather
+	// than refused.
 	h.srv = grpc.NewServer(grpc.MaxRecvMsgSize(client.MaxMessageSize), grpc.MaxSendMsgSize(client.MaxMessageSize))
 	taskv1.RegisterTasksServer(h.srv, &service{h: h})
 	go func() {
@@ -299,6 +305,17 @@ func Start(opts Options) (*Host, error) {
 			h.log.Error("task API stopped serving", "error", err)
 		}
 	}()
+	for _, id := range h.order {
+		if err := h.procs[id].sp.Prepare(); err != nil {
+			return nil, err
+		}
+	}
+	// Every cgroup first, then the plugins: fifty plugin starts at once
+	// would otherwise slow the cgroups of the last processors.
+	for _, id := range h.order {
+		h.procs[id].sp.Run()
+	}
+	close(h.up)
 
 	if opts.MetricsAddr != "" {
 		if err := h.serveMetrics(opts.MetricsAddr); err != nil {

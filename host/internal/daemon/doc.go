@@ -4,9 +4,13 @@
 //
 // Data flows one way. The caller loads the config and refuses it when the
 // plan has errors (host/cmd_run.go); Start then cleans cgroups left by a
-// host that died, prepares one cgroup per processor and starts its plugin
-// through package supervise, builds the dispatcher and lock arbiter
-// (package dispatch), and listens.
+// host that died, builds the dispatcher and lock arbiter (package
+// dispatch), listens and serves, and only then prepares one cgroup per
+// processor (checking plugin digests) and starts its plugin through
+// package supervise. Until a processor's plugin runs, status shows it
+// starting and its tasks wait for it; a processor whose cgroup cannot be
+// made still fails Start, and the calls that came meanwhile are refused
+// (Unavailable).
 //
 // # One task
 //

@@ -158,7 +158,8 @@ type instance struct {
 // concurrent use.
 type Processor struct {
 	cfg Config
-	cg  *confine.Cgroup
+	m   *confine.Manager
+	cg  *confine.Cgroup // set by Prepare, before Run
 	log hclog.Logger
 
 	mu       sync.Mutex
@@ -171,6 +172,9 @@ type Processor struct {
 	lastErr  error
 	inFlight int
 	nextTry  time.Time
+	cgPath   string // cgroupPath(cg), once prepared
+	prepared bool
+	ran      bool // Run (or Stop before it) was called
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -179,8 +183,22 @@ type Processor struct {
 
 // Start prepares the processor's cgroup — refusing, before anything runs, a
 // cpuset or NUMA node the host cannot give or a plugin whose digest does not
-// match — and starts supervising its plugin in the background.
+// match — and starts supervising its plugin in the background: New,
+// Prepare and Run in one.
 func Start(m *confine.Manager, cfg Config) (*Processor, error) {
+	p := New(m, cfg)
+	if err := p.Prepare(); err != nil {
+		return nil, err
+	}
+	p.Run()
+	return p, nil
+}
+
+// New is a processor that has done nothing yet: it reports Starting, and
+// Do waits for it, until Prepare and Run have started its plugin. A host
+// serves its task API with every processor New, before the cgroups are
+// made and digests checked, so that callers are answered at once.
+func New(m *confine.Manager, cfg Config) *Processor {
 	if cfg.CancelGrace <= 0 {
 		cfg.CancelGrace = 10 * time.Second
 	}
@@ -205,13 +223,9 @@ func Start(m *confine.Manager, cfg Config) (*Processor, error) {
 	if cfg.Spec.ProcessorID == "" {
 		cfg.Spec.ProcessorID = cfg.ID
 	}
-	cg, err := m.Prepare(cfg.Spec)
-	if err != nil {
-		return nil, err
-	}
-	p := &Processor{
+	return &Processor{
 		cfg:   cfg,
-		cg:    cg,
+		m:     m,
 		log:   cfg.Logger.Named(cfg.ID),
 		state: Starting,
 		since: time.Now(),
@@ -219,8 +233,36 @@ func Start(m *confine.Manager, cfg Config) (*Processor, error) {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+}
+
+// Prepare makes the processor's cgroup, refusing a cpuset or NUMA node the
+// host cannot give or a plugin whose digest does not match. Call it once,
+// before Run.
+func (p *Processor) Prepare() error {
+	cg, err := p.m.Prepare(p.cfg.Spec)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ran {
+		// Stopped meanwhile: Stop did not see this cgroup.
+		return errors.Join(ErrStopped, cg.Destroy())
+	}
+	p.cg, p.cgPath, p.prepared = cg, cgroupPath(cg), true
+	return nil
+}
+
+// Run starts supervising the prepared processor's plugin in the
+// background. It does nothing once Stop was called.
+func (p *Processor) Run() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ran || !p.prepared {
+		return
+	}
+	p.ran = true
 	go p.loop()
-	return p, nil
 }
 
 // ErrStopped is returned by Do once the processor is stopping.
@@ -488,8 +530,12 @@ func (p *Processor) Status() Status {
 		InFlight: p.inFlight,
 		Since:    p.since,
 		NextTry:  p.nextTry,
-		Cgroup:   cgroupPath(p.cg),
-		Confined: cgroupPath(p.cg) != "",
+		Cgroup:   p.cgPath,
+		Confined: p.cgPath != "",
+	}
+	if !p.prepared {
+		// No cgroup yet: whether it will have one.
+		s.Confined = !p.m.Unconfined()
 	}
 	if p.cur != nil {
 		s.Owner = p.cur.owner
@@ -547,15 +593,24 @@ func (p *Processor) WaitRearmed(ctx context.Context) error {
 func (p *Processor) Stop(ctx context.Context) error {
 	p.stopOnce.Do(func() { close(p.stop) })
 	p.mu.Lock()
-	cur := p.cur
+	cur, cg, never := p.cur, p.cg, !p.ran
+	p.ran = true // Run now does nothing
 	p.mu.Unlock()
+	if never {
+		// No loop to end: nothing ran.
+		p.setState(Stopped, nil, nil)
+		close(p.done)
+	}
 	if cur != nil && !isDead(cur) {
 		if err := cur.conn.Kill(ctx); err != nil {
 			p.log.Warn("plugin did not stop cleanly", "error", err)
 		}
 	}
 	<-p.done
-	return p.cg.Destroy()
+	if cg == nil {
+		return nil // never prepared
+	}
+	return cg.Destroy()
 }
 
 // killInstance asks the watcher to kill inst (not its successor).
