@@ -63,7 +63,7 @@ bench: .SHELLFLAGS := -o pipefail -c
 bench:
 	@mkdir -p $(BIN) && : > $(BENCH_OUT)
 	cd sdk && $(GO) test -run '^$$' -bench 'NoopCall' -benchtime 2000x -count 3 ./pluginclient | tee -a ../$(BENCH_OUT)
-	cd sdk && $(GO) test -run '^$$' -bench 'Payload64MiB' -benchtime 5x ./pluginclient | tee -a ../$(BENCH_OUT)
+	cd sdk && $(GO) test -run '^$$' -bench 'Payload64MiB' -benchtime 5x -count 3 ./pluginclient | tee -a ../$(BENCH_OUT)
 	$(GO) test -run '^$$' -bench 'ProcessorNoop' -benchtime 2000x -count 3 ./host | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 0.3s -count 3 ./host/internal/arbiter | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./host/internal/dispatch | tee -a $(BENCH_OUT)
