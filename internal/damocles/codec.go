@@ -36,13 +36,16 @@ type Codec struct {
 
 // Stages are the damocles stages sealhost serves, in pipeline order.
 // (c1 has no external processor in damocles: the worker runs it itself.)
-var Stages = []string{"tree_d", "pc1", "pc2", "c2"}
+// window_post is no sealing stage but a damocles processor all the same.
+var Stages = []string{"tree_d", "pc1", "pc2", "c2", "window_post"}
 
 var codecs = map[string]*Codec{
 	"tree_d": {Stage: "tree_d", SealStage: sealv1.Stage_STAGE_TREE_D, DecodeTask: decodeTreeD, EncodeOutput: encodeTreeDOutput, EncodeTask: encodeTreeD, DecodeOutput: decodeTreeDOutput},
 	"pc1":    {Stage: "pc1", SealStage: sealv1.Stage_STAGE_PC1, DecodeTask: decodePC1, EncodeOutput: encodePC1Output, EncodeTask: encodePC1, DecodeOutput: decodePC1Output},
 	"pc2":    {Stage: "pc2", SealStage: sealv1.Stage_STAGE_PC2, DecodeTask: decodePC2, EncodeOutput: encodePC2Output, EncodeTask: encodePC2, DecodeOutput: decodePC2Output},
 	"c2":     {Stage: "c2", SealStage: sealv1.Stage_STAGE_C2, DecodeTask: decodeC2, EncodeOutput: encodeC2Output, EncodeTask: encodeC2, DecodeOutput: decodeC2Output},
+	"window_post": {Stage: "window_post", SealStage: sealv1.Stage_STAGE_WINDOW_POST, DecodeTask: decodeWindowPoSt, EncodeOutput: encodeWindowPoStOutput,
+		EncodeTask: encodeWindowPoSt, DecodeOutput: decodeWindowPoStOutput},
 }
 
 // Lookup returns the codec of a damocles stage name.
@@ -50,7 +53,7 @@ func Lookup(stage string) (*Codec, error) {
 	if c, ok := codecs[stage]; ok {
 		return c, nil
 	}
-	return nil, fmt.Errorf("stage %q is not served through sealhost (served: tree_d, pc1, pc2, c2; damocles runs c1 inside the worker)", shortString(stage))
+	return nil, fmt.Errorf("stage %q is not served through sealhost (served: tree_d, pc1, pc2, c2, window_post; damocles runs c1 inside the worker)", shortString(stage))
 }
 
 // TreeDFile is where rust-fil-proofs keeps tree_d in a sector's cache dir;

@@ -59,6 +59,13 @@ func run[Resp proto.Message](ctx context.Context, s *stages, req proto.Message) 
 // their own (the processor reads it from pc1out or c1out), so without
 // this a wrong sector would go unnoticed.
 func checkProof(req proto.Message) error {
+	if w, ok := req.(*sealv1.WindowPoStRequest); ok {
+		// A PoSt names no sector, only its proof type.
+		if _, err := damocles.PoStProof(w.GetRegisteredPostProof()).MarshalJSON(); err != nil {
+			return sdk.Errorf("%v", err)
+		}
+		return nil
+	}
 	r, ok := req.(interface{ GetSector() *sealv1.Sector })
 	if !ok || r.GetSector() == nil {
 		return sdk.Errorf("request has no sector: set sector {registered_seal_proof, miner_id, sector_number}")
@@ -153,6 +160,16 @@ func workerRestores(cacheDir string) bool {
 	return err == nil
 }
 
+func (s *stages) WindowPoSt(ctx context.Context, req *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, error) {
+	r, err := run[*sealv1.WindowPoStResponse](ctx, s, req)
+	if err != nil {
+		return nil, err
+	}
+	r.Verified = false
+	r.Verification = fmt.Sprintf("not verified by sealhost: damocles window_post processor %s answered the proofs; the damocles protocol carries no verification", s.bin)
+	return r, nil
+}
+
 func (s *stages) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
 	r, err := run[*sealv1.C2Response](ctx, s, req)
 	if err != nil {
@@ -181,6 +198,8 @@ func (s *stages) plugin() sdk.Plugin {
 		p.PC2 = s
 	case sealv1.Stage_STAGE_C2:
 		p.C2 = s
+	case sealv1.Stage_STAGE_WINDOW_POST:
+		p.WindowPoSt = s
 	}
 	return p
 }

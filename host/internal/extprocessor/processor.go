@@ -267,6 +267,14 @@ func (p *proc) call(ctx context.Context, task proto.Message) (proto.Message, cli
 		return unwrap(t.PC2(ctx, r))
 	case *sealv1.C2Request:
 		return unwrap(t.C2(ctx, r))
+	case *sealv1.WindowPoStRequest:
+		// Not in seal.Host, which is a sealing run's: a task API client
+		// (seal.ClientHost) has it.
+		if w, ok := t.(interface {
+			WindowPoSt(context.Context, *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, client.Report, error)
+		}); ok {
+			return unwrap(w.WindowPoSt(ctx, r))
+		}
 	}
 	return nil, client.Report{}, fmt.Errorf("no task API call for %T", task)
 }

@@ -56,6 +56,14 @@ func (h ClientHost) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Re
 	return resp, r, err
 }
 
+// WindowPoSt is no sealing stage (Host has no such call); `host processor
+// window_post` uses it.
+func (h ClientHost) WindowPoSt(ctx context.Context, req *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, client.Report, error) {
+	var r client.Report
+	resp, err := h.C.WindowPoSt(ctx, req, client.WithReport(&r))
+	return resp, r, err
+}
+
 func (h ClientHost) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, client.Report, error) {
 	var r client.Report
 	resp, err := h.C.C2(ctx, req, client.WithReport(&r))

@@ -1,7 +1,7 @@
 // Command fakeproc is a damocles-protocol external processor with FAKE
 // results, for testing plugins/damocles: it speaks the protocol as a
 // damocles-worker child does (ready line, JSON lines, concurrent requests,
-// exit on stdin EOF) for tree_d, pc1, pc2 and c2, and its knobs make it
+// exit on stdin EOF) for tree_d, pc1, pc2, c2 and window_post, and its knobs make it
 // misbehave the ways real processors do. Nothing it produces proves
 // anything: its pc1 output says so in "_fake", and it says so on stderr.
 //
@@ -103,13 +103,13 @@ func main() {
 		args = args[1:]
 	}
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: fakeproc [processor] tree_d|pc1|pc2|c2")
+		fmt.Fprintln(os.Stderr, "usage: fakeproc [processor] tree_d|pc1|pc2|c2|window_post")
 		os.Exit(2)
 	}
 	stage := args[0]
 	work, ok := stages[stage]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "fakeproc: no stage %q (tree_d, pc1, pc2, c2)\n", stage)
+		fmt.Fprintf(os.Stderr, "fakeproc: no stage %q (tree_d, pc1, pc2, c2, window_post)\n", stage)
 		os.Exit(2)
 	}
 	k, err := readKnobs()
@@ -276,6 +276,8 @@ var stages = map[string]func(json.RawMessage, knobs) (any, error){
 	"pc1":    pc1,
 	"pc2":    pc2,
 	"c2":     c2,
+
+	"window_post": windowPoSt,
 }
 
 // treeDFile is where damocles (and lotus) read comm_d from: the last 32
@@ -467,4 +469,26 @@ func c2(raw json.RawMessage, _ knobs) (any, error) {
 		proof = append(proof, sum[:]...)
 	}
 	return damocles.C2Output{Proof: proof[:192*partitions]}, nil
+}
+
+// windowPoSt answers the sectors whose files are missing as faults, else
+// one fake 192-byte proof.
+func windowPoSt(raw json.RawMessage, _ knobs) (any, error) {
+	var t damocles.WindowPoStTask
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("window_post task: %v", err)
+	}
+	out := damocles.WindowPoStOutput{Proofs: [][]byte{}, Faults: []uint64{}}
+	seed := []byte("window_post")
+	for _, r := range t.Replicas {
+		if checkDir("cache_dir", r.CacheDir) != nil || checkFile("sealed_file", r.SealedFile) != nil {
+			out.Faults = append(out.Faults, r.SectorID)
+		}
+		seed = append(seed, r.CommR[:]...)
+	}
+	if len(out.Faults) == 0 {
+		d := digest(seed, t.Seed[:])
+		out.Proofs = append(out.Proofs, append(append(append(append(append(append([]byte{}, d[:]...), d[:]...), d[:]...), d[:]...), d[:]...), d[:]...))
+	}
+	return out, nil
 }
