@@ -65,6 +65,8 @@ bench:
 	cd sdk && $(GO) test -run '^$$' -bench 'NoopCall' -benchtime 2000x -count 3 ./pluginclient | tee -a ../$(BENCH_OUT)
 	cd sdk && $(GO) test -run '^$$' -bench 'Payload64MiB' -benchtime 5x -count 3 ./pluginclient | tee -a ../$(BENCH_OUT)
 	$(GO) test -run '^$$' -bench 'ProcessorNoop' -benchtime 2000x -count 3 ./host | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench 'RunServes50' -benchtime 3x -count 3 ./host | tee -a $(BENCH_OUT)
+	$(GO) test -run '^$$' -bench 'InFlight' -benchtime 4000x -count 3 ./host/internal/daemon | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 0.3s -count 3 ./host/internal/arbiter | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 5x -count 3 ./host/internal/dispatch | tee -a $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 10x -count 3 ./internal/startbench ./host/internal/confine | tee -a $(BENCH_OUT)

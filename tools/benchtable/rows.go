@@ -57,6 +57,25 @@ var baseRows = []row{
 		baseline: "same c2 straight through the task API", den: ref{"host.ProcessorNoop", "taskapi-ns/op"}, target: 1.5,
 	},
 	{
+		// Issue 14: the socket answers within 100 ms of the exec.
+		what: "host run with 50 processors: first status answer", num: ref{"host.RunServes50", "ns/op"},
+		baseline: "100 ms (the target, slept)", den: ref{"host.RunServes50", "target-ns/op"}, target: 1,
+	},
+	{
+		what: "no-op c2 tasks through the host, 1 in flight (time per task)", num: ref{"daemon.InFlight/inflight=1", "ns/op"},
+		baseline: "same calls straight to the plugin", den: ref{"daemon.InFlight/inflight=1", "direct-ns/op"},
+	},
+	{
+		what: "no-op c2 tasks through the host, 16 in flight", num: ref{"daemon.InFlight/inflight=16", "ns/op"},
+		baseline: "same calls straight to the plugin", den: ref{"daemon.InFlight/inflight=16", "direct-ns/op"},
+	},
+	{
+		// Issue 14: at least 0.6× the direct tasks/s, i.e. at most
+		// 1/0.6 ≈ 1.67× the time per task.
+		what: "no-op c2 tasks through the host, 256 in flight", num: ref{"daemon.InFlight/inflight=256", "ns/op"},
+		baseline: "same calls straight to the plugin", den: ref{"daemon.InFlight/inflight=256", "direct-ns/op"}, target: 1.67,
+	},
+	{
 		what: "plugin start (mock, to serving)", num: ref{"startbench.Start/plugin", "ns/op"},
 		baseline: "bare exec of the same binary", den: ref{"startbench.Start/exec", "ns/op"},
 	},
