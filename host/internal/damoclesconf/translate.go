@@ -300,7 +300,7 @@ func (t *translator) processors(procs map[string]any) {
 				n = len(list)
 			}
 			t.add(Warning, CodeUnsupportedStage, path, "Not translated: "+noStage(k),
-				"`host processor` serves damocles' tree_d, pc1, pc2 and c2; the %d [[processors.%s]] block(s) stay with damocles-worker. Keep them in its TOML.", n, k)
+				"`host processor` serves damocles' %s; the %d [[processors.%s]] block(s) stay with damocles-worker. Keep them in its TOML.", strings.Join(sealStages, ", "), n, k)
 		case k == "static_tree_d":
 			t.add(Info, CodeNotTranslated, path, "Not translated: handled by damocles, not sealhost",
 				"damocles-worker uses a static tree_d file for CC sectors before it sends any task; keep it in its TOML.")
