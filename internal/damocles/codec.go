@@ -36,8 +36,9 @@ type Codec struct {
 
 // Stages are the damocles stages sealhost serves, in pipeline order.
 // (c1 has no external processor in damocles: the worker runs it itself.)
-// window_post is no sealing stage but a damocles processor all the same.
-var Stages = []string{"tree_d", "pc1", "pc2", "c2", "window_post"}
+// window_post and unseal are no sealing stages but damocles processors
+// all the same.
+var Stages = []string{"tree_d", "pc1", "pc2", "c2", "window_post", "unseal"}
 
 var codecs = map[string]*Codec{
 	"tree_d": {Stage: "tree_d", SealStage: sealv1.Stage_STAGE_TREE_D, DecodeTask: decodeTreeD, EncodeOutput: encodeTreeDOutput, EncodeTask: encodeTreeD, DecodeOutput: decodeTreeDOutput},
@@ -46,6 +47,8 @@ var codecs = map[string]*Codec{
 	"c2":     {Stage: "c2", SealStage: sealv1.Stage_STAGE_C2, DecodeTask: decodeC2, EncodeOutput: encodeC2Output, EncodeTask: encodeC2, DecodeOutput: decodeC2Output},
 	"window_post": {Stage: "window_post", SealStage: sealv1.Stage_STAGE_WINDOW_POST, DecodeTask: decodeWindowPoSt, EncodeOutput: encodeWindowPoStOutput,
 		EncodeTask: encodeWindowPoSt, DecodeOutput: decodeWindowPoStOutput},
+	"unseal": {Stage: "unseal", SealStage: sealv1.Stage_STAGE_UNSEAL, DecodeTask: decodeUnseal, EncodeOutput: encodeUnsealOutput,
+		EncodeTask: encodeUnseal, DecodeOutput: decodeUnsealOutput},
 }
 
 // Lookup returns the codec of a damocles stage name.
@@ -53,7 +56,7 @@ func Lookup(stage string) (*Codec, error) {
 	if c, ok := codecs[stage]; ok {
 		return c, nil
 	}
-	return nil, fmt.Errorf("stage %q is not served through sealhost (served: tree_d, pc1, pc2, c2, window_post; damocles runs c1 inside the worker)", shortString(stage))
+	return nil, fmt.Errorf("stage %q is not served through sealhost (served: tree_d, pc1, pc2, c2, window_post, unseal; damocles runs c1 inside the worker)", shortString(stage))
 }
 
 // TreeDFile is where rust-fil-proofs keeps tree_d in a sector's cache dir;

@@ -64,7 +64,7 @@ func FuzzDecodeResponse(f *testing.F) {
 }
 
 func FuzzDecodeTask(f *testing.F) {
-	for i, s := range []string{treeDTask, pc1Task, pc2Task, c2Task, windowPoStTask} {
+	for i, s := range []string{treeDTask, pc1Task, pc2Task, c2Task, windowPoStTask, unsealTask} {
 		f.Add(uint8(i), []byte(s))
 	}
 	f.Add(uint8(1), []byte(`{"piece_infos":[{"commitment":[1],"size":1}]}`))
@@ -88,14 +88,14 @@ func FuzzDecodeTask(f *testing.F) {
 func FuzzDecodeOutput(f *testing.F) {
 	dir := f.TempDir()
 	os.WriteFile(filepath.Join(dir, TreeDFile), make([]byte, 64), 0o644)
-	for i, s := range []string{"true", pc1Out, pc2Out, c2Out, windowPoStOut} {
+	for i, s := range []string{"true", pc1Out, pc2Out, c2Out, windowPoStOut, "2032"} {
 		f.Add(uint8(i), []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, stage uint8, out []byte) {
 		c, _ := Lookup(Stages[int(stage)%len(Stages)])
 		reqs := map[string]proto.Message{"tree_d": &sealv1.TreeDRequest{CachePath: dir}, "pc1": &sealv1.PC1Request{},
 			"pc2": &sealv1.PC2Request{Sector: &sealv1.Sector{RegisteredSealProof: 5}}, "c2": &sealv1.C2Request{},
-			"window_post": &sealv1.WindowPoStRequest{RegisteredPostProof: 13}}
+			"window_post": &sealv1.WindowPoStRequest{RegisteredPostProof: 13}, "unseal": &sealv1.UnsealRequest{}}
 		req := reqs[c.Stage]
 		resp, err := c.DecodeOutput(req, out)
 		if err != nil {

@@ -170,6 +170,10 @@ func (s *stages) WindowPoSt(ctx context.Context, req *sealv1.WindowPoStRequest) 
 	return r, nil
 }
 
+func (s *stages) Unseal(ctx context.Context, req *sealv1.UnsealRequest) (*sealv1.UnsealResponse, error) {
+	return run[*sealv1.UnsealResponse](ctx, s, req)
+}
+
 func (s *stages) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
 	r, err := run[*sealv1.C2Response](ctx, s, req)
 	if err != nil {
@@ -200,6 +204,8 @@ func (s *stages) plugin() sdk.Plugin {
 		p.C2 = s
 	case sealv1.Stage_STAGE_WINDOW_POST:
 		p.WindowPoSt = s
+	case sealv1.Stage_STAGE_UNSEAL:
+		p.Unseal = s
 	}
 	return p
 }

@@ -19,11 +19,12 @@ var processorsKeys = []string{"limit", "limitation", "ext_locks", "static_tree_d
 
 // sealStages are the damocles processor stages sealhost runs, by the same
 // names. c1 has no external processor in damocles: the worker runs it.
-// (window_post is no sealing stage, but `host processor` serves it.)
-var sealStages = []string{"tree_d", "pc1", "pc2", "c2", "window_post"}
+// (window_post and unseal are no sealing stages, but `host processor`
+// serves them.)
+var sealStages = []string{"tree_d", "pc1", "pc2", "c2", "window_post", "unseal"}
 
 // otherStages are damocles processor stages sealhost has no stage for.
-var otherStages = []string{"add_pieces", "snap_encode", "snap_prove", "transfer", "unseal", "sealing_daemons"}
+var otherStages = []string{"add_pieces", "snap_encode", "snap_prove", "transfer", "sealing_daemons"}
 
 var limitationKeys = []string{"concurrent", "staggered"}
 

@@ -217,7 +217,7 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:  "stages sealhost does not run stay with damocles",
-			toml:  "[[processors.unseal]]\nbin = \"/opt/unseal\"\n\n[[processors.transfer]]\nbin = \"/opt/t\"\n",
+			toml:  "[[processors.snap_encode]]\nbin = \"/opt/snap\"\n\n[[processors.transfer]]\nbin = \"/opt/t\"\n",
 			diags: []want{{CodeUnsupportedStage, Warning, 1}, {CodeUnsupportedStage, Warning, 4}},
 			check: func(t *testing.T, cfg *config.Config) {
 				if len(cfg.Processors) != 0 {

@@ -68,3 +68,31 @@ func TestWindowPoStWithoutTheCall(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+type unsealHost struct {
+	fakeHost
+	got *sealv1.UnsealRequest
+}
+
+func (u *unsealHost) Unseal(_ context.Context, r *sealv1.UnsealRequest) (*sealv1.UnsealResponse, client.Report, error) {
+	u.got = r
+	return &sealv1.UnsealResponse{NumBytes: r.GetNumBytes()}, client.Report{Processor: "unseal.0"}, nil
+}
+
+// TestUnseal: host processor unseal answers the bytes written, an integer,
+// as damocles' unseal output is.
+func TestUnseal(t *testing.T) {
+	h := &unsealHost{fakeHost: fakeHost{release: make(chan struct{})}}
+	s := start(t, "unseal", h)
+	z := "[" + strings.TrimSuffix(strings.Repeat("0,", 32), ",") + "]"
+	prover := "[232,7" + strings.Repeat(",0", 30) + "]"
+	s.send(`{"id":3,"task":{"registered_proof":"StackedDrg2KiBV1_1","prover_id":` + prover + `,"sector_id":7,"comm_d":` + z + `,"ticket":` + z +
+		`,"cache_dir":"/c","sealed_file":"/s","unsealed_output":"/u","offset":0,"num_bytes":2032}}`)
+	out, err := s.next().Result()
+	if err != nil || string(out) != "2032" {
+		t.Fatalf("answer %s, %v", out, err)
+	}
+	if h.got.GetSector().GetMinerId() != 1000 || h.got.GetUnsealedPath() != "/u" {
+		t.Fatalf("host got %v", h.got)
+	}
+}

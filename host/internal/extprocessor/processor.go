@@ -275,6 +275,12 @@ func (p *proc) call(ctx context.Context, task proto.Message) (proto.Message, cli
 		}); ok {
 			return unwrap(w.WindowPoSt(ctx, r))
 		}
+	case *sealv1.UnsealRequest:
+		if u, ok := t.(interface {
+			Unseal(context.Context, *sealv1.UnsealRequest) (*sealv1.UnsealResponse, client.Report, error)
+		}); ok {
+			return unwrap(u.Unseal(ctx, r))
+		}
 	}
 	return nil, client.Report{}, fmt.Errorf("no task API call for %T", task)
 }

@@ -64,6 +64,13 @@ func (h ClientHost) WindowPoSt(ctx context.Context, req *sealv1.WindowPoStReques
 	return resp, r, err
 }
 
+// Unseal is no sealing stage either; `host processor unseal` uses it.
+func (h ClientHost) Unseal(ctx context.Context, req *sealv1.UnsealRequest) (*sealv1.UnsealResponse, client.Report, error) {
+	var r client.Report
+	resp, err := h.C.Unseal(ctx, req, client.WithReport(&r))
+	return resp, r, err
+}
+
 func (h ClientHost) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, client.Report, error) {
 	var r client.Report
 	resp, err := h.C.C2(ctx, req, client.WithReport(&r))

@@ -1,7 +1,7 @@
 // Command fakeproc is a damocles-protocol external processor with FAKE
 // results, for testing plugins/damocles: it speaks the protocol as a
 // damocles-worker child does (ready line, JSON lines, concurrent requests,
-// exit on stdin EOF) for tree_d, pc1, pc2, c2 and window_post, and its knobs make it
+// exit on stdin EOF) for tree_d, pc1, pc2, c2, window_post and unseal, and its knobs make it
 // misbehave the ways real processors do. Nothing it produces proves
 // anything: its pc1 output says so in "_fake", and it says so on stderr.
 //
@@ -103,13 +103,13 @@ func main() {
 		args = args[1:]
 	}
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: fakeproc [processor] tree_d|pc1|pc2|c2|window_post")
+		fmt.Fprintln(os.Stderr, "usage: fakeproc [processor] tree_d|pc1|pc2|c2|window_post|unseal")
 		os.Exit(2)
 	}
 	stage := args[0]
 	work, ok := stages[stage]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "fakeproc: no stage %q (tree_d, pc1, pc2, c2, window_post)\n", stage)
+		fmt.Fprintf(os.Stderr, "fakeproc: no stage %q (tree_d, pc1, pc2, c2, window_post, unseal)\n", stage)
 		os.Exit(2)
 	}
 	k, err := readKnobs()
@@ -278,6 +278,7 @@ var stages = map[string]func(json.RawMessage, knobs) (any, error){
 	"c2":     c2,
 
 	"window_post": windowPoSt,
+	"unseal":      unseal,
 }
 
 // treeDFile is where damocles (and lotus) read comm_d from: the last 32
@@ -491,4 +492,25 @@ func windowPoSt(raw json.RawMessage, _ knobs) (any, error) {
 		out.Proofs = append(out.Proofs, append(append(append(append(append(append([]byte{}, d[:]...), d[:]...), d[:]...), d[:]...), d[:]...), d[:]...))
 	}
 	return out, nil
+}
+
+// unseal writes num_bytes zeros to unsealed_output (a CC sector's data).
+func unseal(raw json.RawMessage, _ knobs) (any, error) {
+	var t damocles.UnsealTask
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("unseal task: %v", err)
+	}
+	if err := checkDir("cache_dir", t.CacheDir); err != nil {
+		return nil, err
+	}
+	if err := checkFile("sealed_file", t.SealedFile); err != nil {
+		return nil, err
+	}
+	if size := sectorSize(t.RegisteredProof); size == 0 || t.NumBytes == 0 || t.Offset+t.NumBytes > size-size/128 {
+		return nil, fmt.Errorf("range %d+%d is not inside the sector", t.Offset, t.NumBytes)
+	}
+	if err := os.WriteFile(t.UnsealedOutput, make([]byte, t.NumBytes), 0o644); err != nil {
+		return nil, err
+	}
+	return t.NumBytes, nil
 }

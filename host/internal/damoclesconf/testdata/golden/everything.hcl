@@ -22,6 +22,12 @@ plugin "damocles-c2-c2-cluster" {
   args = ["-stage", "c2", "--", "bin/c2-cluster", "processor", "c2"]
 }
 
+# /opt/vendor/bin/unseal under the damocles bridge (plugins/damocles)
+plugin "damocles-unseal-unseal" {
+  path = "bin/plugins/damocles"
+  args = ["-stage", "unseal", "--", "/opt/vendor/bin/unseal", "processor", "unseal"]
+}
+
 # processors.limitation.concurrent: most tasks of a stage at once
 limits {
   tree_d = 2
@@ -32,7 +38,8 @@ limits {
 
 # processors.limitation.staggered: least time between two task starts of a stage
 stagger {
-  pc1 = "2m30s"
+  pc1    = "2m30s"
+  unseal = "1m"
 }
 
 lock "gpu" {
@@ -99,6 +106,11 @@ processor "pc2" {
   plugin     = "damocles-pc2-pc2-gpu"
   concurrent = 2
   locks      = ["gpu_2"]
+}
+
+# unseal.0: [[processors.unseal]] at everything.toml:86
+processor "unseal" {
+  plugin = "damocles-unseal-unseal"
 }
 
 # [[sealing_thread]] blocks of the worker: sectors in flight, for `host simulate`
