@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,7 +101,8 @@ func TestStartServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.GetName() != "mock" || len(info.GetStages()) != 5 {
-		t.Errorf("Info = %v, want the mock serving 5 stages", info)
+	// The mock serves every stage the protocol has.
+	if want := len(sealv1.Stage_name) - 1; info.GetName() != "mock" || len(info.GetStages()) != want {
+		t.Errorf("Info = %v, want the mock serving all %d stages", info, want)
 	}
 }
