@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/supervise"
 	"github.com/sealhost/sealhost/sdk/pluginclient"
 	"google.golang.org/grpc/codes"
@@ -44,6 +45,22 @@ type metrics struct {
 	waiting  *prometheus.GaugeVec
 	running  *prometheus.GaugeVec
 	ooms     *prometheus.CounterVec
+
+	// The series every task touches, looked up once (a vector's lookup
+	// hashes and checks its labels each time); read-only after
+	// newMetrics.
+	stages map[config.Stage]*stageSeries
+	procs  map[string]*procSeries
+}
+
+type stageSeries struct {
+	waiting, running         prometheus.Gauge
+	wait, lockWait, lockHold prometheus.Observer
+}
+
+type procSeries struct {
+	started, finished prometheus.Counter
+	duration          prometheus.Observer
 }
 
 // Sealing stages run from seconds (tree_d of small sectors, the mock) to
@@ -87,52 +104,81 @@ func newMetrics(h *Host) *metrics {
 	m.reg.MustRegister(m.started, m.finished, m.failed, m.duration, m.wait, m.lockWait, m.lockHold, m.waiting, m.running, m.ooms,
 		&procCollector{h: h},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.stages = map[config.Stage]*stageSeries{}
+	m.procs = map[string]*procSeries{}
 	for _, p := range h.cfg.Processors {
 		// Every series a dashboard or an alert reads exists from the
 		// start, at zero: rate() over a series born at its first failure
 		// misses that failure, and "absent" cannot tell a quiet stage
 		// from a broken scrape.
 		st := string(p.Stage)
-		m.waiting.WithLabelValues(st)
-		m.running.WithLabelValues(st)
-		m.started.WithLabelValues(st, p.ID)
-		m.finished.WithLabelValues(st, p.ID)
+		ss := m.stages[p.Stage]
+		if ss == nil {
+			ss = &stageSeries{waiting: m.waiting.WithLabelValues(st), running: m.running.WithLabelValues(st), wait: m.wait.WithLabelValues(st)}
+			m.stages[p.Stage] = ss
+		}
+		m.procs[p.ID] = &procSeries{started: m.started.WithLabelValues(st, p.ID), finished: m.finished.WithLabelValues(st, p.ID), duration: m.duration.WithLabelValues(st, p.ID)}
 		for _, r := range failReasons {
 			m.failed.WithLabelValues(st, p.ID, r)
 		}
-		m.duration.WithLabelValues(st, p.ID)
-		m.wait.WithLabelValues(st)
-		if len(p.Locks) > 0 {
-			m.lockWait.WithLabelValues(st)
-			m.lockHold.WithLabelValues(st)
+		if len(p.Locks) > 0 && ss.lockWait == nil {
+			ss.lockWait, ss.lockHold = m.lockWait.WithLabelValues(st), m.lockHold.WithLabelValues(st)
 		}
 		m.ooms.WithLabelValues(p.ID)
 	}
 	return m
 }
 
+// stage is a stage's series, made by newMetrics for every stage of the
+// config.
+func (m *metrics) stage(stage config.Stage) *stageSeries {
+	if s := m.stages[stage]; s != nil {
+		return s
+	}
+	st := string(stage)
+	return &stageSeries{waiting: m.waiting.WithLabelValues(st), running: m.running.WithLabelValues(st), wait: m.wait.WithLabelValues(st)}
+}
+
+// proc is a processor's series, as stage is.
+func (m *metrics) proc(stage config.Stage, id string) *procSeries {
+	if p := m.procs[id]; p != nil {
+		return p
+	}
+	st := string(stage)
+	return &procSeries{started: m.started.WithLabelValues(st, id), finished: m.finished.WithLabelValues(st, id), duration: m.duration.WithLabelValues(st, id)}
+}
+
 func (m *metrics) taskStarted(t *task, locks bool) {
-	stage := string(t.stage)
-	m.started.WithLabelValues(stage, t.processor).Inc()
-	m.running.WithLabelValues(stage).Inc()
-	m.wait.WithLabelValues(stage).Observe(t.waited.Seconds())
+	s := m.stage(t.stage)
+	m.proc(t.stage, t.processor).started.Inc()
+	s.running.Inc()
+	s.wait.Observe(t.waited.Seconds())
 	if locks {
-		m.lockWait.WithLabelValues(stage).Observe(t.waited.Seconds())
+		o := s.lockWait
+		if o == nil {
+			o = m.lockWait.WithLabelValues(string(t.stage))
+		}
+		o.Observe(t.waited.Seconds())
 	}
 }
 
 func (m *metrics) taskEnded(t *task, ran time.Duration, locks bool, err error) {
-	stage := string(t.stage)
-	m.running.WithLabelValues(stage).Dec()
-	m.duration.WithLabelValues(stage, t.processor).Observe(ran.Seconds())
+	s := m.stage(t.stage)
+	s.running.Dec()
+	p := m.proc(t.stage, t.processor)
+	p.duration.Observe(ran.Seconds())
 	if locks {
-		m.lockHold.WithLabelValues(stage).Observe(ran.Seconds())
+		o := s.lockHold
+		if o == nil {
+			o = m.lockHold.WithLabelValues(string(t.stage))
+		}
+		o.Observe(ran.Seconds())
 	}
 	if err == nil {
-		m.finished.WithLabelValues(stage, t.processor).Inc()
+		p.finished.Inc()
 		return
 	}
-	m.failed.WithLabelValues(stage, t.processor, failReason(err)).Inc()
+	m.failed.WithLabelValues(string(t.stage), t.processor, failReason(err)).Inc()
 }
 
 // failReasons are every value failReason returns.

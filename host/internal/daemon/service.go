@@ -159,9 +159,10 @@ func (h *Host) await(ctx context.Context, t *task) (*dispatch.Assignment, error)
 		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks until one tries again; `host status` says why and when", t.stage)
 	}
 	defer context.AfterFunc(h.refuse, func() { cancelWait(errDraining) })()
-	h.m.waiting.WithLabelValues(string(t.stage)).Inc()
+	waiting := h.m.stage(t.stage).waiting
+	waiting.Inc()
 	a, err := h.disp.Acquire(waitCtx, t.stage)
-	h.m.waiting.WithLabelValues(string(t.stage)).Dec()
+	waiting.Dec()
 	if err == nil {
 		return a, nil
 	}
