@@ -48,6 +48,11 @@ processor "c2" {
 	if c := h.status(t).GetRunning()[0].GetCancellingSinceUnixNano(); c != 0 {
 		t.Fatalf("a task no one cancelled is cancelling since %d", c)
 	}
+	// The host counts a task running once it sends the call; the plugin's
+	// handler begins a moment later. A call cancelled before its handler
+	// began never starts (the sdk refuses it) and ends at once, which is
+	// not the case under test: let the handler begin its hang first.
+	time.Sleep(time.Second)
 	cancelled := time.Now()
 	cancel()
 	if err := <-errc; err == nil || taskErr(t, err).Code != codes.Canceled {
