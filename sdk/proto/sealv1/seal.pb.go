@@ -2262,7 +2262,8 @@ type AddPiecesRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Sector *Sector                `protobuf:"bytes,1,opt,name=sector,proto3" json:"sector,omitempty"`
 	// staged_path is the unsealed sector file to write; created or
-	// truncated, it ends up exactly the sector's unpadded size.
+	// truncated, it ends up exactly the sector size (2048 bytes for 2KiB),
+	// holding the pieces fr32-padded, as tree_d and pc1 read it.
 	StagedPath string `protobuf:"bytes,2,opt,name=staged_path,json=stagedPath,proto3" json:"staged_path,omitempty"`
 	// pieces are written in order, each aligned as WriteWithAlignment
 	// aligns it (zero pieces in front when needed); they must fit the
