@@ -150,13 +150,8 @@ func (s *stages) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Re
 		"copy the sector's staged file over it (or run pc1 again) before another pc2", why, req.GetSealedPath())
 }
 
-// pc2WorkerMarker is damocles-worker's marker of a started pc2 (since
-// damocles#837): a worker that keeps it copies the staged file over the
-// sealed one before it retries, so a retry from it is safe.
-const pc2WorkerMarker = ".pc2_running"
-
 func workerRestores(cacheDir string) bool {
-	_, err := os.Lstat(filepath.Join(cacheDir, pc2WorkerMarker))
+	_, err := os.Lstat(filepath.Join(cacheDir, damocles.PC2RunningMarker))
 	return err == nil
 }
 

@@ -8,13 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sealhost/sealhost/internal/damocles"
 )
 
-// WorkerMarker is damocles-worker's own marker (since damocles#837): made
-// in the cache dir before the first pc2 of a sector, removed after success;
-// found at the start of a pc2, it makes the worker copy the staged file
-// over the sealed one first.
-const WorkerMarker = ".pc2_running"
+// WorkerMarker is damocles-worker's own marker (damocles.PC2RunningMarker).
+const WorkerMarker = damocles.PC2RunningMarker
 
 // OwnMarker is the adapter's marker for workers without WorkerMarker.
 const OwnMarker = ".sealhost-pc2-started"
