@@ -99,7 +99,33 @@ type Config struct {
 	ReentryGrace time.Duration
 	// Clock defaults to RealClock.
 	Clock Clock
+
+	// Urgent names stages whose requests go before every other request
+	// (PoSt: a WindowPoSt that misses its deadline is a fault, a
+	// WinningPoSt has seconds). When units free, waiting urgent requests
+	// are granted first, by deadline (requests without one after those
+	// with one), then by request order; one that does not fit keeps the
+	// free units of its locks from non-urgent requests. Fair weights do
+	// not order urgent work, but urgent stages are charged for their holds
+	// like any stage.
+	Urgent []string
+	// UrgentBurst bounds how urgent work can starve the rest: on a lock
+	// for which a non-urgent request waits, at most UrgentBurst urgent
+	// grants in a row go first; then urgent requests for that lock wait
+	// their turn in the policy's order (by virtual time under Fair) until
+	// a non-urgent request is granted a unit of it. Zero means
+	// DefaultUrgentBurst; negative is an error.
+	UrgentBurst int
+	// Preempt maps a lock to how long an urgent request may wait for it
+	// before a non-urgent holder of it is chosen for preemption (see
+	// Preemptions). Locks not listed are never preempted.
+	Preempt map[string]time.Duration
 }
+
+// DefaultUrgentBurst is UrgentBurst's default: four urgent grants in a row
+// on a lock sealing waits for, e.g. a WindowPoSt's partitions, then one
+// turn for the fair order.
+const DefaultUrgentBurst = 4
 
 // RequestID names a request from Submit. IDs grow with submission order.
 type RequestID uint64
@@ -121,6 +147,10 @@ type Request struct {
 	// Locks are lock names, each wanted once. Order does not matter.
 	// A request with no locks is granted at once.
 	Locks []string
+	// Deadline, for a request of an urgent stage, orders it among the
+	// urgent requests (earliest first; zero: after every deadline, in
+	// request order). Other stages ignore it.
+	Deadline time.Time
 }
 
 // Lease is a granted request. It is a value: keep it, and give its Token
@@ -187,25 +217,51 @@ func New(cfg Config) (*Arbiter, error) {
 		}
 		weights[stage] = w
 	}
+	burst := cfg.UrgentBurst
+	if burst < 0 {
+		return nil, fmt.Errorf("arbiter: urgent burst %d is negative: use 0 for the default (%d) or a positive count", burst, DefaultUrgentBurst)
+	}
+	if burst == 0 {
+		burst = DefaultUrgentBurst
+	}
+	urgent := make(map[string]bool, len(cfg.Urgent))
+	for _, st := range cfg.Urgent {
+		if st == "" {
+			return nil, fmt.Errorf("arbiter: an urgent stage has an empty name")
+		}
+		urgent[st] = true
+	}
 	now := clock.Now()
 	a := &Arbiter{
-		clock:   clock,
-		policy:  policy,
-		bypass:  cfg.BypassBound,
-		grace:   cfg.ReentryGrace,
-		weights: weights,
-		lockIdx: make(map[string]int, len(names)),
-		stages:  make(map[string]*stage),
-		waiting: make(map[RequestID]*request),
-		owners:  make(map[string]*ownerQueue),
-		start:   now,
-		last:    now,
+		urgentStages: urgent,
+		burst:        burst,
+		clock:        clock,
+		policy:       policy,
+		bypass:       cfg.BypassBound,
+		grace:        cfg.ReentryGrace,
+		weights:      weights,
+		lockIdx:      make(map[string]int, len(names)),
+		stages:       make(map[string]*stage),
+		waiting:      make(map[RequestID]*request),
+		owners:       make(map[string]*ownerQueue),
+		start:        now,
+		last:         now,
 	}
 	for i, name := range names {
 		c := cfg.Locks[name]
 		a.locks = append(a.locks, &lock{name: name, capacity: c, free: c, at: now, one: []int{i}, oneName: []string{name}})
 		a.lockIdx[name] = i
 		a.freeTotal += c
+	}
+	for name, d := range cfg.Preempt {
+		i, ok := a.lockIdx[name]
+		if !ok {
+			return nil, fmt.Errorf("arbiter: preemption of %w %q: declare it with its capacity", ErrUnknownLock, name)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("arbiter: preemption bound %v of lock %q is negative", d, name)
+		}
+		a.locks[i].preempt, a.locks[i].preemptAfter = true, d
 	}
 	a.avail = make([]int, len(a.locks))
 	a.idle = make([]bool, len(a.locks))

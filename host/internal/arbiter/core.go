@@ -21,6 +21,10 @@ type Arbiter struct {
 	grace   time.Duration
 	weights map[string]float64
 
+	urgentStages map[string]bool
+	burst        int
+	urgent       []*request // waiting requests of urgent stages, in urgent order
+
 	locks     []*lock
 	lockIdx   map[string]int
 	freeTotal int
@@ -80,6 +84,11 @@ type lock struct {
 	holdSum   time.Duration // completed holds, for the adaptive bound
 	holdCount int
 
+	waitingFair  int           // waiting requests of non-urgent stages that need it
+	urgentRun    int           // urgent grants since its last non-urgent one, made while one waited
+	preempt      bool          // Config.Preempt lists it
+	preemptAfter time.Duration // and how long an urgent request waits first
+
 	groups []*group // every group that asks for this lock
 
 	// a request for this lock alone shares these, saving two allocations
@@ -95,7 +104,11 @@ type stage struct {
 	nHolding   int
 	inactiveAt time.Time
 
+	urgent bool
+
 	requests, grants, cancels, releases int
+	preempted                           int           // leases chosen for preemption
+	preemptedWork                       time.Duration // their holds when chosen: work lost
 	holdTotal                           time.Duration
 	hold                                []time.Duration // completed unit-time per lock
 	waits                               histogram
@@ -117,6 +130,10 @@ type request struct {
 	names     []string
 	cost      float64
 	requested time.Time
+	deadline  time.Time // urgent order; zero: after every deadline
+
+	preempting bool // Preemptions chose victims for it
+	victim     bool // Preemptions chose its lease
 
 	linked       bool // in its group's queue
 	group        *group
@@ -193,7 +210,7 @@ func (a *Arbiter) stageFor(name string, now time.Time) *stage {
 	if x, ok := a.weights[name]; ok {
 		w = x
 	}
-	s = &stage{name: name, weight: w, v: a.minActiveV(), inactiveAt: now, hold: make([]time.Duration, len(a.locks))}
+	s = &stage{name: name, weight: w, urgent: a.urgentStages[name], v: a.minActiveV(), inactiveAt: now, hold: make([]time.Duration, len(a.locks))}
 	a.stages[name] = s
 	a.stageOrder = append(a.stageOrder, s)
 	return s
@@ -233,9 +250,11 @@ func (a *Arbiter) newRequest(req Request, now time.Time, locked bool) (*request,
 		l := a.locks[i]
 		r := a.getRequest(req.Owner, now, locked)
 		r.locks, r.names, r.cost = l.one, l.oneName, 1/float64(l.capacity)
+		r.deadline = req.Deadline
 		return r, nil
 	}
 	r := a.getRequest(req.Owner, now, locked)
+	r.deadline = req.Deadline
 	if len(req.Locks) > len(r.lockBuf) {
 		r.locks = make([]int, 0, len(req.Locks))
 	}
@@ -397,6 +416,13 @@ func (a *Arbiter) enqueue(r *request, stageName string, now time.Time, out *[]Le
 	for _, i := range r.locks {
 		a.locks[i].waiting++
 	}
+	if s.urgent {
+		a.insertUrgent(r)
+	} else {
+		for _, i := range r.locks {
+			a.locks[i].waitingFair++
+		}
+	}
 }
 
 func (a *Arbiter) unlink(r *request) {
@@ -427,6 +453,13 @@ func (a *Arbiter) unlink(r *request) {
 	for _, i := range r.locks {
 		a.locks[i].waiting--
 	}
+	if s.urgent {
+		a.removeUrgent(r)
+	} else {
+		for _, i := range r.locks {
+			a.locks[i].waitingFair--
+		}
+	}
 }
 
 // fitsFree reports whether every lock of r has a free unit.
@@ -452,6 +485,11 @@ func (a *Arbiter) grant(r *request, now time.Time, out *[]Lease) {
 		l.free--
 		l.grants++
 		a.freeTotal--
+		if !r.stage.urgent {
+			l.urgentRun = 0
+		} else if l.waitingFair > 0 {
+			l.urgentRun++
+		}
 	}
 	s := r.stage
 	s.nHolding++
@@ -538,6 +576,9 @@ func (a *Arbiter) Submit(req Request) (RequestID, []Lease, error) {
 // it has waited nothing, so only a bound of zero (no hold of its locks
 // completed yet) makes it reserve; under FIFO it blocks its locks.
 func (a *Arbiter) waitsQuietly(r *request) bool {
+	if r.stage.urgent {
+		return false // it may keep free units from the rest
+	}
 	switch a.policy {
 	case Greedy:
 		return true

@@ -35,6 +35,9 @@ func (a *Arbiter) dispatch(now time.Time, releaser string, out *[]Lease) {
 	if a.nWaiting > 0 && open > 0 {
 		a.stamp++
 		p := pass{a: a, now: now, out: out, open: open, stamp: a.stamp}
+		if len(a.urgent) > 0 {
+			p.urgentPass()
+		}
 		switch a.policy {
 		case Greedy:
 			p.greedy(releaser)
@@ -141,6 +144,9 @@ func (p *pass) bound(g *group) time.Duration {
 func (p *pass) live(g *group) bool {
 	if g.cur >= g.qt {
 		return false
+	}
+	if g.stage.urgent && g.yielded != p.stamp {
+		return false // the urgent pass did all it may
 	}
 	fits, open := true, false
 	for _, i := range g.locks {

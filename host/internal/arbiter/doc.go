@@ -75,6 +75,34 @@
 // blocked on the lock is. Greedy still grants all locks of a
 // request at once; it models damocles' grant order, not its hold-and-wait.
 //
+// # Urgent work
+//
+// Fair sharing by weight is the rule for sealing stages and the wrong one
+// for deadlines: a WindowPoSt that misses its deadline is a fault, a
+// WinningPoSt has seconds. Stages named in Config.Urgent go first: every
+// pass starts by granting waiting urgent requests in urgent order (by
+// Request.Deadline, earliest first, requests without one after those with
+// one, then by ID), under every policy. An urgent request that does not fit
+// keeps the free units of its locks from every request after it at once,
+// with no bypass bound. Urgent stages are still charged for their holds.
+//
+// What bounds them: on a lock for which a non-urgent request waits, at
+// most Config.UrgentBurst urgent grants in a row go first; then urgent
+// requests for that lock take their turn in the policy's order until a
+// non-urgent request is granted a unit of it, and the count starts again.
+// So a flood of urgent work delays a sealing request by at most
+// UrgentBurst urgent holds per turn it gets, never forever
+// (TestUrgentBurstBoundsStarvation; the property test runs urgent stages
+// against all three policies).
+//
+// Preemption is the caller's to carry out: the arbiter cancels nothing
+// (it does no I/O). Preemptions names, for each urgent request that has
+// waited past Config.Preempt's bound for a full lock, the non-urgent lease
+// on it granted last (the least work lost), once per request, and when to
+// ask again. The caller cancels that task and requeues it; its release
+// frees the unit, which goes to the urgent request first. The stage's
+// Preempted and PreemptedWork statistics count what was lost.
+//
 // # Why
 //
 // damocles' ext_locks are counting semaphores with no fairness: a releasing

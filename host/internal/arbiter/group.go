@@ -34,6 +34,7 @@ type group struct {
 	bound      int64  // bypass bound in ns, once per pass
 	boundStamp uint64
 	mstamp     uint64 // measure's visit mark
+	yielded    uint64 // the pass whose urgent pass left it to the policy (urgent stages)
 }
 
 // entry is one place in a group's queue.

@@ -51,6 +51,7 @@ type mReq struct {
 	locks     []string
 	requested time.Time
 	hold      time.Duration
+	urgent    bool
 }
 
 type mLease struct {
@@ -80,6 +81,11 @@ type propWorld struct {
 	// lock stays contended (half the seeds)
 	saturate bool
 	worst    string
+	// urgent: a third of the seeds add an urgent stage (window_post) with
+	// random deadlines, and preemption on the first lock
+	urgent  string
+	burst   int
+	victims map[Token]bool
 }
 
 type mProc struct {
@@ -113,7 +119,18 @@ func runPropertyW(t *testing.T, policy Policy, seed uint64) *propWorld {
 	w.bound = time.Duration(5+rng.IntN(60)) * time.Minute
 	w.saturate = seed%2 == 1
 	w.clk = NewManualClock(t0)
-	a, err := New(Config{Policy: policy, Locks: w.caps, Weights: weights, BypassBound: w.bound, Clock: w.clk})
+	cfg := Config{Policy: policy, Locks: w.caps, Weights: weights, BypassBound: w.bound, Clock: w.clk}
+	w.victims = map[Token]bool{}
+	if seed%3 == 2 {
+		w.urgent = "window_post"
+		for k := 0; k < 1+rng.IntN(2); k++ {
+			w.procs = append(w.procs, &mProc{stage: w.urgent, name: fmt.Sprintf("%s.%d", w.urgent, k), life: 1})
+		}
+		w.burst = 1 + rng.IntN(4)
+		cfg.Urgent, cfg.UrgentBurst = []string{w.urgent}, w.burst
+		cfg.Preempt = map[string]time.Duration{w.names[0]: time.Duration(rng.IntN(30)) * time.Minute}
+	}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +152,8 @@ func runPropertyW(t *testing.T, policy Policy, seed uint64) *propWorld {
 			w.staleRelease()
 		case x < 84:
 			w.cancelHeld()
+		case x < 90 && w.urgent != "":
+			w.preempt(cfg.Preempt)
 		}
 		if step%50 == 0 {
 			w.checkStats()
@@ -167,6 +186,10 @@ func runPropertyW(t *testing.T, policy Policy, seed uint64) *propWorld {
 			wmin, wmax = min(wmin, x), max(wmax, x)
 		}
 		limit := time.Duration(float64(len(w.procs)) * float64(propMaxHold) * max(2, wmax/wmin))
+		if w.urgent != "" {
+			// each fair turn may follow a burst of urgent holds
+			limit *= time.Duration(1 + w.burst)
+		}
 		if w.maxWait > limit {
 			w.fail("%s under fair (limit %v, %d processors, weights %v)", w.worst, limit, len(w.procs), weights)
 		}
@@ -236,14 +259,18 @@ func (w *propWorld) submitFor(p *mProc) {
 	for _, i := range perm {
 		locks = append(locks, w.names[i])
 	}
-	id, g, err := w.a.Submit(Request{Stage: p.stage, Owner: p.owner(), Locks: locks})
+	req := Request{Stage: p.stage, Owner: p.owner(), Locks: locks}
+	if p.stage == w.urgent && w.rng.IntN(2) == 0 {
+		req.Deadline = w.clk.Now().Add(time.Duration(w.rng.IntN(60)) * time.Minute)
+	}
+	id, g, err := w.a.Submit(req)
 	if err != nil {
 		w.fail("submit: %v", err)
 	}
 	slices.Sort(locks)
 	p.busy = true
 	w.waiting[id] = &mReq{id: id, stage: p.stage, owner: p.owner(), locks: locks, requested: w.clk.Now(),
-		hold: time.Duration(w.rng.Int64N(int64(propMaxHold))) + time.Second}
+		hold: time.Duration(w.rng.Int64N(int64(propMaxHold))) + time.Second, urgent: p.stage == w.urgent}
 	w.apply(g)
 }
 
@@ -349,10 +376,10 @@ func (w *propWorld) apply(grants []Lease) {
 		if g.Stage != r.stage || g.Owner != r.owner || !slices.Equal(g.Locks, r.locks) || !g.Granted.Equal(now) || !g.Requested.Equal(r.requested) {
 			w.fail("lease %+v does not match request %+v", g, r)
 		}
-		if w.policy == FIFO {
+		if w.policy == FIFO && !r.urgent {
 			for _, q := range w.waiting {
-				if q.id < r.id && q.id != r.id && overlaps(q.locks, r.locks) {
-					w.fail("FIFO granted %d past older waiting %d on a shared lock", r.id, q.id)
+				if !q.urgent && q.id < r.id && overlaps(q.locks, r.locks) {
+					w.fail("FIFO granted %d (%s %v) past older waiting %d (%s %v) on a shared lock", r.id, r.stage, r.locks, q.id, q.stage, q.locks)
 				}
 			}
 		}
@@ -399,6 +426,11 @@ func (w *propWorld) apply(grants []Lease) {
 			if q == r || !overlaps(q.locks, r.locks) {
 				continue
 			}
+			if q.urgent {
+				// urgent work keeps free units for itself, from fair
+				// requests and from urgent ones that had their burst
+				excused = true
+			}
 			switch w.policy {
 			case Fair:
 				excused = excused || now.Sub(q.requested) >= w.bound
@@ -407,8 +439,48 @@ func (w *propWorld) apply(grants []Lease) {
 			}
 		}
 		if !excused {
-			w.fail("request %d (%v) fits the free units %v but waits: not work-conserving", r.id, r.locks, free)
+			w.fail("request %d (%s %v) fits the free units %v but waits: not work-conserving", r.id, r.stage, r.locks, free)
 		}
+	}
+}
+
+// preempt asks for victims, checks them, and cancels each at once, as the
+// host does.
+func (w *propWorld) preempt(preempt map[string]time.Duration) {
+	victims, next := w.a.Preemptions()
+	now := w.clk.Now()
+	if !next.IsZero() && !next.After(now) {
+		w.fail("next preemption check %v is not in the future", next)
+	}
+	for _, v := range victims {
+		l := w.held[v.Token]
+		switch {
+		case l == nil:
+			w.fail("victim %d is not held", v.Token)
+		case l.urgent:
+			w.fail("victim %d is urgent", v.Token)
+		case w.victims[v.Token]:
+			w.fail("victim %d chosen twice", v.Token)
+		}
+		on := false
+		for n := range preempt {
+			on = on || slices.Contains(l.locks, n)
+		}
+		if !on {
+			w.fail("victim %d holds no preemptible lock: %v", v.Token, l.locks)
+		}
+		w.victims[v.Token] = true
+	}
+	for _, v := range victims {
+		g, err := w.a.Release(v.Token)
+		if err != nil {
+			w.fail("release of victim %d: %v", v.Token, err)
+		}
+		l := w.held[v.Token]
+		delete(w.held, v.Token)
+		w.stale = append(w.stale, v.Token)
+		w.procOf(l.owner).busy = false
+		w.apply(g)
 	}
 }
 

@@ -54,6 +54,12 @@ type StageStats struct {
 	// waiting, which is where starvation shows.
 	Wait           Distribution
 	LongestWaiting time.Duration
+	// Urgent says the stage is in Config.Urgent.
+	Urgent bool
+	// Preempted counts the stage's leases Preemptions chose; PreemptedWork
+	// sums their holds up to then, the work their cancellation loses.
+	Preempted     int
+	PreemptedWork time.Duration
 }
 
 // Distribution summarises durations. P50 and P99 come from a log-linear
@@ -118,6 +124,7 @@ func (a *Arbiter) Stats() Stats {
 			Weight: s.weight, VirtualTime: s.v, Requests: s.requests, Grants: s.grants,
 			Cancels: s.cancels, Releases: s.releases, Waiting: s.nWaiting, Holding: s.nHolding,
 			HoldTime: s.holdTotal + live[s.name], Wait: s.waits.summary(),
+			Urgent: s.urgent, Preempted: s.preempted, PreemptedWork: s.preemptedWork,
 		}
 		for _, g := range s.groupList {
 			if g.n > 0 {
