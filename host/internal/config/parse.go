@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -161,7 +162,7 @@ var lockSchema = &hcl.BodySchema{
 }
 
 var arbiterSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "policy"}, {Name: "weights"}},
+	Attributes: []hcl.AttributeSchema{{Name: "policy"}, {Name: "weights"}, {Name: "urgent"}, {Name: "urgent_burst"}, {Name: "preempt"}},
 }
 
 var simulationSchema = &hcl.BodySchema{
@@ -305,6 +306,7 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	// Declarations first, so a processor may refer to a plugin or lock
 	// declared further down the file.
 	single := map[string]*hcl.Block{}
+	var arbiterBlock *hcl.Block
 	for _, b := range c.Blocks {
 		switch b.Type {
 		case "limits", "stagger", "arbiter", "simulation":
@@ -326,10 +328,13 @@ func (d *decoder) decodeRoot(body hcl.Body) *Config {
 		case "stagger":
 			d.stagger(cfg, b)
 		case "arbiter":
-			d.arbiter(cfg, b)
+			arbiterBlock = b // after the locks it may name
 		case "simulation":
 			d.simulation(cfg, b)
 		}
+	}
+	if arbiterBlock != nil {
+		d.arbiter(cfg, arbiterBlock)
 	}
 	counts := map[Stage]int{}
 	for _, b := range c.Blocks {
@@ -517,6 +522,59 @@ func (d *decoder) arbiter(cfg *Config, b *hcl.Block) {
 			}
 			if w, ok := d.weightOf(field{name: "weights." + e.key, expr: e.value, ctx: e.rng}); ok {
 				cfg.Arbiter.Weights[st] = w
+			}
+		}
+	}
+	d.urgent(cfg, c)
+}
+
+// urgent reads the arbiter's urgent class: which stages, their burst, and
+// which locks may be preempted for them.
+func (d *decoder) urgent(cfg *Config, c *hcl.BodyContent) {
+	if a := c.Attributes["urgent"]; a != nil {
+		cfg.Arbiter.UrgentRange = a.Range
+		f := attrField("urgent", a)
+		for _, e := range d.listOf(f) {
+			ef := field{name: "urgent element", expr: e, ctx: a.Range}
+			name, ok := d.stringOf(ef)
+			if !ok {
+				continue
+			}
+			st, ok := d.stage(name, e.Range(), a.Range, "urgent")
+			if !ok {
+				continue
+			}
+			if slices.Contains(cfg.Arbiter.Urgent, st) {
+				d.fieldErrorf(ef, "Stage listed twice", "urgent lists %q twice; delete one.", name)
+				continue
+			}
+			cfg.Arbiter.Urgent = append(cfg.Arbiter.Urgent, st)
+		}
+	}
+	if a := c.Attributes["urgent_burst"]; a != nil {
+		if n, ok := d.intOf(attrField("urgent_burst", a), 1, "it is how many urgent tasks in a row may take a lock while sealing waits for it"); ok {
+			cfg.Arbiter.UrgentBurst = n
+		}
+	}
+	if a := c.Attributes["preempt"]; a != nil {
+		f := attrField("preempt", a)
+		if len(cfg.Arbiter.Urgent) == 0 {
+			d.fieldErrorf(f, "Preemption without urgent stages",
+				"preempt cancels sealing tasks for urgent ones, but urgent names no stage. Add urgent = [\"winning_post\", \"window_post\"] or remove preempt.")
+			return
+		}
+		cfg.Arbiter.Preempt = map[string]time.Duration{}
+		for _, e := range d.mapOf(f) {
+			if !hasLock(cfg, e.key) {
+				names := lockNames(cfg)
+				ctx := e.rng
+				d.errorf(CodeUnknownLock, e.keyRange, &ctx, "Unknown lock",
+					"preempt names lock %q, but no lock block declares it.%s Use one of the declared locks (%s) or declare it.",
+					e.key, suggest(e.key, names), strings.Join(names, ", "))
+				continue
+			}
+			if dur, ok := d.durationOf(field{name: "preempt." + e.key, expr: e.value, ctx: e.rng}, true); ok {
+				cfg.Arbiter.Preempt[e.key] = dur
 			}
 		}
 	}

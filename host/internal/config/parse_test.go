@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,13 @@ func TestParseErrors(t *testing.T) {
 		{"numa negative", head + proc("pc1", "numa_preferred = -1 #!"), CodeConfig, "numa_preferred must be 0 or more", 0},
 		{"sealing_threads zero", head + "simulation {\n  sealing_threads = 0 #!\n}\n", CodeConfig, "sealing_threads must be 1 or more", 0},
 		{"policy unknown", head + "arbiter {\n  policy = \"fiar\" #!\n}\n", CodeConfig, `Did you mean "fair"?`, 0},
+		{"urgent stage unknown", head + "arbiter {\n  urgent = [\"winning_pots\"] #!\n}\n", CodeConfig, `urgent: "winning_pots" is not a stage. Did you mean "winning_post"?`, 0},
+		{"urgent stage twice", head + "arbiter {\n  urgent = [\"window_post\", \"window_post\"] #!\n}\n", CodeConfig, `urgent lists "window_post" twice`, 0},
+		{"urgent not a list", head + "arbiter {\n  urgent = \"window_post\" #!\n}\n", CodeConfig, "urgent must be a list", 0},
+		{"urgent burst zero", head + "arbiter {\n  urgent = [\"window_post\"]\n  urgent_burst = 0 #!\n}\n", CodeConfig, "urgent_burst must be 1 or more, not 0", 0},
+		{"preempt without urgent", head + "arbiter {\n  preempt = { gpu1 = \"30s\" } #!\n}\n", CodeConfig, "urgent names no stage", 0},
+		{"preempt unknown lock", head + "arbiter {\n  urgent = [\"window_post\"]\n  preempt = { gpu3 = \"30s\" } #!\n}\n", CodeUnknownLock, `preempt names lock "gpu3"`, 0},
+		{"preempt bad duration", head + "arbiter {\n  urgent = [\"window_post\"]\n  preempt = { gpu1 = \"soon\" } #!\n}\n", CodeConfig, "preempt.gpu1", 0},
 
 		// Plugin and names.
 		{"sha256 short", head + "plugin \"p\" {\n  path = \"p\"\n  sha256 = \"abc\" #!\n}\n", CodeConfig, "64 hexadecimal digits, got 3", 0},
@@ -559,5 +567,29 @@ func TestCodeOf(t *testing.T) {
 	withCode(hcl.Diagnostics{d}, CodeConfig)
 	if inner, ok := hcl.DiagnosticExtra[int](d); !ok || inner != 42 {
 		t.Errorf("wrapped extra lost: %v %v", inner, ok)
+	}
+}
+
+// The urgent class is read whole, and the locks preempt names may be
+// declared further down the file.
+func TestParseUrgent(t *testing.T) {
+	src := `sector_size = "32GiB"
+plugin "ffi" {
+  path = "bin/plugins/ffi"
+}
+arbiter {
+  urgent       = ["winning_post", "window_post"]
+  urgent_burst = 2
+  preempt      = { gpu1 = "30s" }
+}
+lock "gpu1" {}
+`
+	cfg, diags := Parse([]byte(src), "config.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	a := cfg.Arbiter
+	if !slices.Equal(a.Urgent, []Stage{"winning_post", "window_post"}) || a.UrgentBurst != 2 || a.Preempt["gpu1"] != 30*time.Second || len(a.Preempt) != 1 {
+		t.Fatalf("arbiter %+v", a)
 	}
 }

@@ -105,6 +105,14 @@ type Lock struct {
 type Arbiter struct {
 	Policy  Policy
 	Weights map[Stage]float64 // stages not listed weigh 1
+	// Urgent stages go before the policy's order (arbiter.Config.Urgent);
+	// UrgentBurst bounds them (0: arbiter.DefaultUrgentBurst); Preempt maps
+	// a lock to how long an urgent request waits for it before a
+	// non-urgent holder is cancelled and requeued.
+	Urgent      []Stage
+	UrgentRange hcl.Range
+	UrgentBurst int
+	Preempt     map[string]time.Duration
 	// Range is the arbiter block's header; zero when there is no block.
 	Range hcl.Range
 }

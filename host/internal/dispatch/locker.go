@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/sealhost/sealhost/host/internal/arbiter"
@@ -138,6 +139,13 @@ func ArbiterConfig(cfg *config.Config, policy config.Policy, clock Clock) arbite
 	}
 	for st, w := range cfg.Arbiter.Weights {
 		ac.Weights[string(st)] = w
+	}
+	for _, st := range cfg.Arbiter.Urgent {
+		ac.Urgent = append(ac.Urgent, string(st))
+	}
+	ac.UrgentBurst = cfg.Arbiter.UrgentBurst
+	if len(cfg.Arbiter.Preempt) > 0 {
+		ac.Preempt = maps.Clone(cfg.Arbiter.Preempt)
 	}
 	return ac
 }

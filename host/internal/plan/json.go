@@ -24,6 +24,8 @@ type jsonPlan struct {
 	GPUs        []jsonGPU        `json:"gpus"`
 	Memory      []jsonMemory     `json:"memory"`
 	Diagnostics []jsonDiagnostic `json:"diagnostics"`
+	Urgent      []string         `json:"urgent,omitempty"`
+	UrgentBurst int              `json:"urgent_burst,omitempty"`
 }
 
 type jsonProcessor struct {
@@ -67,9 +69,10 @@ type jsonCPU struct {
 }
 
 type jsonLock struct {
-	Name       string   `json:"name"`
-	Capacity   int      `json:"capacity"`
-	Processors []string `json:"processors"`
+	Name         string   `json:"name"`
+	Capacity     int      `json:"capacity"`
+	Processors   []string `json:"processors"`
+	PreemptAfter *float64 `json:"preempt_after_seconds,omitempty"`
 }
 
 type jsonGPU struct {
@@ -113,6 +116,8 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		GPUs:        []jsonGPU{},
 		Memory:      []jsonMemory{},
 		Diagnostics: jsonDiagnostics(p.Diagnostics),
+		Urgent:      p.Urgent,
+		UrgentBurst: p.UrgentBurst,
 	}
 	for _, pr := range p.Processors {
 		jp := jsonProcessor{
@@ -151,7 +156,12 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		out.CPUs = append(out.CPUs, jsonCPU{CPU: c.CPU, NUMA: c.NUMA, L3: c.L3, Processors: nonNil(c.Processors), Spare: c.Spare})
 	}
 	for _, l := range p.Locks {
-		out.Locks = append(out.Locks, jsonLock{Name: l.Name, Capacity: l.Capacity, Processors: nonNil(l.Processors)})
+		jl := jsonLock{Name: l.Name, Capacity: l.Capacity, Processors: nonNil(l.Processors)}
+		if l.Preempt {
+			s := l.PreemptAfter.Seconds()
+			jl.PreemptAfter = &s
+		}
+		out.Locks = append(out.Locks, jl)
 	}
 	for _, g := range p.GPUs {
 		out.GPUs = append(out.GPUs, jsonGPU{Index: g.Index, NUMA: g.NUMA, Address: g.Address, Processors: nonNil(g.Processors)})

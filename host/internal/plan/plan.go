@@ -6,8 +6,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sealhost/sealhost/host/internal/arbiter"
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/topology"
 	"k8s.io/utils/cpuset"
@@ -37,6 +39,10 @@ type Plan struct {
 	Locks  []Lock
 	GPUs   []GPU
 	Memory []Memory
+	// Urgent are the arbiter's urgent stages and UrgentBurst their bound
+	// (the arbiter's default filled in).
+	Urgent      []string
+	UrgentBurst int
 
 	// Diagnostics are the config's own (when added with
 	// AddConfigDiagnostics) and the plan's, errors first. Each carries a
@@ -103,6 +109,10 @@ type Lock struct {
 	Name       string
 	Capacity   int
 	Processors []string
+	// Preempt says a non-urgent holder is cancelled and requeued when an
+	// urgent task has waited PreemptAfter for the lock.
+	Preempt      bool
+	PreemptAfter time.Duration
 }
 
 // GPU is a GPU of the machine and the processors that see it.
@@ -866,8 +876,18 @@ func (b *builder) cpuMap() {
 }
 
 func (b *builder) lockTable() {
+	for _, st := range b.cfg.Arbiter.Urgent {
+		b.p.Urgent = append(b.p.Urgent, string(st))
+	}
+	if len(b.p.Urgent) > 0 {
+		b.p.UrgentBurst = b.cfg.Arbiter.UrgentBurst
+		if b.p.UrgentBurst == 0 {
+			b.p.UrgentBurst = arbiter.DefaultUrgentBurst
+		}
+	}
 	for _, l := range b.cfg.Locks {
 		lk := Lock{Name: l.Name, Capacity: l.Capacity, Processors: []string{}}
+		lk.PreemptAfter, lk.Preempt = b.cfg.Arbiter.Preempt[l.Name]
 		for _, p := range b.procs {
 			if containsStr(p.Locks, l.Name) {
 				lk.Processors = append(lk.Processors, p.ID)

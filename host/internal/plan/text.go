@@ -451,11 +451,33 @@ func (p *Plan) writeLocks(t *textWriter) {
 		return
 	}
 	t.heading("Locks")
-	rows := [][]string{{"LOCK", "CAPACITY", "HELD BY"}}
+	preempt := false
 	for _, l := range p.Locks {
-		rows = append(rows, []string{l.Name, strconv.Itoa(l.Capacity), orDash(strings.Join(l.Processors, ", "))})
+		preempt = preempt || l.Preempt
+	}
+	head := []string{"LOCK", "CAPACITY", "HELD BY"}
+	if preempt {
+		head = append(head, "PREEMPTED AFTER")
+	}
+	rows := [][]string{head}
+	for _, l := range p.Locks {
+		row := []string{l.Name, strconv.Itoa(l.Capacity), orDash(strings.Join(l.Processors, ", "))}
+		if preempt {
+			after := "-"
+			if l.Preempt {
+				after = l.PreemptAfter.String()
+			}
+			row = append(row, after)
+		}
+		rows = append(rows, row)
 	}
 	t.table("  ", rows, map[int]bool{1: true}, nil)
+	if len(p.Urgent) > 0 {
+		t.line("  Urgent, granted first by deadline: %s; at most %d in a row on a lock sealing waits for.", strings.Join(p.Urgent, ", "), p.UrgentBurst)
+		if preempt {
+			t.line("  An urgent task waiting longer than PREEMPTED AFTER cancels the lock's newest sealing task, which is requeued (its work is lost).")
+		}
+	}
 }
 
 func (p *Plan) writeGPUs(t *textWriter) {
