@@ -32,6 +32,10 @@ type Spec struct {
 	Limits map[config.Stage]int
 	// Stagger is the least time between two task starts of a stage.
 	Stagger map[config.Stage]time.Duration
+	// Preempt says the Locker may choose running tasks for preemption
+	// (arbiter.Config.Preempt): the Core then asks it after every change
+	// and at Wake, and reports them through OnPreempt.
+	Preempt bool
 }
 
 // SpecFromConfig takes the dispatcher's share of a decoded config.
@@ -43,6 +47,7 @@ func SpecFromConfig(cfg *config.Config) Spec {
 	for st, d := range cfg.Stagger {
 		s.Stagger[st] = d
 	}
+	s.Preempt = len(cfg.Arbiter.Preempt) > 0
 	for _, p := range cfg.Processors {
 		s.Processors = append(s.Processors, Processor{
 			ID: p.ID, Stage: p.Stage, Concurrent: p.Concurrent,
@@ -83,6 +88,8 @@ type task struct {
 	proc      *procState
 	lease     uint64
 	requested time.Time
+	deadline  time.Time // zero: none
+	preempted bool      // reported to onPreempt
 }
 
 type stageState struct {
@@ -92,7 +99,7 @@ type stageState struct {
 	lastStart time.Time
 	started   bool // lastStart is meaningful
 	running   int
-	queue     []*task // waiting, oldest first
+	queue     []*task // waiting, by deadline (zero last), then oldest first
 	procs     []*procState
 	lockProcs []*procState // those of procs that take locks: the bidders
 
@@ -156,7 +163,18 @@ type Core struct {
 	nextID TaskID
 
 	pumping bool
+
+	preempt   bool
+	preemptAt time.Time // when the Locker next wants to be asked; zero: after a change
+	onPreempt func(TaskID)
 }
+
+// OnPreempt sets the function told of each running task the Locker chose
+// for preemption (once per task). The task keeps everything it holds
+// until its holder cancels it and calls Release or Cancel; the holder then
+// submits it again if it is to run later. f must not call back into the
+// Core.
+func (c *Core) OnPreempt(f func(TaskID)) { c.onPreempt = f }
 
 // NewCore checks spec and returns a core driving locks. onStart is called,
 // from inside whichever Core method caused it, each time a task starts; it
@@ -169,7 +187,7 @@ func NewCore(spec Spec, locks Locker, clock Clock, onStart func(Start)) (*Core, 
 		onStart = func(Start) {}
 	}
 	c := &Core{
-		clock: clock, locks: locks, onStart: onStart,
+		clock: clock, locks: locks, onStart: onStart, preempt: spec.Preempt && locks != nil,
 		stages: map[config.Stage]*stageState{},
 		procs:  map[string]*procState{},
 		tasks:  map[TaskID]*task{},
@@ -248,6 +266,14 @@ func (c *Core) Capacity(stage config.Stage) int {
 
 // Submit queues a task of stage, starting it at once if it can run now.
 func (c *Core) Submit(stage config.Stage) (TaskID, error) {
+	return c.SubmitDeadline(stage, time.Time{})
+}
+
+// SubmitDeadline is Submit for a task with a deadline (zero: none). A
+// stage's tasks start by deadline, those without one last, else in
+// submission order; the stage's lock requests carry the earliest deadline
+// waiting, which orders them among the arbiter's urgent requests.
+func (c *Core) SubmitDeadline(stage config.Stage, deadline time.Time) (TaskID, error) {
 	s := c.stages[stage]
 	if s == nil {
 		return 0, fmt.Errorf("dispatch: unknown stage %q", stage)
@@ -256,9 +282,15 @@ func (c *Core) Submit(stage config.Stage) (TaskID, error) {
 		return 0, fmt.Errorf("dispatch: stage %s has no processor", stage)
 	}
 	c.nextID++
-	t := &task{id: c.nextID, stage: s, state: waiting, requested: c.clock.Now()}
+	t := &task{id: c.nextID, stage: s, state: waiting, requested: c.clock.Now(), deadline: deadline}
 	c.tasks[t.id] = t
-	s.queue = append(s.queue, t)
+	k := len(s.queue)
+	if !deadline.IsZero() {
+		for k > 0 && (s.queue[k-1].deadline.IsZero() || deadline.Before(s.queue[k-1].deadline)) {
+			k--
+		}
+	}
+	s.queue = slices.Insert(s.queue, k, t)
 	c.pump()
 	return t.id, nil
 }
@@ -339,9 +371,13 @@ func (c *Core) RestoreProcessor(id string) error {
 func (c *Core) Tick() { c.pump() }
 
 // Wake returns the earliest time at which a waiting task could start for a
-// reason other than a release: the end of a stagger interval. ok is false
-// when no task waits on a stagger.
+// reason other than a release: the end of a stagger interval, or an urgent
+// task's wait reaching its preemption bound. ok is false when there is
+// none.
 func (c *Core) Wake() (at time.Time, ok bool) {
+	if !c.preemptAt.IsZero() && c.preemptAt.After(c.clock.Now()) {
+		at, ok = c.preemptAt, true
+	}
 	for _, s := range c.order {
 		if len(s.queue) == 0 || !s.started || s.stagger == 0 || !c.underLimit(s) {
 			continue
@@ -487,7 +523,27 @@ func (c *Core) pump() {
 			progress = true
 		}
 		if !progress {
-			return
+			break
+		}
+	}
+	if c.preempt {
+		c.preemptions()
+	}
+}
+
+// preemptions asks the Locker which running tasks to preempt and tells
+// the holder of each.
+func (c *Core) preemptions() {
+	leases, next := c.locks.Preemptions()
+	c.preemptAt = next
+	for _, l := range leases {
+		for _, t := range c.tasks {
+			if t.state == running && t.lease == l && !t.preempted {
+				t.preempted = true
+				if c.onPreempt != nil {
+					c.onPreempt(t.id)
+				}
+			}
 		}
 	}
 }
@@ -559,7 +615,7 @@ func (c *Core) syncBids(s *stageState, now time.Time) {
 			want = min(p.free(), q)
 		}
 		for p.bids < want {
-			id := c.locks.Request(s.name, p.ID, p.Locks)
+			id := c.locks.Request(s.name, p.ID, p.Locks, s.queue[0].deadline)
 			c.bids[id] = p
 			p.bidIDs = append(p.bidIDs, id)
 			p.bids++

@@ -49,10 +49,21 @@ type Assignment struct {
 	// Waited is how long Acquire waited.
 	Waited time.Duration
 
-	d       *Dispatcher
-	started chan struct{}
-	lost    chan struct{}
-	ended   bool
+	d         *Dispatcher
+	started   chan struct{}
+	lost      chan struct{}
+	preempted chan struct{}
+	ended     bool
+}
+
+// Preempted is closed when the arbiter chose the task for preemption: an
+// urgent task has waited past the preemption bound of one of its locks.
+// The holder should cancel the task's work, Release, and Acquire again
+// if the task is to run later; it keeps its locks until it releases.
+func (a *Assignment) Preempted() <-chan struct{} { return a.preempted }
+
+func newAssignment(d *Dispatcher, id TaskID) *Assignment {
+	return &Assignment{Task: id, d: d, started: make(chan struct{}), lost: make(chan struct{}), preempted: make(chan struct{})}
 }
 
 // Lost is closed when the assignment's processor is dropped while the task
@@ -87,8 +98,16 @@ func New(spec Spec, locks Locker, clock Clock) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	core.OnPreempt(d.preempt)
 	d.core = core
 	return d, nil
+}
+
+// preempt runs under d.mu, inside a Core call.
+func (d *Dispatcher) preempt(id TaskID) {
+	if a := d.pending[id]; a != nil {
+		close(a.preempted) // the Core reports a task once
+	}
 }
 
 // started runs under d.mu, inside a Core call.
@@ -97,7 +116,7 @@ func (d *Dispatcher) started(s Start) {
 	if a == nil {
 		// Submit has not returned yet: Acquire fills the assignment in
 		// from the core's answer below.
-		a = &Assignment{Task: s.Task, d: d, started: make(chan struct{}), lost: make(chan struct{})}
+		a = newAssignment(d, s.Task)
 		d.pending[s.Task] = a
 	}
 	a.Stage, a.Processor, a.Lease = s.Stage, s.Processor, s.Lease
@@ -120,6 +139,11 @@ func (d *Dispatcher) wake() {
 // assignment. When ctx ends first it returns ctx's error and holds nothing:
 // a task granted in the race with cancellation is released.
 func (d *Dispatcher) Acquire(ctx context.Context, stage config.Stage) (*Assignment, error) {
+	return d.AcquireDeadline(ctx, stage, time.Time{})
+}
+
+// AcquireDeadline is Acquire for a task with a deadline (Core.SubmitDeadline).
+func (d *Dispatcher) AcquireDeadline(ctx context.Context, stage config.Stage, deadline time.Time) (*Assignment, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -128,14 +152,15 @@ func (d *Dispatcher) Acquire(ctx context.Context, stage config.Stage) (*Assignme
 		d.mu.Unlock()
 		return nil, errors.New("dispatch: dispatcher closed")
 	}
-	id, err := d.core.Submit(stage)
+	id, err := d.core.SubmitDeadline(stage, deadline)
 	if err != nil {
 		d.mu.Unlock()
 		return nil, err
 	}
 	a := d.pending[id]
 	if a == nil {
-		a = &Assignment{Task: id, Stage: stage, d: d, started: make(chan struct{}), lost: make(chan struct{})}
+		a = newAssignment(d, id)
+		a.Stage = stage
 		d.pending[id] = a
 	}
 	d.wake()

@@ -23,6 +23,16 @@
 // of release (the fair policy keeps its virtual time; greedy re-grants to
 // it, as in damocles).
 //
+// # Deadlines and preemption
+//
+// A task may carry a deadline (SubmitDeadline, AcquireDeadline): a stage's
+// waiting tasks start by deadline, and its bids carry the earliest one, so
+// the arbiter orders urgent stages' bids (PoSt) by it. With Spec.Preempt
+// the Core asks the Locker after every change, and at Wake, which running
+// tasks to preempt for urgent ones; it reports each once (OnPreempt; the
+// Dispatcher closes the Assignment's Preempted channel) and takes nothing
+// away itself: the holder cancels the work, releases, and submits again.
+//
 // # Two faces, one core
 //
 // Core is a deterministic state machine: no goroutines, no sleeping, the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/sealhost/sealhost/host/internal/arbiter"
 	"github.com/sealhost/sealhost/host/internal/config"
@@ -18,8 +19,9 @@ type Locker interface {
 	// false leaving nothing queued. Leases are never 0.
 	TryAcquire(stage config.Stage, owner string, locks []string) (lease uint64, ok bool)
 	// Request queues a request for locks; its grant, at once or later, is
-	// reported by Granted.
-	Request(stage config.Stage, owner string, locks []string) (request uint64)
+	// reported by Granted. deadline (zero: none) orders an urgent stage's
+	// requests.
+	Request(stage config.Stage, owner string, locks []string, deadline time.Time) (request uint64)
 	// Cancel withdraws a request; one already granted is released.
 	Cancel(request uint64)
 	// Release returns a lease's locks.
@@ -27,6 +29,9 @@ type Locker interface {
 	// Granted returns, oldest first, the requests granted since the last
 	// call. The slice is the caller's until the next call.
 	Granted() []LockGrant
+	// Preemptions returns the leases to preempt now for waiting urgent
+	// requests, and when to ask again (zero: after the next change).
+	Preemptions() (leases []uint64, next time.Time)
 }
 
 // LockGrant pairs a granted request with its lease.
@@ -92,8 +97,8 @@ func (l *ArbiterLocker) TryAcquire(stage config.Stage, owner string, locks []str
 }
 
 // Request submits a request.
-func (l *ArbiterLocker) Request(stage config.Stage, owner string, locks []string) uint64 {
-	id, leases, err := l.A.Submit(arbiter.Request{Stage: string(stage), Owner: owner, Locks: locks})
+func (l *ArbiterLocker) Request(stage config.Stage, owner string, locks []string, deadline time.Time) uint64 {
+	id, leases, err := l.A.Submit(arbiter.Request{Stage: string(stage), Owner: owner, Locks: locks, Deadline: deadline})
 	if err != nil {
 		l.fail(fmt.Errorf("dispatch: lock request of %s: %w", owner, err))
 	}
@@ -117,6 +122,16 @@ func (l *ArbiterLocker) Release(lease uint64) {
 	leases, err := l.A.Release(arbiter.Token(lease))
 	l.fail(err)
 	l.note(leases)
+}
+
+// Preemptions asks the arbiter.
+func (l *ArbiterLocker) Preemptions() ([]uint64, time.Time) {
+	victims, next := l.A.Preemptions()
+	var out []uint64
+	for _, v := range victims {
+		out = append(out, uint64(v.Token))
+	}
+	return out, next
 }
 
 // Granted hands over the grants collected so far.
