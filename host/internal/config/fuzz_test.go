@@ -39,6 +39,7 @@ func FuzzParse(f *testing.F) {
 		head + proc("pc1", `locks = [for l in ["gpu1"] : l]`),
 		head + proc("pc1", `memory_limit = 1.5`),
 		head + "simulation {\n  sealing_threads = 18\n  wait_seed = \"80m\"\n  durations = { pc1 = \"320m\" }\n}\n",
+		head + "simulation {\n  post {\n    window_post_every = \"30m\"\n    window_post_partitions = 2\n    winning_post_per_day = 0.5\n  }\n}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -160,6 +161,10 @@ func checkInvariants(t *testing.T, cfg *Config) {
 	if s := cfg.Simulation; s != nil {
 		if s.SealingThreads < 0 || s.WaitSeed < 0 {
 			t.Fatalf("simulation %+v", s)
+		}
+		if p := s.Post; p != nil && (p.WindowEvery <= 0 || p.WindowDeadline <= 0 || p.WindowPartitions < 0 ||
+			!(p.WinningPerDay >= 0 && p.WinningPerDay <= EpochsPerDay) || p.WinningDeadline <= 0) {
+			t.Fatalf("post %+v", *p)
 		}
 	}
 	switch cfg.Arbiter.Policy {

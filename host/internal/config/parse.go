@@ -167,6 +167,7 @@ var arbiterSchema = &hcl.BodySchema{
 
 var simulationSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "sealing_threads"}, {Name: "wait_seed"}, {Name: "durations"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "post"}},
 }
 
 var processorSchema = &hcl.BodySchema{
@@ -604,6 +605,7 @@ func (d *decoder) simulation(cfg *Config, b *hcl.Block) {
 			}
 		}
 	}
+	d.post(sim, c.Blocks)
 	cfg.Simulation = sim
 }
 

@@ -140,6 +140,16 @@ func TestParseErrors(t *testing.T) {
 		{"preempt unknown lock", head + "arbiter {\n  urgent = [\"window_post\"]\n  preempt = { gpu3 = \"30s\" } #!\n}\n", CodeUnknownLock, `preempt names lock "gpu3"`, 0},
 		{"preempt bad duration", head + "arbiter {\n  urgent = [\"window_post\"]\n  preempt = { gpu1 = \"soon\" } #!\n}\n", CodeConfig, "preempt.gpu1", 0},
 
+		// The simulation's post block.
+		{"post unknown attribute", head + "simulation {\n  post {\n    window_post_evry = \"30m\" #!\n  }\n}\n", CodeConfig, `Did you mean "window_post_every"?`, 0},
+		{"post every zero", head + "simulation {\n  post {\n    window_post_every = \"0s\" #!\n  }\n}\n", CodeConfig, "window_post_every must be more than 0", 0},
+		{"post deadline bad", head + "simulation {\n  post {\n    winning_post_deadline = \"25 s\" #!\n  }\n}\n", CodeConfig, "winning_post_deadline", 0},
+		{"post partitions negative", head + "simulation {\n  post {\n    window_post_partitions = -1 #!\n  }\n}\n", CodeConfig, "window_post_partitions must be 0 or more", 0},
+		{"post wins too many", head + "simulation {\n  post {\n    winning_post_per_day = 3000 #!\n  }\n}\n", CodeConfig, "between 0 and 2880", 0},
+		{"post wins as string", head + "simulation {\n  post {\n    winning_post_per_day = \"10\" #!\n  }\n}\n", CodeConfig, `winning_post_per_day must be a number (without quotes), not the string "10"`, 0},
+		{"post twice", head + "simulation {\n  post {}\n  post {} #!\n}\n", CodeConfig, "only one post block", 0},
+		{"post as attribute", head + "simulation {\n  post = {} #!\n}\n", CodeConfig, "", 0},
+
 		// Plugin and names.
 		{"sha256 short", head + "plugin \"p\" {\n  path = \"p\"\n  sha256 = \"abc\" #!\n}\n", CodeConfig, "64 hexadecimal digits, got 3", 0},
 		{"sha256 not hex", head + "plugin \"p\" {\n  path = \"p\"\n  sha256 = \"" + strings.Repeat("g", 64) + "\" #!\n}\n", CodeConfig, "64 hexadecimal digits", 0},

@@ -164,5 +164,8 @@ type Simulation struct {
 	// Durations holds only the stages the block lists; the simulator takes
 	// the others from its built-in table.
 	Durations map[Stage]time.Duration
-	Range     hcl.Range
+	// Post is the PoSt workload (the post block); nil when there is none,
+	// and then no PoSt task is simulated.
+	Post  *PoSt
+	Range hcl.Range
 }
