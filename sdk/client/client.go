@@ -29,6 +29,9 @@ const (
 	HeaderTask      = "sealhost-task"
 	HeaderProcessor = "sealhost-processor"
 	HeaderWaited    = "sealhost-waited"
+	// HeaderDeadline, sent by the caller, is the task's deadline in
+	// RFC 3339 with nanoseconds (WithDeadline).
+	HeaderDeadline = "sealhost-deadline"
 )
 
 // maxSocketPath is sun_path's size on Linux, less the terminating NUL.
@@ -140,8 +143,15 @@ type Report struct {
 type CallOption func(*callOpts)
 
 type callOpts struct {
-	report *Report
+	report   *Report
+	deadline time.Time
 }
+
+// WithDeadline gives the task a deadline. The host orders the waiting
+// tasks of an urgent stage (arbiter { urgent = [...] }: PoSt) by it,
+// earliest first, and shows it in `host status`; the call is not
+// cancelled when it passes (use ctx for that). Other stages ignore it.
+func WithDeadline(t time.Time) CallOption { return func(o *callOpts) { o.deadline = t } }
 
 // WithReport fills r when the call returns (also on failure, as far as the
 // task got: a call that never got a processor leaves Processor empty).
@@ -155,6 +165,9 @@ func call[Req, Resp any](ctx context.Context, stage string, rpc func(context.Con
 		f(&o)
 	}
 	var hdr metadata.MD
+	if !o.deadline.IsZero() {
+		ctx = metadata.AppendToOutgoingContext(ctx, HeaderDeadline, o.deadline.UTC().Format(time.RFC3339Nano))
+	}
 	start := time.Now()
 	resp, err := rpc(ctx, req, grpc.Header(&hdr))
 	if o.report != nil {

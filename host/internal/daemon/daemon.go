@@ -78,14 +78,17 @@ type Host struct {
 	started  time.Time
 	confined bool
 
-	mgr    *confine.Manager
-	lock   *os.File // the instance lock (lockInstance)
-	disp   *dispatch.Dispatcher
-	arb    *arbiter.Arbiter
-	procs  map[string]*proc
-	order  []string // processor ids in config order
-	stages map[config.Stage][]string
-	m      *metrics
+	mgr  *confine.Manager
+	lock *os.File // the instance lock (lockInstance)
+	disp *dispatch.Dispatcher
+	// preempt: the arbiter may preempt running tasks for urgent ones
+	// (arbiter { preempt = {...} }).
+	preempt bool
+	arb     *arbiter.Arbiter
+	procs   map[string]*proc
+	order   []string // processor ids in config order
+	stages  map[config.Stage][]string
+	m       *metrics
 
 	srv     *grpc.Server
 	lis     net.Listener
@@ -134,7 +137,11 @@ type proc struct {
 }
 
 // counts are a stage's finished tasks.
-type counts struct{ done, failed int64 }
+type counts struct {
+	done, failed  int64
+	preempted     int64
+	preemptedWork time.Duration
+}
 
 // task is one call, waiting or running.
 type task struct {
@@ -156,6 +163,12 @@ type task struct {
 	// processor the dispatcher dropped.
 	lost      <-chan struct{}
 	cancelRun context.CancelFunc
+	// deadline is the caller's (client.WithDeadline; zero: none).
+	// preemptions counts the runs preempted for urgent tasks, each
+	// requeued; preempting is set while such a run's call ends.
+	deadline    time.Time
+	preemptions int
+	preempting  bool
 }
 
 // Start runs a host: it cleans stale cgroups, starts every processor,
@@ -234,6 +247,7 @@ func Start(opts Options) (*Host, error) {
 		}
 	}
 
+	h.preempt = len(cfg.Arbiter.Preempt) > 0
 	h.disp, h.arb, err = dispatch.FromConfig(cfg)
 	if err != nil {
 		return nil, err

@@ -31,6 +31,17 @@
 // so are new ones, until a processor re-arms after its cool-down and its
 // plugin runs again; `host status` says when that is.
 //
+// A caller may give a task a deadline (client.WithDeadline, the
+// sealhost-deadline header); the tasks of an urgent stage (arbiter {
+// urgent = [...] }, PoSt) wait by it and their lock requests go before
+// the fair order. With arbiter { preempt = {...} }, a running task the
+// arbiter chooses for an urgent one is cancelled like a task whose caller
+// left (its slot and locks stay held until the plugin's call ends, so the
+// GPU is free when the urgent task gets it), and goes back to waiting,
+// its work lost: `host status` shows it as preempting, then counts it per
+// stage, and so do the metrics. The caller sees one answer, from the run
+// that finished.
+//
 // Each call gets exactly one answer: the plugin's response, or a gRPC
 // status with a sealv1.Error detail (message, retryable) whose code says
 // who failed:

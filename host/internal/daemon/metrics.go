@@ -29,6 +29,8 @@ import (
 //	sealhost_lock_hold_seconds{stage}                     histogram, tasks on processors with locks
 //	sealhost_tasks_waiting{stage}                         gauge: queue length
 //	sealhost_tasks_running{stage}                         gauge
+//	sealhost_tasks_preempted_total{stage,processor}       runs preempted for urgent tasks, then requeued
+//	sealhost_preempted_work_seconds_total{stage}          run time those preempted runs lost
 //	sealhost_plugin_restarts_total{processor}
 //	sealhost_plugin_oom_kills_total{processor}            plugins ended by the kernel's OOM killer
 //	sealhost_processor_state{processor,state}             1 for the current state, 0 for the others
@@ -45,6 +47,9 @@ type metrics struct {
 	waiting  *prometheus.GaugeVec
 	running  *prometheus.GaugeVec
 	ooms     *prometheus.CounterVec
+
+	preempted     *prometheus.CounterVec
+	preemptedWork *prometheus.CounterVec
 
 	// The series every task touches, looked up once (a vector's lookup
 	// hashes and checks its labels each time); read-only after
@@ -100,8 +105,14 @@ func newMetrics(h *Host) *metrics {
 		ooms: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sealhost_plugin_oom_kills_total", Help: "Plugin processes ended by the kernel's OOM killer in their cgroup.",
 		}, []string{"processor"}),
+		preempted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealhost_tasks_preempted_total", Help: "Task runs preempted for an urgent task (arbiter preempt), then requeued.",
+		}, []string{"stage", "processor"}),
+		preemptedWork: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealhost_preempted_work_seconds_total", Help: "Run time lost by preempted task runs.",
+		}, []string{"stage"}),
 	}
-	m.reg.MustRegister(m.started, m.finished, m.failed, m.duration, m.wait, m.lockWait, m.lockHold, m.waiting, m.running, m.ooms,
+	m.reg.MustRegister(m.started, m.finished, m.failed, m.duration, m.wait, m.lockWait, m.lockHold, m.waiting, m.running, m.ooms, m.preempted, m.preemptedWork,
 		&procCollector{h: h},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.stages = map[config.Stage]*stageSeries{}
@@ -125,8 +136,28 @@ func newMetrics(h *Host) *metrics {
 			ss.lockWait, ss.lockHold = m.lockWait.WithLabelValues(st), m.lockHold.WithLabelValues(st)
 		}
 		m.ooms.WithLabelValues(p.ID)
+		if len(h.cfg.Arbiter.Preempt) > 0 {
+			m.preempted.WithLabelValues(st, p.ID)
+			m.preemptedWork.WithLabelValues(st)
+		}
 	}
 	return m
+}
+
+// taskPreempted ends a run preempted for an urgent task: it is neither
+// finished nor failed, and runs again.
+func (m *metrics) taskPreempted(t *task, ran time.Duration, locks bool, processor string) {
+	s := m.stage(t.stage)
+	s.running.Dec()
+	if locks {
+		o := s.lockHold
+		if o == nil {
+			o = m.lockHold.WithLabelValues(string(t.stage))
+		}
+		o.Observe(ran.Seconds())
+	}
+	m.preempted.WithLabelValues(string(t.stage), processor).Inc()
+	m.preemptedWork.WithLabelValues(string(t.stage)).Add(ran.Seconds())
 }
 
 // stage is a stage's series, made by newMetrics for every stage of the

@@ -115,13 +115,17 @@ func (h *Host) run(ctx context.Context, stage config.Stage, sector *sealv1.Secto
 		return statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks until one tries again; `host status` says why and when", stage)
 	}
 
+	deadline, err := deadlineOf(ctx)
+	if err != nil {
+		return err
+	}
 	h.mu.Lock()
 	if h.draining {
 		h.mu.Unlock()
 		return statusError(codes.Unavailable, true, "host is shutting down and takes no new tasks")
 	}
 	h.nextID++
-	t := &task{id: h.nextID, stage: stage, sector: sector, requested: time.Now()}
+	t := &task{id: h.nextID, stage: stage, sector: sector, requested: time.Now(), deadline: deadline}
 	h.tasks[t.id] = t
 	h.running.Add(1)
 	h.mu.Unlock()
@@ -161,7 +165,7 @@ func (h *Host) await(ctx context.Context, t *task) (*dispatch.Assignment, error)
 	defer context.AfterFunc(h.refuse, func() { cancelWait(errDraining) })()
 	waiting := h.m.stage(t.stage).waiting
 	waiting.Inc()
-	a, err := h.disp.Acquire(waitCtx, t.stage)
+	a, err := h.disp.AcquireDeadline(waitCtx, t.stage, t.deadline)
 	waiting.Dec()
 	if err == nil {
 		return a, nil
@@ -218,6 +222,25 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 		// see it.
 		cancelRun()
 	}
+	var preempted atomic.Bool
+	if h.preempt {
+		// Only with preemption configured: a goroutine per task is what
+		// the hot path avoids otherwise.
+		go func() {
+			select {
+			case <-a.Preempted():
+				preempted.Store(true)
+				h.mu.Lock()
+				if !ended {
+					t.preempting = true
+				}
+				h.mu.Unlock()
+				h.log.Info("preempting a task for an urgent one", "task", t.id, "stage", stage, "processor", a.Processor)
+				cancelRun()
+			case <-runCtx.Done():
+			}
+		}()
+	}
 	// Metrics count a start once the task reaches the plugin (or fails
 	// for good before), so a requeued attempt is not a start.
 	var startOnce sync.Once
@@ -254,6 +277,20 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 		h.mu.Lock()
 		t.started, t.processor, t.cancelling = time.Time{}, "", time.Time{}
 		h.mu.Unlock()
+		return nil, true
+	}
+
+	if err != nil && preempted.Load() && ctx.Err() == nil && h.refuse.Err() == nil {
+		markStarted()
+		h.mu.Lock()
+		t.preemptions++
+		c := h.countsFor(stage)
+		c.preempted++
+		c.preemptedWork += ran
+		t.started, t.processor, t.cancelling, t.preempting = time.Time{}, "", time.Time{}, false
+		h.mu.Unlock()
+		h.m.taskPreempted(t, ran, locks, a.Processor)
+		h.log.Info("preempted task back to waiting: its work is lost", "task", t.id, "stage", stage, "processor", a.Processor, "lost", ran.Round(time.Millisecond))
 		return nil, true
 	}
 

@@ -140,7 +140,7 @@ func TestLaterStagesThroughSocket(t *testing.T) {
 	if err != nil || rep.Processor != "add_pieces.0" || len(ap.GetPieces()) != 2 {
 		t.Fatalf("add_pieces on %q: %v, %v", rep.Processor, ap, err)
 	}
-	if st, err := os.Stat(in.AddPieces.GetStagedPath()); err != nil || st.Size() != 2032 {
+	if st, err := os.Stat(in.AddPieces.GetStagedPath()); err != nil || st.Size() != 2048 {
 		t.Fatalf("staged file after add_pieces: %v", err)
 	}
 

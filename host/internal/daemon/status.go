@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -97,6 +98,10 @@ func (h *Host) Status() *taskv1.StatusResponse {
 		if !t.cancelling.IsZero() {
 			tk.CancellingSinceUnixNano = t.cancelling.UnixNano()
 		}
+		if !t.deadline.IsZero() {
+			tk.DeadlineUnixNano = t.deadline.UnixNano()
+		}
+		tk.Preemptions, tk.Preempting = int32(t.preemptions), t.preempting
 		st.Running = append(st.Running, tk)
 	}
 	for _, id := range h.order {
@@ -113,7 +118,9 @@ func (h *Host) Status() *taskv1.StatusResponse {
 		ss := &taskv1.StageStatus{Stage: StageProto(stage), Waiting: int32(waiting[stage]), Limit: int32(h.cfg.Limits[stage])}
 		if c := h.stats[stage]; c != nil {
 			ss.Done, ss.Failed = c.done, c.failed
+			ss.Preempted, ss.PreemptedWorkNanos = c.preempted, int64(c.preemptedWork)
 		}
+		ss.Urgent = slices.Contains(h.cfg.Arbiter.Urgent, stage)
 		if o, ok := oldest[stage]; ok {
 			ss.OldestWaitNanos = int64(now.Sub(o))
 		}
@@ -128,7 +135,7 @@ func (h *Host) Status() *taskv1.StatusResponse {
 		lk := &taskv1.Lock{Name: l.Name, Capacity: int32(max(l.Capacity, 1))}
 		for _, t := range running {
 			if has(h.procs[t.processor].cfg.Locks, l.Name) {
-				lk.Holders = append(lk.Holders, &taskv1.LockHolder{Task: t.id, Stage: StageProto(t.stage), Processor: t.processor, SinceUnixNano: t.started.UnixNano(), Cancelling: !t.cancelling.IsZero()})
+				lk.Holders = append(lk.Holders, &taskv1.LockHolder{Task: t.id, Stage: StageProto(t.stage), Processor: t.processor, SinceUnixNano: t.started.UnixNano(), Cancelling: !t.cancelling.IsZero(), Preempting: t.preempting})
 			}
 		}
 		for _, stage := range config.Stages {

@@ -69,7 +69,15 @@ func Write(w io.Writer, st *taskv1.StatusResponse) {
 
 	fmt.Fprintln(w, "\nSTAGES")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STAGE\tRUNNING\tLIMIT\tWAITING\tOLDEST WAIT\tDONE\tFAILED")
+	preempted := false // the column shows once a run was preempted
+	for _, s := range st.GetStages() {
+		preempted = preempted || s.GetPreempted() > 0
+	}
+	head := "STAGE\tRUNNING\tLIMIT\tWAITING\tOLDEST WAIT\tDONE\tFAILED"
+	if preempted {
+		head += "\tPREEMPTED"
+	}
+	fmt.Fprintln(tw, head)
 	for _, s := range st.GetStages() {
 		limit, oldest := "-", "-"
 		if s.GetLimit() > 0 {
@@ -78,7 +86,19 @@ func Write(w io.Writer, st *taskv1.StatusResponse) {
 		if s.GetWaiting() > 0 {
 			oldest = age(time.Duration(s.GetOldestWaitNanos()))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\t%d\n", stageName(s.GetStage()), s.GetRunning(), limit, s.GetWaiting(), oldest, s.GetDone(), s.GetFailed())
+		name := stageName(s.GetStage())
+		if s.GetUrgent() {
+			name += " (urgent)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\t%d", name, s.GetRunning(), limit, s.GetWaiting(), oldest, s.GetDone(), s.GetFailed())
+		if preempted {
+			p := "-"
+			if n := s.GetPreempted(); n > 0 {
+				p = fmt.Sprintf("%d, %s lost", n, age(time.Duration(s.GetPreemptedWorkNanos())))
+			}
+			fmt.Fprintf(tw, "\t%s", p)
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 
@@ -97,6 +117,19 @@ func Write(w io.Writer, st *taskv1.StatusResponse) {
 				// still holds its slot and locks.
 				state = "cancelling for " + age(now.Sub(time.Unix(0, c)))
 			}
+			if t.GetPreempting() {
+				state = "preempting for an urgent task"
+			}
+			if n := t.GetPreemptions(); n > 0 {
+				state += fmt.Sprintf(", preempted %d×", n)
+			}
+			if d := t.GetDeadlineUnixNano(); d > 0 {
+				if left := time.Unix(0, d).Sub(now); left >= 0 {
+					state += ", deadline in " + age(left)
+				} else {
+					state += ", deadline passed " + age(-left) + " ago"
+				}
+			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.GetId(), stageName(t.GetStage()), t.GetProcessor(), sector, state,
 				age(now.Sub(time.Unix(0, t.GetStartedUnixNano()))), age(time.Duration(t.GetWaitedNanos())))
 		}
@@ -111,7 +144,10 @@ func Write(w io.Writer, st *taskv1.StatusResponse) {
 			var by, waiting, share []string
 			for _, hld := range l.GetHolders() {
 				h := fmt.Sprintf("%s task %d on %s", stageName(hld.GetStage()), hld.GetTask(), hld.GetProcessor())
-				if hld.GetCancelling() {
+				switch {
+				case hld.GetPreempting():
+					h += " (preempting)"
+				case hld.GetCancelling():
 					h += " (cancelling)"
 				}
 				by = append(by, h)

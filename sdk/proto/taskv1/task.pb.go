@@ -391,8 +391,17 @@ type Task struct {
 	// call ended or the plugin is killed after the cancel grace. 0 while the
 	// task runs normally.
 	CancellingSinceUnixNano int64 `protobuf:"varint,7,opt,name=cancelling_since_unix_nano,json=cancellingSinceUnixNano,proto3" json:"cancelling_since_unix_nano,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// deadline_unix_nano is the deadline the caller gave (the
+	// sealhost-deadline header; 0: none). It orders the tasks of urgent
+	// stages (arbiter { urgent = [...] }).
+	DeadlineUnixNano int64 `protobuf:"varint,8,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	// preemptions counts how often the task was preempted for an urgent
+	// one and went back to waiting (its work so far lost); preempting is
+	// set while the plugin call of such a preemption is still ending.
+	Preemptions   int32 `protobuf:"varint,9,opt,name=preemptions,proto3" json:"preemptions,omitempty"`
+	Preempting    bool  `protobuf:"varint,10,opt,name=preempting,proto3" json:"preempting,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
@@ -474,6 +483,27 @@ func (x *Task) GetCancellingSinceUnixNano() int64 {
 	return 0
 }
 
+func (x *Task) GetDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.DeadlineUnixNano
+	}
+	return 0
+}
+
+func (x *Task) GetPreemptions() int32 {
+	if x != nil {
+		return x.Preemptions
+	}
+	return 0
+}
+
+func (x *Task) GetPreempting() bool {
+	if x != nil {
+		return x.Preempting
+	}
+	return false
+}
+
 type StageStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Stage sealv1.Stage           `protobuf:"varint,1,opt,name=stage,proto3,enum=sealhost.seal.v1.Stage" json:"stage,omitempty"`
@@ -489,8 +519,14 @@ type StageStatus struct {
 	Limit int32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
 	// oldest_wait_nanos is the age of the oldest waiting call.
 	OldestWaitNanos int64 `protobuf:"varint,7,opt,name=oldest_wait_nanos,json=oldestWaitNanos,proto3" json:"oldest_wait_nanos,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// urgent: the arbiter grants this stage's lock requests first.
+	Urgent bool `protobuf:"varint,8,opt,name=urgent,proto3" json:"urgent,omitempty"`
+	// preempted counts its tasks preempted for urgent ones since the host
+	// started, and preempted_work_nanos the run time they lost.
+	Preempted          int64 `protobuf:"varint,9,opt,name=preempted,proto3" json:"preempted,omitempty"`
+	PreemptedWorkNanos int64 `protobuf:"varint,10,opt,name=preempted_work_nanos,json=preemptedWorkNanos,proto3" json:"preempted_work_nanos,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *StageStatus) Reset() {
@@ -568,6 +604,27 @@ func (x *StageStatus) GetLimit() int32 {
 func (x *StageStatus) GetOldestWaitNanos() int64 {
 	if x != nil {
 		return x.OldestWaitNanos
+	}
+	return 0
+}
+
+func (x *StageStatus) GetUrgent() bool {
+	if x != nil {
+		return x.Urgent
+	}
+	return false
+}
+
+func (x *StageStatus) GetPreempted() int64 {
+	if x != nil {
+		return x.Preempted
+	}
+	return 0
+}
+
+func (x *StageStatus) GetPreemptedWorkNanos() int64 {
+	if x != nil {
+		return x.PreemptedWorkNanos
 	}
 	return 0
 }
@@ -660,7 +717,9 @@ type LockHolder struct {
 	SinceUnixNano int64                  `protobuf:"varint,4,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
 	// cancelling: the task was cancelled but its plugin call still runs, so
 	// the lock stays held (see Task.cancelling_since_unix_nano).
-	Cancelling    bool `protobuf:"varint,5,opt,name=cancelling,proto3" json:"cancelling,omitempty"`
+	Cancelling bool `protobuf:"varint,5,opt,name=cancelling,proto3" json:"cancelling,omitempty"`
+	// preempting: cancelled for an urgent task, which gets the lock next.
+	Preempting    bool `protobuf:"varint,6,opt,name=preempting,proto3" json:"preempting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -726,6 +785,13 @@ func (x *LockHolder) GetSinceUnixNano() int64 {
 func (x *LockHolder) GetCancelling() bool {
 	if x != nil {
 		return x.Cancelling
+	}
+	return false
+}
+
+func (x *LockHolder) GetPreempting() bool {
+	if x != nil {
+		return x.Preempting
 	}
 	return false
 }
@@ -824,7 +890,7 @@ const file_sdk_proto_taskv1_task_proto_rawDesc = "" +
 	"\bconfined\x18\r \x01(\bR\bconfined\x12\x12\n" +
 	"\x04done\x18\x0e \x01(\x03R\x04done\x12\x16\n" +
 	"\x06failed\x18\x0f \x01(\x03R\x06failed\x12+\n" +
-	"\x12next_try_unix_nano\x18\x10 \x01(\x03R\x0fnextTryUnixNano\"\xa1\x02\n" +
+	"\x12next_try_unix_nano\x18\x10 \x01(\x03R\x0fnextTryUnixNano\"\x91\x03\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12-\n" +
 	"\x05stage\x18\x02 \x01(\x0e2\x17.sealhost.seal.v1.StageR\x05stage\x12\x1c\n" +
@@ -832,7 +898,13 @@ const file_sdk_proto_taskv1_task_proto_rawDesc = "" +
 	"\x06sector\x18\x04 \x01(\v2\x18.sealhost.seal.v1.SectorR\x06sector\x12*\n" +
 	"\x11started_unix_nano\x18\x05 \x01(\x03R\x0fstartedUnixNano\x12!\n" +
 	"\fwaited_nanos\x18\x06 \x01(\x03R\vwaitedNanos\x12;\n" +
-	"\x1acancelling_since_unix_nano\x18\a \x01(\x03R\x17cancellingSinceUnixNano\"\xde\x01\n" +
+	"\x1acancelling_since_unix_nano\x18\a \x01(\x03R\x17cancellingSinceUnixNano\x12,\n" +
+	"\x12deadline_unix_nano\x18\b \x01(\x03R\x10deadlineUnixNano\x12 \n" +
+	"\vpreemptions\x18\t \x01(\x05R\vpreemptions\x12\x1e\n" +
+	"\n" +
+	"preempting\x18\n" +
+	" \x01(\bR\n" +
+	"preempting\"\xc6\x02\n" +
 	"\vStageStatus\x12-\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x17.sealhost.seal.v1.StageR\x05stage\x12\x18\n" +
 	"\awaiting\x18\x02 \x01(\x05R\awaiting\x12\x18\n" +
@@ -840,7 +912,11 @@ const file_sdk_proto_taskv1_task_proto_rawDesc = "" +
 	"\x04done\x18\x04 \x01(\x03R\x04done\x12\x16\n" +
 	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x14\n" +
 	"\x05limit\x18\x06 \x01(\x05R\x05limit\x12*\n" +
-	"\x11oldest_wait_nanos\x18\a \x01(\x03R\x0foldestWaitNanos\"\x99\x02\n" +
+	"\x11oldest_wait_nanos\x18\a \x01(\x03R\x0foldestWaitNanos\x12\x16\n" +
+	"\x06urgent\x18\b \x01(\bR\x06urgent\x12\x1c\n" +
+	"\tpreempted\x18\t \x01(\x03R\tpreempted\x120\n" +
+	"\x14preempted_work_nanos\x18\n" +
+	" \x01(\x03R\x12preemptedWorkNanos\"\x99\x02\n" +
 	"\x04Lock\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bcapacity\x18\x02 \x01(\x05R\bcapacity\x126\n" +
@@ -850,7 +926,7 @@ const file_sdk_proto_taskv1_task_proto_rawDesc = "" +
 	"\n" +
 	"ShareEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xb5\x01\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xd5\x01\n" +
 	"\n" +
 	"LockHolder\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\x04R\x04task\x12-\n" +
@@ -859,7 +935,10 @@ const file_sdk_proto_taskv1_task_proto_rawDesc = "" +
 	"\x0fsince_unix_nano\x18\x04 \x01(\x03R\rsinceUnixNano\x12\x1e\n" +
 	"\n" +
 	"cancelling\x18\x05 \x01(\bR\n" +
-	"cancelling\"U\n" +
+	"cancelling\x12\x1e\n" +
+	"\n" +
+	"preempting\x18\x06 \x01(\bR\n" +
+	"preempting\"U\n" +
 	"\n" +
 	"LockWaiter\x12-\n" +
 	"\x05stage\x18\x01 \x01(\x0e2\x17.sealhost.seal.v1.StageR\x05stage\x12\x18\n" +
