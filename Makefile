@@ -128,7 +128,8 @@ demo-real: ffi-real params
 
 # plugins/ffi's tests built with filecoin-ffi: the real 2KiB lifecycle
 # through the host and the cross-checks (plugins/ffi/real_test.go), snap,
-# PoSt, unseal and add_pieces on sealed sectors (real_prove*_test.go). They
+# PoSt, unseal and add_pieces on sealed sectors (real_prove*_test.go), the
+# conformance kit on all eleven stages (real_conformance_test.go). They
 # fail, never skip, when the library or the parameters are missing.
 test-real: SHELL := /bin/bash
 test-real: ffi-real params

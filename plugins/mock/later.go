@@ -271,7 +271,7 @@ func (m *mock) AddPieces(ctx context.Context, req *sealv1.AddPiecesRequest) (*se
 		}
 		resp.Pieces = append(resp.Pieces, info)
 	}
-	if err := f.Truncate(int64(p.sectorSize - p.sectorSize/128)); err != nil {
+	if err := f.Truncate(int64(p.sectorSize)); err != nil {
 		return nil, sdk.RetryableErrorf("staged_path: %v", err)
 	}
 	if err := f.Close(); err != nil {
@@ -337,12 +337,12 @@ func layPieces(sector uint64, ps []*sealv1.PieceFile) ([]placed, error) {
 	return out, nil
 }
 
-// writePiece copies a piece's unpadded bytes to their place in the staged
-// file and returns its piece CID: the request's, else for a zero piece
-// the real zero commitment, else a FAKE digest of the bytes.
+// writePiece writes a piece's unpadded bytes fr32-padded at its padded
+// offset in the staged file and returns its piece CID: the request's, else
+// for a zero piece the real zero commitment, else a FAKE digest of the
+// bytes.
 func writePiece(f *os.File, offset uint64, pc *sealv1.PieceFile) (string, error) {
 	n := int64(pc.GetSize() - pc.GetSize()/128)
-	at := int64(offset - offset/128)
 	if pc.GetPath() == "" {
 		if pc.GetPieceCid() != "" {
 			return pc.GetPieceCid(), nil
@@ -354,14 +354,43 @@ func writePiece(f *os.File, offset uint64, pc *sealv1.PieceFile) (string, error)
 		return "", sdk.Errorf("piece %s: %v", pc.GetPath(), err)
 	}
 	defer in.Close()
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(io.NewOffsetWriter(f, at), h), io.LimitReader(in, n)); err != nil {
-		return "", sdk.RetryableErrorf("copying piece %s into the staged file: %v", pc.GetPath(), err)
+	raw := make([]byte, n)
+	if _, err := io.ReadFull(in, raw); err != nil {
+		return "", sdk.RetryableErrorf("reading piece %s: %v", pc.GetPath(), err)
+	}
+	if _, err := f.WriteAt(fr32Pad(raw), int64(offset)); err != nil {
+		return "", sdk.RetryableErrorf("writing piece %s into the staged file: %v", pc.GetPath(), err)
 	}
 	if pc.GetPieceCid() != "" {
 		return pc.GetPieceCid(), nil
 	}
-	return unsealedCID(commitment("piece", binary.LittleEndian.AppendUint64(nil, pc.GetSize()), h.Sum(nil))), nil
+	h := sha256.Sum256(raw)
+	return unsealedCID(commitment("piece", binary.LittleEndian.AppendUint64(nil, pc.GetSize()), h[:])), nil
+}
+
+// fr32Pad spreads each 127 bytes (1016 bits) of raw over 128 bytes as four
+// 254-bit runs, each in a 32-byte field element whose top two bits stay
+// zero: the padding filecoin-ffi's WriteWithAlignment applies, so the
+// staged file is laid out as a real plugin's. len(raw) is a multiple of
+// 127.
+func fr32Pad(raw []byte) []byte {
+	out := make([]byte, len(raw)/127*128)
+	for c := 0; c+127 <= len(raw); c += 127 {
+		in, o := raw[c:c+127], out[c/127*128:]
+		for q := range 4 {
+			bit := 254 * q
+			for b := range 32 {
+				i, sh := bit/8+b, uint(bit%8)
+				v := in[i] >> sh
+				if sh > 0 && i+1 < len(in) {
+					v |= in[i+1] << (8 - sh)
+				}
+				o[32*q+b] = v
+			}
+			o[32*q+31] &= 0x3f
+		}
+	}
+	return out
 }
 
 // zeroCommitment is the real commitment of size padded zero bytes: the

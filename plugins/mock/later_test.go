@@ -191,8 +191,8 @@ func TestLaterStages(t *testing.T) {
 		t.Fatalf("add_pieces = %v, %v; want the piece and a 1 KiB zero piece", ap, err)
 	}
 	b, _ := os.ReadFile(staged)
-	if len(b) != 2032 || !bytes.Equal(b[:1016], bytes.Repeat([]byte{0xab}, 1016)) || !bytes.Equal(b[1016:], make([]byte, 1016)) {
-		t.Errorf("staged file: %d bytes, not the piece then zeros", len(b))
+	if len(b) != 2048 || !bytes.Equal(b[:1024], fr32Pad(bytes.Repeat([]byte{0xab}, 1016))) || !bytes.Equal(b[1024:], make([]byte, 1024)) {
+		t.Errorf("staged file: %d bytes, not the piece fr32-padded then zeros (the sector size)", len(b))
 	}
 
 	for _, bad := range []struct {
@@ -248,5 +248,38 @@ func TestLaterStages(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, bad.want)
 			}
 		})
+	}
+}
+
+// TestFr32Pad checks the mock's fr32 padding bit by bit against the rule
+// (bit i of each 127 bytes goes to bit i + 2*(i/254) of its 128), and on
+// all ones, which pads to field elements of 31 0xff bytes and 0x3f.
+func TestFr32Pad(t *testing.T) {
+	raw := make([]byte, 127*3)
+	for i := range raw {
+		raw[i] = byte(i*131 + 7)
+	}
+	got := fr32Pad(raw)
+	if len(got) != 128*3 {
+		t.Fatalf("%d bytes from %d, want %d", len(got), len(raw), 128*3)
+	}
+	for c := range 3 {
+		for i := range 1016 {
+			in := raw[c*127+i/8] >> (i % 8) & 1
+			j := i + 2*(i/254)
+			if out := got[c*128+j/8] >> (j % 8) & 1; out != in {
+				t.Fatalf("chunk %d: input bit %d is %d, output bit %d is %d", c, i, in, j, out)
+			}
+		}
+		for q := range 4 {
+			if top := got[c*128+32*q+31] & 0xc0; top != 0 {
+				t.Fatalf("chunk %d element %d: top bits %#x, want 0", c, q, top)
+			}
+		}
+	}
+	ones := fr32Pad(bytes.Repeat([]byte{0xff}, 127))
+	want := append(bytes.Repeat([]byte{0xff}, 31), 0x3f)
+	if !bytes.Equal(ones, bytes.Repeat(want, 4)) {
+		t.Errorf("all ones padded to %x", ones)
 	}
 }

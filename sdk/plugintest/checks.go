@@ -21,7 +21,7 @@ import (
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
 )
 
-// callTimeout bounds a call the kit expects to be quick.
+// callTimeout is Config.CallTimeout's default.
 const callTimeout = 2 * time.Minute
 
 // call sends in's request for stage.
@@ -88,6 +88,7 @@ func feed(resp proto.Message, in *Inputs) {
 		in.PC2.Phase1Output = r.GetPhase1Output()
 	case *sealv1.PC2Response:
 		in.C1.SealedCid, in.C1.UnsealedCid = r.GetSealedCid(), r.GetUnsealedCid()
+		feedSealed(r, in)
 	case *sealv1.C1Response:
 		in.C2.Phase1Output = r.GetPhase1Output()
 	default:
@@ -118,7 +119,7 @@ func (h *harness) checkHandshake(t *testing.T) error {
 	if v := c.ProtocolVersion(); v != sdk.ProtocolVersion {
 		return fmt.Errorf("negotiated protocol version %d, want %d", v, sdk.ProtocolVersion)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
 	defer cancel()
 	info, err := c.Info(ctx)
 	if err != nil {
@@ -159,11 +160,17 @@ func (h *harness) checkStages(t *testing.T) error {
 		return err
 	}
 	var errs []error
+	var took []string
+	defer func() { t.Logf("took: %s", strings.Join(took, ", ")) }()
 	rules := newCrossStage(in)
 	for _, stage := range pipeline {
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
+		start := time.Now()
 		resp, err := call(ctx, c, stage, in)
 		cancel()
+		if h.declared[stage] {
+			took = append(took, fmt.Sprintf("%s %v", stageName(stage), time.Since(start).Round(time.Millisecond)))
+		}
 		if !h.declared[stage] {
 			var ce *pluginclient.CallError
 			if !errors.As(err, &ce) || ce.Code != codes.Unimplemented {
@@ -276,7 +283,7 @@ func (h *harness) checkPayloadRequest(t *testing.T) error {
 	} else {
 		in.PC2.Phase1Output = padJSON(in.PC2.GetPhase1Output(), PayloadSize)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
 	defer cancel()
 	start := time.Now()
 	_, err = call(ctx, c, stage, in)
@@ -339,14 +346,14 @@ func (h *harness) checkPayloadResponse(t *testing.T) error {
 	// them (PC2 fed the placeholder PC1 output, to keep this check's
 	// traffic to the one large message).
 	if stage == sealv1.Stage_STAGE_C1 && h.declared[sealv1.Stage_STAGE_PC2] {
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
 		resp, err := c.PC2(ctx, in.PC2)
 		cancel()
 		if err == nil {
 			feed(resp, in)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
 	defer cancel()
 	start := time.Now()
 	resp, err := call(ctx, c, stage, in)
@@ -511,7 +518,7 @@ func (h *harness) checkInvalid(t *testing.T) error {
 			if !bad.change(in) {
 				continue
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
 			resp, err := call(ctx, c, stage, in)
 			cancel()
 			var se *sdk.Error
@@ -545,7 +552,7 @@ func (h *harness) checkRetryable(t *testing.T) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
 	defer cancel()
 	_, err = call(ctx, c, stage, in)
 	var se *sdk.Error
@@ -577,7 +584,7 @@ func (h *harness) checkConcurrent(t *testing.T) error {
 	start := time.Now()
 	for i := range n {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
 			defer cancel()
 			resp, err := call(ctx, c, stage, ins[i])
 			if err == nil {
@@ -615,7 +622,7 @@ func (h *harness) checkPluginNoise(t *testing.T) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
 	defer cancel()
 	stage := h.probe()
 	resp, err := call(ctx, c, stage, in)
@@ -639,7 +646,7 @@ func (h *harness) checkNoiseBeforeStart(t *testing.T) error {
 	c, err := h.start(t, startOpts{wrap: "echo '" + noise + "'", quiet: true})
 	took := time.Since(start)
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.CallTimeout)
 		defer cancel()
 		if _, err := c.Info(ctx); err != nil {
 			return fmt.Errorf("the plugin started despite the noise but Info failed: %v", err)

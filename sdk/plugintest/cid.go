@@ -63,8 +63,30 @@ func checkCID(s string, kind cidKind) error {
 		p := c.Prefix()
 		return fmt.Errorf("%q has codec %#x, hash %#x and a %d-byte digest (%v); want %s", s, p.Codec, p.MhType, p.MhLength, err, want)
 	}
-	if d[31]&0xc0 != 0 {
-		return fmt.Errorf("%q carries a digest over 254 bits; every commitment is a BLS12-381 scalar", s)
+	if kind == unsealedKind && d[31]&0xc0 != 0 {
+		return fmt.Errorf("%q carries a digest over 254 bits; comm_d and comm_p are SHA-256 with the top two bits cleared", s)
+	}
+	if kind == sealedKind && !belowScalarModulus(d) {
+		return fmt.Errorf("%q carries a digest of at least the BLS12-381 scalar modulus; comm_r is a Poseidon hash, a scalar of that field (little-endian)", s)
 	}
 	return nil
+}
+
+// blsModulus is the BLS12-381 scalar field's modulus r, little-endian as
+// rust-fil-proofs writes a field element.
+var blsModulus = [32]byte{
+	0x01, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xfe, 0x5b, 0xfe, 0xff, 0x02, 0xa4, 0xbd, 0x53,
+	0x05, 0xd8, 0xa1, 0x09, 0x08, 0xd8, 0x39, 0x33, 0x48, 0x7d, 0x9d, 0x29, 0x53, 0xa7, 0xed, 0x73,
+}
+
+// belowScalarModulus says whether the little-endian d is a canonical
+// scalar: comm_r's top byte may be up to 0x73, so clearing two bits, as
+// the SHA-256 commitments do, is not its rule.
+func belowScalarModulus(d []byte) bool {
+	for i := 31; i >= 0; i-- {
+		if d[i] != blsModulus[i] {
+			return d[i] < blsModulus[i]
+		}
+	}
+	return false
 }

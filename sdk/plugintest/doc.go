@@ -13,8 +13,10 @@
 //	                    plausible response (commitment CIDs of the right
 //	                    codec, a proof of 192 bytes per partition); the other
 //	                    stages answer UNIMPLEMENTED. Outputs feed the next
-//	                    stage as in a pipeline. c2's verified and
-//	                    verification are logged, not checked.
+//	                    stage as in a pipeline, and once pc2 has sealed the
+//	                    sector the later stages (snap, PoSt, unseal) work on
+//	                    it, so a real prover proves a real sector. c2's
+//	                    verified and verification are logged, not checked.
 //	payload/request     a 64 MiB request (C2's, else PC2's phase1_output)
 //	                    reaches the plugin
 //	payload/response    a 64 MiB response (C1's, else PC1's output), asked
@@ -40,7 +42,9 @@
 //
 // Requests default to a 2 KiB sector (StackedDrg2KiBV1_1) laid out in a
 // fresh folder per use by DefaultInputs; Config.Inputs can start from
-// DefaultInputs and change what a plugin needs.
+// DefaultInputs and change what a plugin needs. A plugin that proves for
+// real (plugins/ffi with the local 2 KiB parameters) passes on these
+// defaults; give it a longer Config.CallTimeout on a slow machine.
 //
 // A complete test for a plugin in the current package:
 //

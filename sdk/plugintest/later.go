@@ -41,7 +41,8 @@ const (
 // unseal's output, dir/piece (1016 bytes of one half-sector piece) and
 // dir/add-staged for add_pieces' output. snap_prove's new CIDs are
 // placeholders the kit replaces with snap_encode's answer when the plugin
-// serves it.
+// serves it, and the sector key and PoSt's and unseal's sector are
+// replaced by the sector pc2 sealed when it serves pc2 (feedSealed).
 func laterDefaults(dir string, in *Inputs) error {
 	if in.SnapEncode != nil && in.SnapProve != nil && in.WindowPoSt != nil && in.WinningPoSt != nil && in.Unseal != nil && in.AddPieces != nil {
 		return nil
@@ -204,7 +205,7 @@ func statOrSize(st os.FileInfo, err error) any {
 // plausiblePieces checks add_pieces' answer: every piece a piece CID of a
 // power-of-two size, the request's pieces among them in order with their
 // sizes (and CIDs when given), together filling the sector; the staged
-// file the sector's unpadded size.
+// file the sector size (fr32-padded, what tree_d and pc1 read).
 func plausiblePieces(r *sealv1.AddPiecesResponse, req *sealv1.AddPiecesRequest) error {
 	size, err := sdk.SectorSize(req.GetSector().GetRegisteredSealProof())
 	if err != nil {
@@ -239,10 +240,43 @@ func plausiblePieces(r *sealv1.AddPiecesResponse, req *sealv1.AddPiecesRequest) 
 		return fmt.Errorf("pieces add up to %d bytes, want the sector's %d (tree_d and pc1 take them as they are)", sum, size)
 	}
 	st, err := os.Stat(req.GetStagedPath())
-	if err != nil || uint64(st.Size()) != size-size/128 {
-		return fmt.Errorf("staged_path after the call: %v, want %d bytes (the sector's unpadded size)", statOrSize(st, err), size-size/128)
+	if err != nil || uint64(st.Size()) != size {
+		return fmt.Errorf("staged_path after the call: %v, want %d bytes (the sector size: the pieces fr32-padded, as tree_d and pc1 read the file)", statOrSize(st, err), size)
 	}
 	return nil
+}
+
+// feedSealed points the later stages' requests about the sector pc2 just
+// sealed (the same miner and sector number) at it: its sealed file and
+// cache as the sector key of snap_encode and snap_prove and as what PoSt
+// and unseal read, its comm_r and comm_d, pc1's ticket. A real prover
+// cannot prove the kit's placeholder sector key (2 KiB of zeros under
+// another sector's cache and a made-up comm_r); the sector the plugin
+// sealed it can.
+func feedSealed(r *sealv1.PC2Response, in *Inputs) {
+	id, sealed, cache := in.PC2.GetSector(), in.PC2.GetSealedPath(), in.PC2.GetCachePath()
+	same := func(miner, number uint64) bool {
+		return miner == id.GetMinerId() && number == id.GetSectorNumber()
+	}
+	if e := in.SnapEncode; e != nil && same(e.GetSector().GetMinerId(), e.GetSector().GetSectorNumber()) {
+		e.SectorKeyPath, e.SectorKeyCachePath = sealed, cache
+	}
+	if p := in.SnapProve; p != nil && same(p.GetSector().GetMinerId(), p.GetSector().GetSectorNumber()) {
+		p.SectorKeyPath, p.SectorKeyCachePath, p.OldSealedCid = sealed, cache, r.GetSealedCid()
+	}
+	for _, post := range []struct {
+		miner   uint64
+		sectors []*sealv1.PoStSector
+	}{{in.WindowPoSt.GetMinerId(), in.WindowPoSt.GetSectors()}, {in.WinningPoSt.GetMinerId(), in.WinningPoSt.GetSectors()}} {
+		for _, s := range post.sectors {
+			if same(post.miner, s.GetSectorNumber()) && s.GetRegisteredSealProof() == id.GetRegisteredSealProof() {
+				s.SealedCid, s.SealedPath, s.CachePath = r.GetSealedCid(), sealed, cache
+			}
+		}
+	}
+	if u := in.Unseal; u != nil && same(u.GetSector().GetMinerId(), u.GetSector().GetSectorNumber()) {
+		u.SealedPath, u.CachePath, u.UnsealedCid, u.Ticket = sealed, cache, r.GetUnsealedCid(), in.PC1.GetTicket()
+	}
 }
 
 // feedLater passes snap_encode's new CIDs on to snap_prove.

@@ -30,7 +30,7 @@ func TestPlausibleLater(t *testing.T) {
 	if err := os.WriteFile(unsealed, make([]byte, 2032), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "add-staged"), make([]byte, 2032), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "add-staged"), make([]byte, 2048), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	half := cidString(commcid.PieceCommitmentV1ToCID(make([]byte, 32)))
@@ -66,6 +66,15 @@ func TestPlausibleLater(t *testing.T) {
 				t.Errorf("plausibleLater = %v, want %q", err, tc.want)
 			}
 		})
+	}
+	// The staged file of the old contract, unpadded: tree_d and pc1 would
+	// read it short.
+	if err := os.WriteFile(filepath.Join(dir, "add-staged"), make([]byte, 2032), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	two := &sealv1.AddPiecesResponse{Pieces: []*sealv1.PieceInfo{{Size: 1024, PieceCid: half}, {Size: 1024, PieceCid: half}}}
+	if err, _ := plausibleLater(two, in); err == nil || !strings.Contains(err.Error(), "2032 bytes, want 2048 bytes (the sector size") {
+		t.Errorf("add_pieces leaving 2032 bytes: %v, want the sector size asked for", err)
 	}
 	if _, ok := plausibleLater(&sealv1.C2Response{}, in); ok {
 		t.Error("a c2 response judged as a later stage's")
@@ -118,5 +127,43 @@ func TestLaterStageAsProbe(t *testing.T) {
 	}
 	if err := h.checkConcurrent(t); err == nil || !strings.Contains(err.Error(), "concurrent window_post calls failed") {
 		t.Fatalf("checkConcurrent = %v, want crashing window_post calls caught", err)
+	}
+}
+
+// TestFeedSealed: once pc2 sealed the sector, the later stages' requests
+// about it name its files, comm_r, comm_d and ticket; a request about
+// another sector keeps its own.
+func TestFeedSealed(t *testing.T) {
+	in, err := DefaultInputs(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &sealv1.PoStSector{RegisteredSealProof: DefaultProofType, SectorNumber: 2, SealedCid: "kept", SealedPath: "/kept", CachePath: "/kept-cache"}
+	in.WindowPoSt.Sectors = append(in.WindowPoSt.Sectors, other)
+	in.Unseal.Sector = &sealv1.Sector{RegisteredSealProof: DefaultProofType, MinerId: 1001, SectorNumber: 1}
+	unsealPath := in.Unseal.GetSealedPath()
+	var r [32]byte
+	r[0] = 9
+	resp := &sealv1.PC2Response{SealedCid: cidString(commcid.ReplicaCommitmentV1ToCID(r[:])), UnsealedCid: zeroPiece2KiB}
+	feed(resp, in)
+	sealed, cache := in.PC2.GetSealedPath(), in.PC2.GetCachePath()
+	for _, c := range []struct {
+		name      string
+		got, want string
+	}{
+		{"snap_encode sector key", in.SnapEncode.GetSectorKeyPath(), sealed},
+		{"snap_encode sector key cache", in.SnapEncode.GetSectorKeyCachePath(), cache},
+		{"snap_prove sector key", in.SnapProve.GetSectorKeyPath(), sealed},
+		{"snap_prove old comm_r", in.SnapProve.GetOldSealedCid(), resp.GetSealedCid()},
+		{"window_post comm_r", in.WindowPoSt.GetSectors()[0].GetSealedCid(), resp.GetSealedCid()},
+		{"window_post sealed", in.WindowPoSt.GetSectors()[0].GetSealedPath(), sealed},
+		{"winning_post cache", in.WinningPoSt.GetSectors()[0].GetCachePath(), cache},
+		{"window_post other sector", in.WindowPoSt.GetSectors()[1].GetSealedPath(), "/kept"},
+		{"unseal of another miner's sector", in.Unseal.GetSealedPath(), unsealPath},
+		{"c1 comm_r", in.C1.GetSealedCid(), resp.GetSealedCid()},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
 	}
 }

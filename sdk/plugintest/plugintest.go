@@ -70,6 +70,10 @@ type Config struct {
 	// Concurrency is how many calls run at once in the concurrency check.
 	// Default 8.
 	Concurrency int
+	// CallTimeout bounds each call the kit makes. Default 2 minutes; a
+	// plugin proving for real (a 2 KiB c2 or snap_prove on a CPU takes
+	// about a minute, more on a loaded machine) may need longer.
+	CallTimeout time.Duration
 	// StartTimeout bounds each plugin start. Default 30s.
 	StartTimeout time.Duration
 	// LogLevel is the level at which the plugin's log reaches t.Log.
@@ -148,6 +152,9 @@ func newHarness(t testing.TB, cfg Config) (*harness, error) {
 	}
 	if h.cfg.Concurrency <= 0 {
 		h.cfg.Concurrency = 8
+	}
+	if h.cfg.CallTimeout <= 0 {
+		h.cfg.CallTimeout = callTimeout
 	}
 	if h.cfg.StartTimeout <= 0 {
 		h.cfg.StartTimeout = 30 * time.Second

@@ -2,9 +2,11 @@ package plugintest
 
 import (
 	"encoding/json"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -212,6 +214,22 @@ func TestConfigMistakes(t *testing.T) {
 	}
 }
 
+// TestBLSModulus checks the kit's little-endian modulus against r in
+// decimal, as the BLS12-381 specification gives it.
+func TestBLSModulus(t *testing.T) {
+	r, _ := new(big.Int).SetString("52435875175126190479447740508185965837690552500527637822603658699938581184513", 10)
+	be := slices.Clone(blsModulus[:])
+	slices.Reverse(be)
+	if got := new(big.Int).SetBytes(be); got.Cmp(r) != 0 {
+		t.Fatalf("blsModulus = %v, want %v", got, r)
+	}
+	below := blsModulus
+	below[0]--
+	if !belowScalarModulus(below[:]) || belowScalarModulus(blsModulus[:]) {
+		t.Error("r-1 must be a scalar and r not")
+	}
+}
+
 func TestCIDs(t *testing.T) {
 	var c [32]byte
 	c[0] = 1
@@ -223,6 +241,11 @@ func TestCIDs(t *testing.T) {
 		want    string
 	}{
 		{"zero piece", zeroPiece2KiB, unsealedKind, ""},
+		// snap_encode's comm_r from filecoin-ffi: top byte 0x46, a scalar
+		// but not 254 bits.
+		{"sealed with bit 254 set", "bagboea4b5abcaisk54bnccehl56ocvas24ip527zl2jopfk57w3z2bupqwv7jikg", sealedKind, ""},
+		{"sealed at the modulus", cidString(commcid.ReplicaCommitmentV1ToCID(blsModulus[:])), sealedKind, "BLS12-381 scalar modulus"},
+		{"sealed over 255 bits", cidString(commcid.ReplicaCommitmentV1ToCID(wide[:])), sealedKind, "BLS12-381 scalar modulus"},
 		{"sealed", sealed, sealedKind, ""},
 		{"unsealed as sealed", zeroPiece2KiB, sealedKind, "want a sealed"},
 		{"sealed as unsealed", sealed, unsealedKind, "want an unsealed"},
