@@ -157,11 +157,35 @@ func (s *sim) computeBound(p *plan.Plan) *Bound {
 		}
 		return t, strings.Join(parts, " + ")
 	}
+	// postTime is the time a day the PoSt workload holds the processors
+	// that pass keep, split over a stage's processors as its tasks are:
+	// time sealing cannot have.
+	postTime := func(keep func(pr config.Processor) bool) (float64, string) {
+		var t float64
+		for _, pr := range cfg.Processors {
+			st := s.postByName[pr.Stage]
+			if st == nil || !keep(pr) {
+				continue
+			}
+			t += s.postPerDay(st) * st.duration.Minutes() * share(pr)
+		}
+		if t == 0 {
+			return 0, ""
+		}
+		return t, fmt.Sprintf(" − %s min of PoSt a day", trimFloat(t))
+	}
 	for _, l := range cfg.Locks {
-		t, parts := heldTime(func(pr config.Processor) bool { return contains(pr.Locks, l.Name) })
+		keep := func(pr config.Processor) bool { return contains(pr.Locks, l.Name) }
+		t, parts := heldTime(keep)
+		post, postText := postTime(keep)
 		if t > 0 {
-			add("lock "+l.Name, "lock", float64(max(l.Capacity, 1))*dayMinutes/t,
-				fmt.Sprintf("capacity %d × %d min ÷ %s min held a sector (%s)", max(l.Capacity, 1), dayMinutes, trimFloat(t), parts))
+			c := max(l.Capacity, 1)
+			avail := fmt.Sprintf("capacity %d × %d min", c, dayMinutes)
+			if postText != "" {
+				avail = "(" + avail + postText + ")"
+			}
+			add("lock "+l.Name, "lock", (float64(c)*dayMinutes-post)/t,
+				fmt.Sprintf("%s ÷ %s min held a sector (%s)", avail, trimFloat(t), parts))
 		}
 	}
 	if p != nil {
@@ -170,13 +194,19 @@ func (s *sim) computeBound(p *plan.Plan) *Bound {
 			gpuOf[pr.ID] = pr
 		}
 		for _, g := range p.GPUs {
-			t, parts := heldTime(func(pr config.Processor) bool {
+			keep := func(pr config.Processor) bool {
 				pp, ok := gpuOf[pr.ID]
 				return ok && pp.UsesGPU && containsInt(pp.GPUs, g.Index)
-			})
+			}
+			t, parts := heldTime(keep)
+			post, postText := postTime(keep)
 			if t > 0 {
-				add(fmt.Sprintf("GPU %d", g.Index), "gpu", dayMinutes/t,
-					fmt.Sprintf("%d min ÷ %s min of GPU work a sector (%s)", dayMinutes, trimFloat(t), parts))
+				avail := fmt.Sprintf("%d min", dayMinutes)
+				if postText != "" {
+					avail = "(" + avail + postText + ")"
+				}
+				add(fmt.Sprintf("GPU %d", g.Index), "gpu", (dayMinutes-post)/t,
+					fmt.Sprintf("%s ÷ %s min of GPU work a sector (%s)", avail, trimFloat(t), parts))
 			}
 		}
 		// Tasks beyond a pc1 processor's multicore SDR units run unbound,

@@ -29,6 +29,32 @@
 // after everything at their minute, so a result counts everything up to and
 // including its minute. The same request always gives the same result.
 //
+// # PoSt and preemption
+//
+// The simulation block's post block adds proving to the sealing: a
+// WindowPoSt deadline opens every window_post_every (default 30m, from
+// the start) with window_post_partitions tasks (default 1), each due
+// window_post_deadline (30m) after it opens; each 30-second epoch is won
+// with probability winning_post_per_day ÷ 2880 (default 10 a day), from a
+// fixed seed so runs compare, and each win is a WinningPoSt due
+// winning_post_deadline (25s) later. They go through Core.SubmitDeadline
+// to the processors of window_post and winning_post, which must exist:
+// the same dispatcher and arbiter, so the urgent class and its bounds act
+// as in `host run`. Without a post block no PoSt task is simulated, so a
+// sealing-only config's results do not move.
+//
+// With arbiter.preempt, the dispatcher names running sealing tasks to
+// preempt (Core.OnPreempt); the simulation does what the real host does:
+// it cancels each at once, its work so far lost, and submits it again, to
+// wait (that wait counts in the stage's waits) and run from the start.
+// The loss is counted per victim stage and checked against the arbiter's
+// own count. Preemption costs sealing throughput, so the tests show where
+// it pays: a WinningPoSt sharing a GPU with a backlogged c2 waits up to a
+// c2 hold (15 min) and misses its 25 s without it, and starts within the
+// bound with it; a WindowPoSt has 30 minutes and meets them without.
+// Urgent work is never preempted for urgent work, so a WinningPoSt on the
+// GPU a WindowPoSt runs on may wait one WindowPoSt (4 min) even so.
+//
 // # Agreement with sealcalc
 //
 // Where the models overlap — no locks, no limits beyond concurrency, whole
@@ -44,8 +70,10 @@
 // day ÷ its duration; each lock's capacity × a day ÷ the time a sector
 // holds it; with the machine (Request.Plan), each GPU's day ÷ the GPU time
 // a sector needs from it, and the pc1 tasks memory holds × a day ÷ pc1's
-// duration; and the sealing threads × a day ÷ a sector's whole cycle. A
-// lock or GPU serves some of a stage's processors, so the time a sector
+// duration; and the sealing threads × a day ÷ a sector's whole cycle. The
+// PoSt workload's expected time a day on a lock or GPU comes off that
+// lock's or GPU's day first (preempted work lost does not: the bound stays
+// an upper one). A lock or GPU serves some of a stage's processors, so the time a sector
 // needs from it depends on how the stage's tasks split over them: by
 // concurrency, as the least-loaded dispatcher splits alike processors,
 // unless the run split them otherwise (then the run's split), so a run
@@ -67,10 +95,15 @@
 // starvation shows) and backlog (mean, most and last of the timeline's
 // waiting counts), and per-lock busy fraction, idle-while-waiting time
 // (from the arbiter's own measurement), share of busy time per stage and
-// grants. WriteText leads with sectors a day against the bound and every
-// limit, then waits and backlogs, locks, the pipeline and the defaults;
+// grants; with a post block, per PoSt stage the tasks submitted, done,
+// missed and pending at the end, and waits in seconds (post), and per
+// stage preempted the tasks and minutes of work lost (preempted).
+// WriteText leads with sectors a day against the bound and every
+// limit, then waits and backlogs, PoSt and preemption, locks, the
+// pipeline and the defaults;
 // the timeline only on request. WriteComparison puts fair, fifo and
 // greedy side by side (ComparePolicies). WriteSVG shows each lock's
-// holders (bars averaged to at least 10 px, 12 h each over 30 days) and
+// holders, PoSt's too (bars averaged to at least 10 px, 12 h each over 30
+// days) and
 // each stage's backlog over time, in hours.
 package simulate

@@ -24,9 +24,16 @@ func TestGolden(t *testing.T) {
 	}{
 		{"plan-b-fair", "testdata/plan-b.hcl", config.PolicyFair},
 		{"plan-b-sealcalc-greedy", "testdata/plan-b-sealcalc.hcl", config.PolicyGreedy},
+		{"post-fair", "", config.PolicyFair}, // loadPoSt's
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, Request{Config: load(t, tc.config), Policy: tc.policy,
+			var cfg *config.Config
+			if tc.config == "" {
+				cfg = loadPoSt(t)
+			} else {
+				cfg = load(t, tc.config)
+			}
+			r := run(t, Request{Config: cfg, Policy: tc.policy,
 				For: 2 * 24 * time.Hour, Step: 4 * time.Hour, Turnaround: time.Minute})
 			var text bytes.Buffer
 			if err := WriteText(&text, r, true); err != nil {

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/sealhost/sealhost/host/internal/config"
 )
 
 // activeStages lists the stages a result ran, in pipeline order, and those
@@ -59,15 +61,17 @@ func WriteText(w io.Writer, r *Result, timeline bool) error {
 			trimFloat(s.WaitP50Minutes), trimFloat(s.WaitP99Minutes), trimFloat(s.WaitMaxMinutes), mean, most, end)
 	}
 	tw.Flush()
+	writePoSt(&b, r)
 
 	if len(r.Locks) > 0 {
 		b.WriteString("\n")
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "LOCK\tCAPACITY\tBUSY\tIDLE WHILE WAITING (min)\tSHARE OF BUSY TIME\tGRANTS")
+		holders := append(all, r.postStages()...)
 		for _, name := range r.lockNames() {
 			l := r.Locks[name]
 			var share, grants []string
-			for _, st := range all {
+			for _, st := range holders {
 				if v, ok := l.Share[st]; ok {
 					share = append(share, fmt.Sprintf("%s %.3f", st, v))
 				}
@@ -218,6 +222,61 @@ func WriteComparison(w io.Writer, runs []*Result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// postStages lists the result's PoSt stages in config order.
+func (r *Result) postStages() []string {
+	var out []string
+	for _, st := range config.Stages {
+		if _, ok := r.PoSt[string(st)]; ok {
+			out = append(out, string(st))
+		}
+	}
+	return out
+}
+
+// writePoSt writes the PoSt workload's table and what preemption cost,
+// when the run had either.
+func writePoSt(b *strings.Builder, r *Result) {
+	names := r.postStages()
+	if len(names) > 0 {
+		b.WriteString("\n")
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "POST\tURGENT\tSUBMITTED\tDONE\tMISSED\tPENDING\tDEADLINE (min)\tWAIT P50\tP99\tMAX (s)\t")
+		for _, name := range names {
+			p := r.PoSt[name]
+			urgent := "no"
+			if p.Urgent {
+				urgent = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", name, urgent, p.Submitted, p.Done, p.Missed, p.Pending,
+				trimFloat(p.DeadlineMinutes), trimFloat(p.WaitP50Seconds), trimFloat(p.WaitP99Seconds), trimFloat(p.WaitMaxSeconds))
+		}
+		tw.Flush()
+		var work []string
+		for _, name := range names {
+			p := r.PoSt[name]
+			if p.PerDay > 0 {
+				work = append(work, fmt.Sprintf("%s %s a day on average, at random epochs (fixed seed), %s min each", name, trimFloat(p.PerDay), trimFloat(p.Minutes)))
+			} else {
+				work = append(work, fmt.Sprintf("%s %d every %s min, %s min each", name, p.Partitions, trimFloat(p.EveryMinutes), trimFloat(p.Minutes)))
+			}
+		}
+		fmt.Fprintf(b, "PoSt workload (simulation block's post block): %s.\n", strings.Join(work, "; "))
+	}
+	if len(r.Preempted) == 0 {
+		if len(names) > 0 {
+			b.WriteString("Preempted for urgent work: nothing.\n")
+		}
+		return
+	}
+	var lost []string
+	for _, st := range config.Stages {
+		if p, ok := r.Preempted[string(st)]; ok {
+			lost = append(lost, fmt.Sprintf("%s %d tasks, %s min of work lost", st, p.Tasks, trimFloat(p.LostMinutes)))
+		}
+	}
+	fmt.Fprintf(b, "Preempted for urgent work (cancelled, their work lost, and run again): %s.\n", strings.Join(lost, "; "))
 }
 
 func contains(s []string, v string) bool {

@@ -90,6 +90,13 @@ type Result struct {
 	Stages   map[string]*StageStats `json:"stages"`
 	Locks    map[string]*LockStats  `json:"locks"`
 
+	// PoSt is, per PoSt stage, the post block's workload and how it fared:
+	// waits, missed deadlines. Absent without a post block.
+	PoSt map[string]*PoStStats `json:"post,omitempty"`
+	// Preempted is, per stage whose tasks were preempted for urgent work,
+	// how many and the work lost. Absent when none was.
+	Preempted map[string]*Preemption `json:"preempted,omitempty"`
+
 	// Held is, per timeline point after the first, per lock and stage, the
 	// fraction of the lock's capacity-time over the step just ended that the
 	// stage held. It is what the SVG draws; kept out of the JSON for size.
@@ -144,10 +151,12 @@ type LockStats struct {
 type eventKind uint8
 
 const (
-	evEnd    eventKind = iota // a stage of a sector ends
-	evEnter                   // a sealing thread starts a new sector
-	evWake                    // the dispatcher's stagger wake-up
-	evSample                  // a timeline point; sorts after everything at its time
+	evEnd     eventKind = iota // a stage of a sector ends
+	evEnter                    // a sealing thread starts a new sector
+	evWake                     // the dispatcher's stagger or preemption wake-up
+	evWindow                   // a WindowPoSt deadline opens
+	evWinning                  // a block is won: a WinningPoSt is due
+	evSample                   // a timeline point; sorts after everything at its time
 )
 
 type event struct {
@@ -155,6 +164,7 @@ type event struct {
 	kind eventKind
 	seq  uint64
 	sec  *sector
+	job  *postJob
 	task dispatch.TaskID
 }
 
@@ -227,6 +237,11 @@ type step struct {
 	done             int
 	busy             time.Duration // running × time, summed
 	waits            []time.Duration
+
+	// PoSt steps only: the time a task has from submission to finish, and
+	// its tasks submitted, late, and unfinished with time left at the end.
+	deadline                   time.Duration
+	submitted, missed, pending int
 }
 
 // virtualClock is the simulation's clock: it reads whatever the event loop
@@ -283,10 +298,20 @@ type sim struct {
 
 	started []dispatch.Start
 	tasks   map[dispatch.TaskID]*sector // waiting for a processor
-	holders map[dispatch.TaskID]string  // running: the processor
+	holders map[dispatch.TaskID]*hold   // running
 	starts  map[string]int              // tasks started, per processor
 	arb     *arbiter.Arbiter
 	locker  *dispatch.ArbiterLocker
+
+	// The post block's workload (nil without one), its steps, and the
+	// preemptions the dispatcher reported and the simulation carried out.
+	post       *postWorkload
+	postSteps  []*step
+	postByName map[config.Stage]*step
+	victims    []dispatch.TaskID
+	preempted  map[string]*preempted
+	// wakes are the wake-up times queued, so each is queued once.
+	wakes map[time.Duration]bool
 
 	finished int
 	res      *Result
@@ -338,14 +363,17 @@ func Run(req Request) (*Result, error) {
 	}
 
 	s := &sim{
-		req:       req,
-		clock:     &virtualClock{t: epoch},
-		byName:    map[config.Stage]*step{},
-		procs:     map[string][]*lockState{},
-		procStage: map[string]config.Stage{},
-		tasks:     map[dispatch.TaskID]*sector{},
-		holders:   map[dispatch.TaskID]string{},
-		starts:    map[string]int{},
+		req:        req,
+		clock:      &virtualClock{t: epoch},
+		byName:     map[config.Stage]*step{},
+		procs:      map[string][]*lockState{},
+		procStage:  map[string]config.Stage{},
+		tasks:      map[dispatch.TaskID]*sector{},
+		holders:    map[dispatch.TaskID]*hold{},
+		starts:     map[string]int{},
+		postByName: map[config.Stage]*step{},
+		preempted:  map[string]*preempted{},
+		wakes:      map[time.Duration]bool{},
 	}
 	if err := s.newLocker(policy); err != nil {
 		return nil, err
@@ -361,6 +389,7 @@ func Run(req Request) (*Result, error) {
 		return nil, err
 	}
 	s.core = core
+	core.OnPreempt(func(id dispatch.TaskID) { s.victims = append(s.victims, id) })
 	if err := s.buildPipeline(); err != nil {
 		return nil, err
 	}
@@ -417,6 +446,9 @@ func Run(req Request) (*Result, error) {
 	for i := 0; i < threads; i++ {
 		s.push(event{at: 0, kind: evEnter})
 	}
+	if err := s.buildPoSt(); err != nil {
+		return nil, err
+	}
 	for m := time.Duration(0); m <= req.For; m += req.Step {
 		s.push(event{at: m, kind: evSample})
 	}
@@ -428,6 +460,9 @@ func Run(req Request) (*Result, error) {
 		return nil, fmt.Errorf("simulate: internal error: %w", s.err)
 	}
 	s.summarise()
+	if err := s.summarisePoSt(); err != nil {
+		return nil, err
+	}
 	s.res.Defaults = defaults(cfg, s.res, s.steps)
 	s.res.Bound = s.computeBound(req.Plan)
 	return s.res, nil
@@ -579,23 +614,41 @@ func (s *sim) loop() {
 		case evEnter:
 			s.enter(&sector{stage: -1})
 		case evEnd:
+			if e.job != nil || s.steps[e.sec.stage].mode == Dispatched {
+				h := s.holders[e.task]
+				if h == nil {
+					break // preempted: cancelled and resubmitted
+				}
+				s.unhold(e.task)
+				s.core.Release(e.task)
+				if e.job != nil {
+					s.endPoSt(h)
+					s.drain()
+					break
+				}
+				s.drain()
+			}
 			st := s.steps[e.sec.stage]
 			st.running--
 			st.done++
-			if st.mode == Dispatched {
-				s.unhold(e.task)
-				s.core.Release(e.task)
-				s.drain()
-			}
 			s.advance(e.sec)
 		case evWake:
+			delete(s.wakes, e.at)
 			s.core.Tick()
 			s.drain()
+		case evWindow:
+			s.onWindow()
+		case evWinning:
+			s.onWinning()
 		case evSample:
 			s.sample()
 		}
+		s.preemptVictims()
 		if at, ok := s.core.Wake(); ok {
-			s.push(event{at: at.Sub(epoch), kind: evWake})
+			if d := at.Sub(epoch); !s.wakes[d] {
+				s.wakes[d] = true
+				s.push(event{at: d, kind: evWake})
+			}
 		}
 	}
 	if s.now < s.req.For {
@@ -649,21 +702,26 @@ func (s *sim) drain() {
 	for len(s.started) > 0 {
 		st := s.started[0]
 		s.started = s.started[1:]
-		sec := s.tasks[st.Task]
-		delete(s.tasks, st.Task)
-		step := s.byName[st.Stage]
+		step := s.stepOf(st.Stage)
 		step.waiting--
 		step.running++
-		step.waits = append(step.waits, s.now-sec.waiting)
+		h := &hold{proc: st.Processor, start: s.now}
+		if j := s.postJobs(st.Task); j != nil {
+			h.job = j
+		} else {
+			h.sec = s.tasks[st.Task]
+			delete(s.tasks, st.Task)
+			step.waits = append(step.waits, s.now-h.sec.waiting)
+		}
 		for _, l := range s.procs[st.Processor] {
 			s.settle(l)
 			l.held++
 			l.byStage[step.name]++
 			l.grants[step.name]++
 		}
-		s.holders[st.Task] = st.Processor
+		s.holders[st.Task] = h
 		s.starts[st.Processor]++
-		s.push(event{at: s.now + step.duration, kind: evEnd, sec: sec, task: st.Task})
+		s.push(event{at: s.now + step.duration, kind: evEnd, sec: h.sec, job: h.job, task: st.Task})
 	}
 }
 
@@ -684,9 +742,9 @@ func (s *sim) newLocker(policy config.Policy) error {
 
 // unhold forgets the locks a task held.
 func (s *sim) unhold(id dispatch.TaskID) {
-	proc := s.holders[id]
+	proc := s.holders[id].proc
 	delete(s.holders, id)
-	st := s.byName[s.procStage[proc]]
+	st := s.stepOf(s.procStage[proc])
 	for _, l := range s.procs[proc] {
 		s.settle(l)
 		l.held--
@@ -759,12 +817,8 @@ func (s *sim) summarise() {
 			ss.BacklogMean = math.Round(float64(sum)/float64(len(r.Timeline))*10) / 10
 			ss.BacklogEnd = r.Timeline[len(r.Timeline)-1].Waiting[st.name]
 		}
-		if len(st.waits) > 0 {
-			w := append([]time.Duration(nil), st.waits...)
-			sort.Slice(w, func(i, j int) bool { return w[i] < w[j] })
-			ss.WaitP50Minutes = minutes(quantile(w, 0.50))
-			ss.WaitP99Minutes = minutes(quantile(w, 0.99))
-			ss.WaitMaxMinutes = minutes(w[len(w)-1])
+		if p50, p99, most, ok := waitQuantiles(st.waits); ok {
+			ss.WaitP50Minutes, ss.WaitP99Minutes, ss.WaitMaxMinutes = minutes(p50), minutes(p99), minutes(most)
 		}
 		r.Stages[st.name] = ss
 	}
@@ -827,7 +881,17 @@ func defaults(cfg *config.Config, r *Result, steps []*step) []string {
 		}
 		out = append(out, fmt.Sprintf("durations from the %s: %s", src, strings.Join(builtin, ", ")))
 	}
-	return out
+	return append(out, postDefaults(cfg, r)...)
+}
+
+// waitQuantiles is the p50, p99 and max of waits; ok is false for none.
+func waitQuantiles(waits []time.Duration) (p50, p99, most time.Duration, ok bool) {
+	if len(waits) == 0 {
+		return 0, 0, 0, false
+	}
+	w := append([]time.Duration(nil), waits...)
+	sort.Slice(w, func(i, j int) bool { return w[i] < w[j] })
+	return quantile(w, 0.50), quantile(w, 0.99), w[len(w)-1], true
 }
 
 // quantile is the nearest-rank quantile of sorted, non-empty w.

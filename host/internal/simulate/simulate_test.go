@@ -48,8 +48,13 @@ func encode(t testing.TB, r *Result) []byte {
 // same bytes out; maps and the arbiter's bookkeeping must not leak
 // iteration order into results.
 func TestDeterministic(t *testing.T) {
-	for _, path := range []string{"testdata/plan-b-sealcalc.hcl", "testdata/plan-b.hcl"} {
-		cfg := load(t, path)
+	for _, path := range []string{"testdata/plan-b-sealcalc.hcl", "testdata/plan-b.hcl", "post"} {
+		var cfg *config.Config
+		if path == "post" {
+			cfg = loadPoSt(t)
+		} else {
+			cfg = load(t, path)
+		}
 		for _, p := range []config.Policy{config.PolicyFair, config.PolicyFIFO, config.PolicyGreedy} {
 			t.Run(path+"/"+string(p), func(t *testing.T) {
 				req := Request{Config: cfg, Policy: p, For: 5 * 24 * time.Hour, Step: 30 * time.Minute}

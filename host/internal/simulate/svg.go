@@ -11,12 +11,14 @@ import (
 // stageColours are fixed so the same stage has the same colour in every
 // chart (and in every run an operator compares).
 var stageColours = map[string]string{
-	"tree_d":      "#8c564b",
-	"pc1":         "#1f77b4",
-	"pc2":         "#ff7f0e",
-	StageWaitSeed: "#7f7f7f",
-	"c1":          "#9467bd",
-	"c2":          "#d62728",
+	"tree_d":       "#8c564b",
+	"pc1":          "#1f77b4",
+	"pc2":          "#ff7f0e",
+	StageWaitSeed:  "#7f7f7f",
+	"c1":           "#9467bd",
+	"c2":           "#d62728",
+	"window_post":  "#2ca02c",
+	"winning_post": "#bcbd22",
 }
 
 func colour(stage string) string {
@@ -89,6 +91,12 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 	y := float64(titleSpace)
 	// Lock holder bands: for each bar, the mean fraction of the lock's
 	// capacity each stage held, stacked from the bottom.
+	// The lock bands stack the pipeline's stages, then PoSt's.
+	var holders []string
+	for _, p := range r.Pipeline {
+		holders = append(holders, p.Stage)
+	}
+	holders = append(holders, r.postStages()...)
 	for _, name := range locks {
 		l := r.Locks[name]
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", plotLeft-6, y+lockBand/2+4, html.EscapeString(name))
@@ -98,10 +106,10 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 			end := min(k+bucket, len(r.Timeline), len(r.Held))
 			x0, x1 := x(float64(r.Timeline[k-1].Minute)), x(float64(r.Timeline[end-1].Minute))
 			base := y + lockBand
-			for _, st := range r.Pipeline {
+			for _, st := range holders {
 				var f float64
 				for j := k; j < end; j++ {
-					f += r.Held[j][name][st.Stage]
+					f += r.Held[j][name][st]
 				}
 				f /= float64(end - k)
 				if f <= 0 {
@@ -109,7 +117,7 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 				}
 				h := f * lockBand
 				fmt.Fprintf(&b, `<rect x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"/>`+"\n",
-					x0, base-h, math.Max(x1-x0-0.5, 0.5), h, colour(st.Stage))
+					x0, base-h, math.Max(x1-x0-0.5, 0.5), h, colour(st))
 				base -= h
 			}
 		}
@@ -176,6 +184,12 @@ func WriteSVG(w io.Writer, r *Result, title string) error {
 			label = fmt.Sprintf("%s (%s, %d)", p.Stage, trimFloat(st.BacklogMean), st.BacklogMax)
 		}
 		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="14" height="10" fill="%s"/>`+"\n", plotRight+8, ly-9, colour(p.Stage))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f">%s</text>`+"\n", plotRight+28, ly, html.EscapeString(label))
+	}
+	for _, name := range r.postStages() {
+		ly += 18
+		label := fmt.Sprintf("%s (missed %d)", name, r.PoSt[name].Missed)
+		fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="14" height="10" fill="%s"/>`+"\n", plotRight+8, ly-9, colour(name))
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f">%s</text>`+"\n", plotRight+28, ly, html.EscapeString(label))
 	}
 	ly += 26
