@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -85,6 +86,9 @@ func runProcessor(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer c.Close()
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(extprocessor.Procs) // why: extprocessor.Procs
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	err = extprocessor.Run(ctx, extprocessor.Options{

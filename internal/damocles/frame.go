@@ -213,6 +213,10 @@ func compactValue(b *bytes.Buffer, raw json.RawMessage) error {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return errors.New("empty")
 	}
+	if compact(raw) && valid(raw) {
+		b.Write(raw) // what our own encoders write: no second pass
+		return nil
+	}
 	if err := json.Compact(b, raw); err != nil {
 		return fmt.Errorf("not a JSON value: %v", err)
 	}

@@ -1,6 +1,7 @@
 package damocles
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -34,8 +35,8 @@ func (p PoStProof) MarshalJSON() ([]byte, error) {
 }
 
 func (p *PoStProof) UnmarshalJSON(raw []byte) error {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := stringOf(bytes.TrimSpace(raw))
+	if !ok {
 		return fmt.Errorf("want a PoSt proof name such as \"StackedDrgWindow32GiBV1_2\", got %s", kind(raw))
 	}
 	for i, n := range postProofNames {

@@ -1,6 +1,7 @@
 package damocles
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -38,8 +39,8 @@ func (p SealProof) MarshalJSON() ([]byte, error) {
 }
 
 func (p *SealProof) UnmarshalJSON(raw []byte) error {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := stringOf(bytes.TrimSpace(raw))
+	if !ok {
 		return fmt.Errorf("want a seal proof name such as \"StackedDrg32GiBV1_1\", got %s", kind(raw))
 	}
 	for i, n := range sealProofNames {

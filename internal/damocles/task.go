@@ -274,6 +274,20 @@ func commitmentOf(field, s string, conv func(cid.Cid) ([]byte, error)) (Bytes32,
 	return out, nil
 }
 
+// compacted is raw, one valid JSON value (read by object), without
+// blanks, as marshal would write it; raw itself when it has none (a
+// filecoin-ffi output, compact already, is up to 100 MB).
+func compacted(raw json.RawMessage) (json.RawMessage, error) {
+	if compact(raw) {
+		return raw, nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
 // marshal writes v as serde would read it back: compact, without Go's HTML
 // escaping.
 func marshal(v any) (json.RawMessage, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Bounds, the task API's own (host/internal/daemon): a path longer than
@@ -19,8 +20,91 @@ type fields struct {
 	m map[string]json.RawMessage
 }
 
-// object reads raw, which must be exactly one JSON object.
+// object reads raw, which must be exactly one JSON object. Its values
+// are slices of raw, not copies: a line is read into a buffer of its own
+// (LineReader) and a c1out is up to 100 MB.
 func object(raw []byte) (fields, error) {
+	if f, ok := splitObject(raw); ok {
+		return f, nil
+	}
+	return objectErr(raw)
+}
+
+// splitObject is object for a valid object whose keys are all distinct,
+// which is what a peer sends, in one pass of scan.go's scanner.
+// encoding/json's Decoder walks an object token by token and copies each
+// value, ten times slower, and `host processor` pays that on every task it
+// forwards. ok is false for anything else; objectErr then says what is
+// wrong.
+func splitObject(raw []byte) (f fields, ok bool) {
+	i := skipSpace(raw, 0)
+	if i == len(raw) || raw[i] != '{' {
+		return fields{}, false
+	}
+	f = fields{m: make(map[string]json.RawMessage, 8)}
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return f, skipSpace(raw, i+1) == len(raw)
+	}
+	for {
+		start := i
+		if i = scanKey(raw, i); i < 0 {
+			return fields{}, false
+		}
+		key, ok := stringOf(raw[start:scanString(raw, start)])
+		if !ok {
+			return fields{}, false
+		}
+		end := scanValue(raw, i)
+		if end < 0 {
+			return fields{}, false
+		}
+		if _, dup := f.m[key]; dup {
+			return fields{}, false
+		}
+		f.m[key] = raw[i:end:end]
+		i = skipSpace(raw, end)
+		switch {
+		case i < len(raw) && raw[i] == '}':
+			return f, skipSpace(raw, i+1) == len(raw)
+		case i < len(raw) && raw[i] == ',':
+			i = skipSpace(raw, i+1)
+		default:
+			return fields{}, false
+		}
+	}
+}
+
+// stringOf reads a valid JSON string token: without escapes and in valid
+// UTF-8 its bytes are the string (encoding/json would give the same);
+// otherwise encoding/json unescapes it.
+func stringOf(tok []byte) (string, bool) {
+	if len(tok) < 2 || tok[0] != '"' || tok[len(tok)-1] != '"' {
+		return "", false
+	}
+	if in := tok[1 : len(tok)-1]; plainString(in) {
+		return string(in), true
+	}
+	var s string
+	if json.Unmarshal(tok, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// plainString reports whether in, a string token's inside, holds no quote,
+// escape or control character and is valid UTF-8: then it is the string.
+func plainString(in []byte) bool {
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(in)
+}
+
+// objectErr is object the slow way, token by token, for its errors.
+func objectErr(raw []byte) (fields, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -86,7 +170,8 @@ func (f fields) get(key string, v any) error {
 	}
 	switch p := v.(type) {
 	case *string:
-		if err := json.Unmarshal(raw, p); err != nil {
+		var ok bool
+		if *p, ok = stringOf(raw); !ok {
 			return fmt.Errorf("%s: want a string (a path), got %s", key, kind(raw))
 		}
 		if len(*p) > maxString {
@@ -97,8 +182,19 @@ func (f fields) get(key string, v any) error {
 		}
 		return nil
 	case *uint64:
+		if n, ok := uintOf(raw); ok {
+			*p = n
+			return nil
+		}
 		if err := json.Unmarshal(raw, p); err != nil {
 			return fmt.Errorf("%s: want an integer 0..2^64-1, got %s", key, shortText(raw))
+		}
+		return nil
+	case json.Unmarshaler:
+		// raw is one valid value (object checked it): what
+		// json.Unmarshal would do, without its second scan.
+		if err := p.UnmarshalJSON(raw); err != nil {
+			return fmt.Errorf("%s: %v", key, err)
 		}
 		return nil
 	}
@@ -106,6 +202,21 @@ func (f fields) get(key string, v any) error {
 		return fmt.Errorf("%s: %v", key, unwrapJSON(err))
 	}
 	return nil
+}
+
+// uintOf reads a JSON integer of digits alone, as encoding/json reads one
+// into a uint64 (strconv.ParseUint); anything else is not ok.
+func uintOf(raw []byte) (uint64, bool) {
+	if len(raw) == 0 || len(raw) > 20 || raw[0] == '0' && len(raw) > 1 {
+		return 0, false
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(string(raw), 10, 64)
+	return n, err == nil
 }
 
 // unwrapJSON drops encoding/json's "json: error calling UnmarshalJSON for
@@ -191,8 +302,16 @@ func intArray(b []byte) []byte {
 // readInts reads an array of integers 0..255, of exactly n when n ≥ 0.
 func readInts(raw []byte, n int) ([]byte, error) {
 	t := bytes.TrimSpace(raw)
+	if out, ok := intsOf(t); ok && (n < 0 || len(out) == n) {
+		return out, nil
+	}
+	return intsSlow(t, n)
+}
+
+// intsSlow is readInts by encoding/json, for its messages.
+func intsSlow(t []byte, n int) ([]byte, error) {
 	if len(t) == 0 || t[0] != '[' {
-		return nil, fmt.Errorf("want an array of integers 0..255, got %s", kind(raw))
+		return nil, fmt.Errorf("want an array of integers 0..255, got %s", kind(t))
 	}
 	var v []json.RawMessage
 	if err := json.Unmarshal(t, &v); err != nil {
@@ -210,4 +329,39 @@ func readInts(raw []byte, n int) ([]byte, error) {
 		out[i] = c
 	}
 	return out, nil
+}
+
+// intsOf reads an array of integers 0..255 written as serde writes it
+// (digits, commas, maybe blanks), byte by byte: encoding/json took one
+// Unmarshal per element, and every task carries a few 32-byte values.
+// Anything else is not ok; readInts then reads it the slow way and names
+// what is wrong.
+func intsOf(t []byte) ([]byte, bool) {
+	if len(t) < 2 || t[0] != '[' || t[len(t)-1] != ']' {
+		return nil, false
+	}
+	out := make([]byte, 0, len(t)/2)
+	i := skipSpace(t, 1)
+	if i == len(t)-1 {
+		return out, true
+	}
+	for {
+		j, v := i, 0
+		for j < len(t) && t[j] >= '0' && t[j] <= '9' && j-i < 4 {
+			v = v*10 + int(t[j]-'0')
+			j++
+		}
+		if j == i || v > 255 || (t[i] == '0' && j-i > 1) {
+			return nil, false
+		}
+		out = append(out, byte(v))
+		i = skipSpace(t, j)
+		switch {
+		case i == len(t)-1:
+			return out, true
+		case t[i] != ',':
+			return nil, false
+		}
+		i = skipSpace(t, i+1)
+	}
 }

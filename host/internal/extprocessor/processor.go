@@ -10,6 +10,7 @@ import (
 	"log"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -49,6 +50,17 @@ type Options struct {
 	ExitGrace time.Duration
 }
 
+// Procs is the GOMAXPROCS `host processor` runs with unless $GOMAXPROCS
+// says otherwise. The adapter relays: each task is a few goroutines
+// handing one another a line, a call and its answer, and with a second P
+// idle every handoff wakes a second thread to look for work it rarely
+// finds (a futex wake and a sleep per handoff, on a box whose cores seal).
+// One P runs the relay on one thread and took a quarter off the adapter's
+// CPU per task (BenchmarkProcessorNoop). Nothing it does needs two:
+// decoding even a 100 MB c1out is a fraction of a second, and a blocking
+// write or file call hands its P on as any syscall does.
+const Procs = 1
+
 // ignoredEnv are the variables damocles-worker sets for a child that
 // confines itself (vc-processors' sys/cgroup.rs and sys/numa.rs).
 var ignoredEnv = []string{"VC_CG_NAME", "VC_CG_CPUSET", "VENUS_WORKER_NUMA_PREFERRED"}
@@ -77,7 +89,8 @@ func Run(ctx context.Context, o Options) error {
 		o:        o,
 		codec:    codec,
 		log:      log.New(o.Log, "host processor "+o.Stage+": ", log.LstdFlags|log.Lmicroseconds),
-		out:      bufio.NewWriter(o.Stdout),
+		out:      bufio.NewWriterSize(o.Stdout, 64<<10),
+		jobs:     make(chan job),
 		inFlight: map[uint64]bool{},
 		busy:     map[string]uint64{},
 	}
@@ -100,6 +113,9 @@ func Run(ctx context.Context, o Options) error {
 	// blocked read of stdin cannot be interrupted, and Run must still end
 	// on ctx. Serving there, rather than handing each line over, spares
 	// each request a goroutine switch.
+	stdin, undo := pollable(o.Stdin)
+	defer undo()
+	p.o.Stdin = stdin
 	readDone := make(chan error, 1)
 	go func() { readDone <- p.readLoop(ctx) }()
 	var readErr error
@@ -159,12 +175,19 @@ type proc struct {
 	log   *log.Logger
 	wg    sync.WaitGroup
 
+	jobs chan job // to idle workers
+
 	mu       sync.Mutex
-	out      *bufio.Writer
-	werr     error
 	closing  bool
 	inFlight map[uint64]bool
 	busy     map[string]uint64 // sector files in use → request id
+
+	// Answers. Writers queue on outMu; the last one in the queue
+	// flushes, so answers that finish together leave in one write.
+	outMu  sync.Mutex
+	queued atomic.Int32 // writers waiting for outMu
+	out    *bufio.Writer
+	werr   error
 }
 
 // serve handles one line: answers what cannot run at once, starts the rest.
@@ -213,18 +236,43 @@ func (p *proc) serve(ctx context.Context, n int, line []byte) {
 		p.busy[key] = id
 	}
 	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		resp := p.run(ctx, id, task)
+	j := job{id: id, task: task, key: key}
+	select {
+	case p.jobs <- j: // an idle worker takes it
+	default:
+		p.wg.Add(1)
+		go p.worker(ctx, j)
+	}
+}
+
+// job is one request that runs.
+type job struct {
+	id   uint64
+	task proto.Message
+	key  string
+}
+
+// worker runs j, then waits for more until ctx ends. Workers are kept, not
+// started per request: a task API call runs deep, and a new goroutine
+// regrows its stack to that depth on every task (the daemon's task API
+// found the same: stack growth was 6% of its CPU).
+func (p *proc) worker(ctx context.Context, j job) {
+	defer p.wg.Done()
+	for {
+		resp := p.run(ctx, j.id, j.task)
 		p.mu.Lock()
-		delete(p.inFlight, id)
-		if key != "" {
-			delete(p.busy, key)
+		delete(p.inFlight, j.id)
+		if j.key != "" {
+			delete(p.busy, j.key)
 		}
 		p.mu.Unlock()
 		p.answer(resp)
-	}()
+		select {
+		case j = <-p.jobs:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // run forwards one task to the host and encodes its answer.
@@ -369,8 +417,10 @@ func (p *proc) answer(r damocles.Response) {
 }
 
 func (p *proc) write(b []byte) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.queued.Add(1)
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	last := p.queued.Add(-1) == 0
 	if p.werr != nil {
 		return p.werr
 	}
@@ -378,13 +428,15 @@ func (p *proc) write(b []byte) error {
 		p.werr = err
 		return err
 	}
-	p.werr = p.out.Flush()
+	if last {
+		p.werr = p.out.Flush()
+	}
 	return p.werr
 }
 
 func (p *proc) writeErr() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
 	return p.werr
 }
 
