@@ -137,6 +137,7 @@ func TestGolden(t *testing.T) {
 		{"zen3-7543", "testdata/zen3-7543.hcl", zen3JSON},
 		{"intel-w2295", "testdata/intel-w2295.hcl", intelJSON},
 		{"seed-config-on-zen3", configHCL, zen3JSON},
+		{"seed-post-urgent", root + "examples/post-urgent.hcl", seedJSON},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := load(t, c.cfg, c.machine)

@@ -473,9 +473,11 @@ func (p *Plan) writeLocks(t *textWriter) {
 	}
 	t.table("  ", rows, map[int]bool{1: true}, nil)
 	if len(p.Urgent) > 0 {
-		t.line("  Urgent, granted first by deadline: %s; at most %d in a row on a lock sealing waits for.", strings.Join(p.Urgent, ", "), p.UrgentBurst)
+		t.line("  Urgent (granted first, by deadline): %s.", strings.Join(p.Urgent, ", "))
+		t.line("  At most %d urgent tasks in a row take a lock that sealing waits for.", p.UrgentBurst)
 		if preempt {
-			t.line("  An urgent task waiting longer than PREEMPTED AFTER cancels the lock's newest sealing task, which is requeued (its work is lost).")
+			t.line("  Past PREEMPTED AFTER, an urgent wait cancels the lock's newest")
+			t.line("  sealing task, which is requeued (its work is lost).")
 		}
 	}
 }
