@@ -57,6 +57,15 @@ with neither processors nor a simulation duration is skipped; one with a
 simulation duration but no processors runs inside the sealing thread
 without limit, as c1 does in damocles-worker.
 
+PoSt: a post block in the simulation block (post {} takes the defaults:
+a WindowPoSt partition every 30m due within 30m, 10 WinningPoSts a day at
+random epochs, fixed seed, each due within 25s) submits PoSt tasks with
+their deadlines to the window_post and winning_post processors; with the
+arbiter's urgent class and preempt, sealing tasks are preempted for them,
+cancelled and run again. The output adds per PoSt stage the waits (p50,
+p99, max, in seconds) and missed deadlines, and the tasks and work each
+stage lost to preemption.
+
 Exit status: 0 simulated, 1 the config or machine is wrong, 2 a usage mistake.
 
 flags:`)
