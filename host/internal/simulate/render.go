@@ -196,6 +196,10 @@ func WriteComparison(w io.Writer, runs []*Result) error {
 	for _, s := range queued {
 		head = append(head, s+" WAIT P50", "P99", "MAX (min)", "BACKLOG MEAN", "MAX")
 	}
+	post := r0.postStages()
+	for _, s := range post {
+		head = append(head, s+" MISSED", "WAIT P99 (s)")
+	}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, r := range runs {
 		of := "-"
@@ -207,6 +211,10 @@ func WriteComparison(w io.Writer, runs []*Result) error {
 			st := r.Stages[s]
 			row = append(row, trimFloat(st.WaitP50Minutes), trimFloat(st.WaitP99Minutes), trimFloat(st.WaitMaxMinutes),
 				trimFloat(st.BacklogMean), fmt.Sprint(st.BacklogMax))
+		}
+		for _, s := range post {
+			p := r.PoSt[s]
+			row = append(row, fmt.Sprint(p.Missed), trimFloat(p.WaitP99Seconds))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
@@ -303,11 +311,17 @@ func trimFloat(f float64) string {
 }
 
 func span(minutes int) string {
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
 	switch {
 	case minutes%(24*60) == 0:
-		return fmt.Sprintf("%d days", minutes/(24*60))
+		return plural(minutes/(24*60), "day")
 	case minutes%60 == 0:
-		return fmt.Sprintf("%d hours", minutes/60)
+		return plural(minutes/60, "hour")
 	}
-	return fmt.Sprintf("%d minutes", minutes)
+	return plural(minutes, "minute")
 }
