@@ -115,9 +115,18 @@ func CapDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
 			sev = hcl.DiagError
 		}
 	}
+	// It points where the hidden ones start, so an editor can jump there.
+	var at *hcl.Range
+	for _, d := range rest {
+		if d.Subject != nil {
+			at = d.Subject
+			break
+		}
+	}
 	out := append(hcl.Diagnostics{}, diags[:MaxDiagnostics]...)
 	return append(out, &hcl.Diagnostic{
 		Severity: sev,
+		Subject:  at,
 		Summary:  fmt.Sprintf("… and %d more", len(rest)),
 		Detail:   fmt.Sprintf("%d more diagnostics are not shown; fix the ones above first, they often cause the rest.", len(rest)),
 		Extra:    CodeConfig,
