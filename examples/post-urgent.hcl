@@ -50,8 +50,10 @@ arbiter {
   # GPU while sealing waits for it (urgent_burst, the default).
   urgent = ["winning_post", "window_post"]
   # A WinningPoSt has seconds: past 2 s of waiting for a GPU, the sealing
-  # task granted it last is cancelled and requeued (its work is lost).
-  preempt = { gpu1 = "2s", gpu2 = "2s" }
+  # task granted it last is cancelled and requeued (its work is lost). A
+  # WindowPoSt waits for one c2 at most and has 30 minutes: preempting for
+  # it would only lose sealing work (README: "Urgent work").
+  preempt = { gpu2 = { winning_post = "2s" } }
 }
 
 # ---- pc1: one process per socket --------------------------------------

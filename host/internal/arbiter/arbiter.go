@@ -3,6 +3,7 @@ package arbiter
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"sort"
 	"sync"
@@ -120,6 +121,11 @@ type Config struct {
 	// before a non-urgent holder of it is chosen for preemption (see
 	// Preemptions). Locks not listed are never preempted.
 	Preempt map[string]time.Duration
+	// PreemptFor maps a lock to urgent stages and their own bounds, which
+	// replace Preempt's for those stages; a lock listed here and not in
+	// Preempt is preempted for the listed stages only (a WinningPoSt, say,
+	// not a WindowPoSt that can wait for one c2).
+	PreemptFor map[string]map[string]time.Duration
 }
 
 // DefaultUrgentBurst is UrgentBurst's default: four urgent grants in a row
@@ -261,7 +267,24 @@ func New(cfg Config) (*Arbiter, error) {
 		if d < 0 {
 			return nil, fmt.Errorf("arbiter: preemption bound %v of lock %q is negative", d, name)
 		}
-		a.locks[i].preempt, a.locks[i].preemptAfter = true, d
+		a.locks[i].preemptAll, a.locks[i].preemptAfter = true, d
+	}
+	for name, by := range cfg.PreemptFor {
+		i, ok := a.lockIdx[name]
+		if !ok {
+			return nil, fmt.Errorf("arbiter: preemption of %w %q: declare it with its capacity", ErrUnknownLock, name)
+		}
+		for st, d := range by {
+			if !urgent[st] {
+				return nil, fmt.Errorf("arbiter: lock %q is preempted for stage %q, which is not urgent: add it to Urgent", name, st)
+			}
+			if d < 0 {
+				return nil, fmt.Errorf("arbiter: preemption bound %v of lock %q for %s is negative", d, name, st)
+			}
+		}
+		if len(by) > 0 {
+			a.locks[i].preemptFor = maps.Clone(by)
+		}
 	}
 	a.avail = make([]int, len(a.locks))
 	a.idle = make([]bool, len(a.locks))

@@ -84,10 +84,11 @@ type lock struct {
 	holdSum   time.Duration // completed holds, for the adaptive bound
 	holdCount int
 
-	waitingFair  int           // waiting requests of non-urgent stages that need it
-	urgentRun    int           // urgent grants since its last non-urgent one, made while one waited
-	preempt      bool          // Config.Preempt lists it
-	preemptAfter time.Duration // and how long an urgent request waits first
+	waitingFair  int                      // waiting requests of non-urgent stages that need it
+	urgentRun    int                      // urgent grants since its last non-urgent one, made while one waited
+	preemptAll   bool                     // Config.Preempt lists it
+	preemptAfter time.Duration            // and how long an urgent request waits first
+	preemptFor   map[string]time.Duration // Config.PreemptFor's bounds by stage
 
 	groups []*group // every group that asks for this lock
 

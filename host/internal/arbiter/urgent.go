@@ -106,10 +106,11 @@ func (a *Arbiter) Preemptions() (victims []Lease, next time.Time) {
 		chose, due := false, false
 		for _, i := range r.locks {
 			l := a.locks[i]
-			if !l.preempt || l.free > 0 {
+			after, ok := l.preemptBound(r.stage.name)
+			if !ok || l.free > 0 {
 				continue
 			}
-			at := r.requested.Add(l.preemptAfter)
+			at := r.requested.Add(after)
 			if now.Before(at) {
 				if next.IsZero() || at.Before(next) {
 					next = at
@@ -130,6 +131,15 @@ func (a *Arbiter) Preemptions() (victims []Lease, next time.Time) {
 		}
 	}
 	return victims, next
+}
+
+// preemptBound is how long an urgent request of stage waits for l before
+// a holder is preempted; ok is false when l is not preempted for it.
+func (l *lock) preemptBound(stage string) (time.Duration, bool) {
+	if d, ok := l.preemptFor[stage]; ok {
+		return d, true
+	}
+	return l.preemptAfter, l.preemptAll
 }
 
 // victimFor is the non-urgent lease on lock i granted last, not chosen yet.

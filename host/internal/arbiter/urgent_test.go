@@ -254,3 +254,30 @@ func TestPreemptNeedsADeclaredLock(t *testing.T) {
 		})
 	}
 }
+
+// PreemptFor preempts a lock for the stages it lists only, each with its
+// own bound.
+func TestPreemptFor(t *testing.T) {
+	a, clock := urgentArbiter(t, func(c *Config) {
+		c.PreemptFor = map[string]map[string]time.Duration{"gpu": {"winning_post": 10 * time.Second}}
+	})
+	gpu := []string{"gpu"}
+	_, gs := mustSubmit(t, a, Request{Stage: "c2", Owner: "c2.0", Locks: gpu})
+	c2 := gs[0]
+	mustSubmit(t, a, Request{Stage: "window_post", Owner: "w.0", Locks: gpu})
+	clock.Advance(time.Hour)
+	if v, next := a.Preemptions(); len(v) != 0 || !next.IsZero() {
+		t.Fatalf("window_post, not listed, preempted: %v next %v", v, next)
+	}
+	mustSubmit(t, a, Request{Stage: "winning_post", Owner: "wp.0", Locks: gpu})
+	if _, next := a.Preemptions(); !next.Equal(clock.Now().Add(10 * time.Second)) {
+		t.Fatalf("next %v, want winning_post's own 10s bound", next)
+	}
+	clock.Advance(10 * time.Second)
+	if v, _ := a.Preemptions(); len(v) != 1 || v[0].Token != c2.Token {
+		t.Fatalf("victims %v, want c2 for the winning_post", v)
+	}
+	if _, err := New(Config{Locks: map[string]int{"gpu": 1}, PreemptFor: map[string]map[string]time.Duration{"gpu": {"c2": 0}}}); err == nil || !strings.Contains(err.Error(), "not urgent") {
+		t.Fatalf("preempting for a non-urgent stage: %v", err)
+	}
+}

@@ -574,9 +574,39 @@ func (d *decoder) urgent(cfg *Config, c *hcl.BodyContent) {
 					e.key, suggest(e.key, names), strings.Join(names, ", "))
 				continue
 			}
+			if _, diags := hcl.ExprMap(e.value); !diags.HasErrors() {
+				d.preemptFor(cfg, e)
+				continue
+			}
 			if dur, ok := d.durationOf(field{name: "preempt." + e.key, expr: e.value, ctx: e.rng}, true); ok {
 				cfg.Arbiter.Preempt[e.key] = dur
 			}
+		}
+	}
+}
+
+// preemptFor reads preempt's per-stage form, { gpu1 = { winning_post =
+// "0s" } }: the lock is preempted for the stages listed only.
+func (d *decoder) preemptFor(cfg *Config, lock mapEntry) {
+	for _, e := range d.mapOf(field{name: "preempt." + lock.key, expr: lock.value, ctx: lock.rng}) {
+		st, ok := d.stage(e.key, e.keyRange, e.rng, "preempt."+lock.key)
+		if !ok {
+			continue
+		}
+		if !slices.Contains(cfg.Arbiter.Urgent, st) {
+			ctx := e.rng
+			d.errorf(CodeConfig, e.keyRange, &ctx, "Preemption for a stage that is not urgent",
+				"preempt.%s names %s, which urgent does not list: only urgent stages preempt. Add %q to urgent or remove it here.", lock.key, st, st)
+			continue
+		}
+		if dur, ok := d.durationOf(field{name: "preempt." + lock.key + "." + e.key, expr: e.value, ctx: e.rng}, true); ok {
+			if cfg.Arbiter.PreemptFor == nil {
+				cfg.Arbiter.PreemptFor = map[string]map[Stage]time.Duration{}
+			}
+			if cfg.Arbiter.PreemptFor[lock.key] == nil {
+				cfg.Arbiter.PreemptFor[lock.key] = map[Stage]time.Duration{}
+			}
+			cfg.Arbiter.PreemptFor[lock.key][st] = dur
 		}
 	}
 }

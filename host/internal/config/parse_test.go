@@ -138,6 +138,8 @@ func TestParseErrors(t *testing.T) {
 		{"urgent burst zero", head + "arbiter {\n  urgent = [\"window_post\"]\n  urgent_burst = 0 #!\n}\n", CodeConfig, "urgent_burst must be 1 or more, not 0", 0},
 		{"preempt without urgent", head + "arbiter {\n  preempt = { gpu1 = \"30s\" } #!\n}\n", CodeConfig, "urgent names no stage", 0},
 		{"preempt unknown lock", head + "arbiter {\n  urgent = [\"window_post\"]\n  preempt = { gpu3 = \"30s\" } #!\n}\n", CodeUnknownLock, `preempt names lock "gpu3"`, 0},
+		{"preempt for a fair stage", head + "arbiter {\n  urgent = [\"window_post\"]\n  preempt = { gpu1 = { c2 = \"1s\" } } #!\n}\n", CodeConfig, "names c2, which urgent does not list", 0},
+		{"preempt for an unknown stage", head + "arbiter {\n  urgent = [\"window_post\"]\n  preempt = { gpu1 = { winning_pots = \"1s\" } } #!\n}\n", CodeConfig, `Did you mean "winning_post"?`, 0},
 		{"preempt bad duration", head + "arbiter {\n  urgent = [\"window_post\"]\n  preempt = { gpu1 = \"soon\" } #!\n}\n", CodeConfig, "preempt.gpu1", 0},
 
 		// The simulation's post block.
@@ -590,16 +592,18 @@ plugin "ffi" {
 arbiter {
   urgent       = ["winning_post", "window_post"]
   urgent_burst = 2
-  preempt      = { gpu1 = "30s" }
+  preempt      = { gpu1 = "30s", gpu2 = { winning_post = "0s" } }
 }
 lock "gpu1" {}
+lock "gpu2" {}
 `
 	cfg, diags := Parse([]byte(src), "config.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
 	a := cfg.Arbiter
-	if !slices.Equal(a.Urgent, []Stage{"winning_post", "window_post"}) || a.UrgentBurst != 2 || a.Preempt["gpu1"] != 30*time.Second || len(a.Preempt) != 1 {
+	if !slices.Equal(a.Urgent, []Stage{"winning_post", "window_post"}) || a.UrgentBurst != 2 || a.Preempt["gpu1"] != 30*time.Second || len(a.Preempt) != 1 ||
+		len(a.PreemptFor) != 1 || len(a.PreemptFor["gpu2"]) != 1 || a.PreemptFor["gpu2"]["winning_post"] != 0 {
 		t.Fatalf("arbiter %+v", a)
 	}
 }

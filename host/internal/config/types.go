@@ -113,9 +113,15 @@ type Arbiter struct {
 	UrgentRange hcl.Range
 	UrgentBurst int
 	Preempt     map[string]time.Duration
+	// PreemptFor is preempt's per-stage form: lock → urgent stage → bound,
+	// for those stages only.
+	PreemptFor map[string]map[Stage]time.Duration
 	// Range is the arbiter block's header; zero when there is no block.
 	Range hcl.Range
 }
+
+// Preempts reports whether any lock may be preempted for urgent work.
+func (a *Arbiter) Preempts() bool { return len(a.Preempt)+len(a.PreemptFor) > 0 }
 
 // Processor is one processor block: one plugin process serving one stage.
 type Processor struct {

@@ -247,7 +247,7 @@ func Start(opts Options) (*Host, error) {
 		}
 	}
 
-	h.preempt = len(cfg.Arbiter.Preempt) > 0
+	h.preempt = cfg.Arbiter.Preempts()
 	h.disp, h.arb, err = dispatch.FromConfig(cfg)
 	if err != nil {
 		return nil, err

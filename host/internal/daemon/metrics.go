@@ -136,7 +136,7 @@ func newMetrics(h *Host) *metrics {
 			ss.lockWait, ss.lockHold = m.lockWait.WithLabelValues(st), m.lockHold.WithLabelValues(st)
 		}
 		m.ooms.WithLabelValues(p.ID)
-		if len(h.cfg.Arbiter.Preempt) > 0 {
+		if h.cfg.Arbiter.Preempts() {
 			m.preempted.WithLabelValues(st, p.ID)
 			m.preemptedWork.WithLabelValues(st)
 		}

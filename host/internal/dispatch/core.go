@@ -47,7 +47,7 @@ func SpecFromConfig(cfg *config.Config) Spec {
 	for st, d := range cfg.Stagger {
 		s.Stagger[st] = d
 	}
-	s.Preempt = len(cfg.Arbiter.Preempt) > 0
+	s.Preempt = cfg.Arbiter.Preempts()
 	for _, p := range cfg.Processors {
 		s.Processors = append(s.Processors, Processor{
 			ID: p.ID, Stage: p.Stage, Concurrent: p.Concurrent,

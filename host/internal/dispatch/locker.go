@@ -162,6 +162,15 @@ func ArbiterConfig(cfg *config.Config, policy config.Policy, clock Clock) arbite
 	if len(cfg.Arbiter.Preempt) > 0 {
 		ac.Preempt = maps.Clone(cfg.Arbiter.Preempt)
 	}
+	for lock, by := range cfg.Arbiter.PreemptFor {
+		if ac.PreemptFor == nil {
+			ac.PreemptFor = map[string]map[string]time.Duration{}
+		}
+		ac.PreemptFor[lock] = map[string]time.Duration{}
+		for st, d := range by {
+			ac.PreemptFor[lock][string(st)] = d
+		}
+	}
 	return ac
 }
 

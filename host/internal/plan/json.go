@@ -69,10 +69,11 @@ type jsonCPU struct {
 }
 
 type jsonLock struct {
-	Name         string   `json:"name"`
-	Capacity     int      `json:"capacity"`
-	Processors   []string `json:"processors"`
-	PreemptAfter *float64 `json:"preempt_after_seconds,omitempty"`
+	Name         string             `json:"name"`
+	Capacity     int                `json:"capacity"`
+	Processors   []string           `json:"processors"`
+	PreemptAfter *float64           `json:"preempt_after_seconds,omitempty"`
+	PreemptFor   map[string]float64 `json:"preempt_for_seconds,omitempty"`
 }
 
 type jsonGPU struct {
@@ -160,6 +161,12 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		if l.Preempt {
 			s := l.PreemptAfter.Seconds()
 			jl.PreemptAfter = &s
+		}
+		for st, d := range l.PreemptFor {
+			if jl.PreemptFor == nil {
+				jl.PreemptFor = map[string]float64{}
+			}
+			jl.PreemptFor[st] = d.Seconds()
 		}
 		out.Locks = append(out.Locks, jl)
 	}

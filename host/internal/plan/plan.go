@@ -113,6 +113,9 @@ type Lock struct {
 	// urgent task has waited PreemptAfter for the lock.
 	Preempt      bool
 	PreemptAfter time.Duration
+	// PreemptFor are per-stage bounds (arbiter { preempt = { L = { stage
+	// = "0s" } } }), for those urgent stages only unless Preempt.
+	PreemptFor map[string]time.Duration
 }
 
 // GPU is a GPU of the machine and the processors that see it.
@@ -888,6 +891,12 @@ func (b *builder) lockTable() {
 	for _, l := range b.cfg.Locks {
 		lk := Lock{Name: l.Name, Capacity: l.Capacity, Processors: []string{}}
 		lk.PreemptAfter, lk.Preempt = b.cfg.Arbiter.Preempt[l.Name]
+		for st, d := range b.cfg.Arbiter.PreemptFor[l.Name] {
+			if lk.PreemptFor == nil {
+				lk.PreemptFor = map[string]time.Duration{}
+			}
+			lk.PreemptFor[string(st)] = d
+		}
 		for _, p := range b.procs {
 			if containsStr(p.Locks, l.Name) {
 				lk.Processors = append(lk.Processors, p.ID)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -453,7 +455,7 @@ func (p *Plan) writeLocks(t *textWriter) {
 	t.heading("Locks")
 	preempt := false
 	for _, l := range p.Locks {
-		preempt = preempt || l.Preempt
+		preempt = preempt || l.Preempt || len(l.PreemptFor) > 0
 	}
 	head := []string{"LOCK", "CAPACITY", "HELD BY"}
 	if preempt {
@@ -463,11 +465,15 @@ func (p *Plan) writeLocks(t *textWriter) {
 	for _, l := range p.Locks {
 		row := []string{l.Name, strconv.Itoa(l.Capacity), orDash(strings.Join(l.Processors, ", "))}
 		if preempt {
-			after := "-"
+			var after []string
 			if l.Preempt {
-				after = l.PreemptAfter.String()
+				after = append(after, l.PreemptAfter.String())
 			}
-			row = append(row, after)
+			stages := slices.Sorted(maps.Keys(l.PreemptFor))
+			for _, st := range stages {
+				after = append(after, st+" "+l.PreemptFor[st].String())
+			}
+			row = append(row, orDash(strings.Join(after, ", ")))
 		}
 		rows = append(rows, row)
 	}
