@@ -136,10 +136,10 @@ func newMetrics(h *Host) *metrics {
 			ss.lockWait, ss.lockHold = m.lockWait.WithLabelValues(st), m.lockHold.WithLabelValues(st)
 		}
 		m.ooms.WithLabelValues(p.ID)
-		if h.cfg.Arbiter.Preempts() {
-			m.preempted.WithLabelValues(st, p.ID)
-			m.preemptedWork.WithLabelValues(st)
-		}
+		// at zero even without preemption configured: a dashboard's
+		// panel reads "none", not "no data"
+		m.preempted.WithLabelValues(st, p.ID)
+		m.preemptedWork.WithLabelValues(st)
 	}
 	return m
 }
