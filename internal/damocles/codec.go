@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	commcid "github.com/filecoin-project/go-fil-commcid"
 	"google.golang.org/protobuf/proto"
@@ -36,9 +37,13 @@ type Codec struct {
 
 // Stages are the damocles stages sealhost serves, in pipeline order.
 // (c1 has no external processor in damocles: the worker runs it itself.)
-// window_post and unseal are no sealing stages but damocles processors
-// all the same.
-var Stages = []string{"tree_d", "pc1", "pc2", "c2", "window_post", "unseal"}
+// The stages after c2 are no sealing stages but damocles processors all
+// the same; transfer and synth_proof have no sealhost stage.
+var Stages = []string{"add_pieces", "tree_d", "pc1", "pc2", "c2", "snap_encode", "snap_prove", "window_post", "winning_post", "unseal"}
+
+// BridgeStages are the Stages the plugins/damocles bridge serves (it runs
+// a damocles processor for one of them); `host processor` serves them all.
+var BridgeStages = []string{"tree_d", "pc1", "pc2", "c2", "window_post", "unseal"}
 
 var codecs = map[string]*Codec{
 	"tree_d": {Stage: "tree_d", SealStage: sealv1.Stage_STAGE_TREE_D, DecodeTask: decodeTreeD, EncodeOutput: encodeTreeDOutput, EncodeTask: encodeTreeD, DecodeOutput: decodeTreeDOutput},
@@ -49,6 +54,14 @@ var codecs = map[string]*Codec{
 		EncodeTask: encodeWindowPoSt, DecodeOutput: decodeWindowPoStOutput},
 	"unseal": {Stage: "unseal", SealStage: sealv1.Stage_STAGE_UNSEAL, DecodeTask: decodeUnseal, EncodeOutput: encodeUnsealOutput,
 		EncodeTask: encodeUnseal, DecodeOutput: decodeUnsealOutput},
+	"snap_encode": {Stage: "snap_encode", SealStage: sealv1.Stage_STAGE_SNAP_ENCODE, DecodeTask: decodeSnapEncode, EncodeOutput: encodeSnapEncodeOutput,
+		EncodeTask: encodeSnapEncode, DecodeOutput: decodeSnapEncodeOutput},
+	"snap_prove": {Stage: "snap_prove", SealStage: sealv1.Stage_STAGE_SNAP_PROVE, DecodeTask: decodeSnapProve, EncodeOutput: encodeSnapProveOutput,
+		EncodeTask: encodeSnapProve, DecodeOutput: decodeSnapProveOutput},
+	"winning_post": {Stage: "winning_post", SealStage: sealv1.Stage_STAGE_WINNING_POST, DecodeTask: decodeWinningPoSt, EncodeOutput: encodeWinningPoStOutput,
+		EncodeTask: encodeWinningPoSt, DecodeOutput: decodeWinningPoStOutput},
+	"add_pieces": {Stage: "add_pieces", SealStage: sealv1.Stage_STAGE_ADD_PIECES, DecodeTask: decodeAddPieces, EncodeOutput: encodeAddPiecesOutput,
+		EncodeTask: encodeAddPieces, DecodeOutput: decodeAddPiecesOutput},
 }
 
 // Lookup returns the codec of a damocles stage name.
@@ -56,7 +69,7 @@ func Lookup(stage string) (*Codec, error) {
 	if c, ok := codecs[stage]; ok {
 		return c, nil
 	}
-	return nil, fmt.Errorf("stage %q is not served through sealhost (served: tree_d, pc1, pc2, c2, window_post, unseal; damocles runs c1 inside the worker)", shortString(stage))
+	return nil, fmt.Errorf("stage %q is not served through sealhost (served: %s; damocles runs c1 inside the worker)", shortString(stage), strings.Join(Stages, ", "))
 }
 
 // TreeDFile is where rust-fil-proofs keeps tree_d in a sector's cache dir;
@@ -247,13 +260,35 @@ func encodePC2Output(req, resp proto.Message) (json.RawMessage, error) {
 		return nil, err
 	}
 	o := PC2Output{RegisteredProof: SealProof(q.GetSector().GetRegisteredSealProof())}
-	if o.CommR, err = commitmentOf("sealed_cid", r.GetSealedCid(), commcid.CIDToReplicaCommitmentV1); err != nil {
-		return nil, fmt.Errorf("pc2 answer: %v", err)
-	}
-	if o.CommD, err = commitmentOf("unsealed_cid", r.GetUnsealedCid(), commcid.CIDToDataCommitmentV1); err != nil {
-		return nil, fmt.Errorf("pc2 answer: %v", err)
+	if o.CommR, o.CommD, err = commitmentsOf("pc2 answer", r.GetSealedCid(), r.GetUnsealedCid()); err != nil {
+		return nil, err
 	}
 	return marshal(o)
+}
+
+// commitmentsOf reads comm_r and comm_d from an answer's sealed and
+// unsealed CIDs.
+func commitmentsOf(what, sealed, unsealed string) (r, d Bytes32, err error) {
+	if r, err = commitmentOf("sealed_cid", sealed, commcid.CIDToReplicaCommitmentV1); err != nil {
+		return r, d, fmt.Errorf("%s: %v", what, err)
+	}
+	if d, err = commitmentOf("unsealed_cid", unsealed, commcid.CIDToDataCommitmentV1); err != nil {
+		return r, d, fmt.Errorf("%s: %v", what, err)
+	}
+	return r, d, nil
+}
+
+// cidsOf is commitmentsOf's inverse; rName and dName name the fields.
+func cidsOf(what, rName, dName string, r, d Bytes32) (sealed, unsealed string, err error) {
+	rc, err := commcid.ReplicaCommitmentV1ToCID(r[:])
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %s: %v", what, rName, err)
+	}
+	dc, err := commcid.DataCommitmentV1ToCID(d[:])
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %s: %v", what, dName, err)
+	}
+	return rc.String(), dc.String(), nil
 }
 
 func encodePC2(req proto.Message) (json.RawMessage, error) {
@@ -273,15 +308,11 @@ func decodePC2Output(_ proto.Message, out json.RawMessage) (proto.Message, error
 	if err := json.Unmarshal(out, &o); err != nil {
 		return nil, fmt.Errorf("pc2 output: %v", err)
 	}
-	r, err := commcid.ReplicaCommitmentV1ToCID(o.CommR[:])
+	r, d, err := cidsOf("pc2 output", "comm_r", "comm_d", o.CommR, o.CommD)
 	if err != nil {
-		return nil, fmt.Errorf("pc2 output: comm_r: %v", err)
+		return nil, err
 	}
-	d, err := commcid.DataCommitmentV1ToCID(o.CommD[:])
-	if err != nil {
-		return nil, fmt.Errorf("pc2 output: comm_d: %v", err)
-	}
-	return &sealv1.PC2Response{SealedCid: r.String(), UnsealedCid: d.String()}, nil
+	return &sealv1.PC2Response{SealedCid: r, UnsealedCid: d}, nil
 }
 
 // --- c2

@@ -32,4 +32,10 @@
 // integers 0..255. Lines are bounded by MaxLine, strings (paths) and piece
 // lists by the task API's own bounds, so a bad peer costs an error, not
 // memory.
+//
+// Where damocles carries a value sealhost's messages have no field for, or
+// the other way round, the codec says so in an error rather than making
+// one up: snap_encode's comm_r_last_new is read from the file
+// rust-fil-proofs keeps it in (CommRLastNew), add_pieces refuses pieces at
+// URLs and payloads shorter than their piece (update.go, pieces.go).
 package damocles

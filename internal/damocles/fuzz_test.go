@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sealhost/sealhost/sdk/proto/sealv1"
@@ -64,10 +66,14 @@ func FuzzDecodeResponse(f *testing.F) {
 }
 
 func FuzzDecodeTask(f *testing.F) {
-	for i, s := range []string{treeDTask, pc1Task, pc2Task, c2Task, windowPoStTask, unsealTask} {
-		f.Add(uint8(i), []byte(s))
+	for stage, s := range map[string]string{"tree_d": treeDTask, "pc1": pc1Task, "pc2": pc2Task, "c2": c2Task, "window_post": windowPoStTask, "unseal": unsealTask,
+		"snap_encode": snapEncodeTask, "snap_prove": snapProveTask, "winning_post": winningPoStTask, "add_pieces": addPiecesTask} {
+		f.Add(stageIndex(stage), []byte(s))
 	}
-	f.Add(uint8(1), []byte(`{"piece_infos":[{"commitment":[1],"size":1}]}`))
+	f.Add(stageIndex("pc1"), []byte(`{"piece_infos":[{"commitment":[1],"size":1}]}`))
+	f.Add(stageIndex("add_pieces"), []byte(strings.Replace(addPiecesTask, `"pledge"`, `{"url":"http://x/p"}`, 1)))
+	f.Add(stageIndex("add_pieces"), []byte(strings.Replace(addPiecesTask, `"pledge"`, `{"local":"/p","url":"http://x/p"}`, 1)))
+	f.Add(stageIndex("snap_prove"), []byte(strings.Replace(snapProveTask, `"vannilla_proofs":[[1,2,3],[4]]`, `"vannilla_proofs":[]`, 1)))
 	f.Fuzz(func(t *testing.T, stage uint8, task []byte) {
 		c, _ := Lookup(Stages[int(stage)%len(Stages)])
 		req, err := c.DecodeTask(task)
@@ -88,14 +94,18 @@ func FuzzDecodeTask(f *testing.F) {
 func FuzzDecodeOutput(f *testing.F) {
 	dir := f.TempDir()
 	os.WriteFile(filepath.Join(dir, TreeDFile), make([]byte, 64), 0o644)
-	for i, s := range []string{"true", pc1Out, pc2Out, c2Out, windowPoStOut, "2032"} {
-		f.Add(uint8(i), []byte(s))
+	snap := snapDirs(f, true)
+	for stage, s := range map[string]string{"tree_d": "true", "pc1": pc1Out, "pc2": pc2Out, "c2": c2Out, "window_post": windowPoStOut, "unseal": "2032",
+		"snap_encode": snapEncodeOut, "snap_prove": ints(0, 192), "winning_post": winningPoStOut, "add_pieces": addPiecesOut} {
+		f.Add(stageIndex(stage), []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, stage uint8, out []byte) {
 		c, _ := Lookup(Stages[int(stage)%len(Stages)])
 		reqs := map[string]proto.Message{"tree_d": &sealv1.TreeDRequest{CachePath: dir}, "pc1": &sealv1.PC1Request{},
 			"pc2": &sealv1.PC2Request{Sector: &sealv1.Sector{RegisteredSealProof: 5}}, "c2": &sealv1.C2Request{},
-			"window_post": &sealv1.WindowPoStRequest{RegisteredPostProof: 13}, "unseal": &sealv1.UnsealRequest{}}
+			"window_post": &sealv1.WindowPoStRequest{RegisteredPostProof: 13}, "unseal": &sealv1.UnsealRequest{},
+			"snap_encode": snap, "snap_prove": &sealv1.SnapProveRequest{}, "winning_post": &sealv1.WinningPoStRequest{RegisteredPostProof: 3},
+			"add_pieces": &sealv1.AddPiecesRequest{}}
 		req := reqs[c.Stage]
 		resp, err := c.DecodeOutput(req, out)
 		if err != nil {
@@ -108,6 +118,9 @@ func FuzzDecodeOutput(f *testing.F) {
 			}
 			if w, ok := resp.(*sealv1.WindowPoStResponse); ok && len(w.Proofs) == 0 && len(w.FaultySectors) == 0 {
 				return // as is a PoSt answer without proofs or faults
+			}
+			if empty(resp) {
+				return // and a snap proof, winning PoSt or piece list with nothing in it
 			}
 			t.Fatalf("accepted %s output does not encode: %v", c.Stage, err)
 		}
@@ -137,6 +150,24 @@ func FuzzLineReader(f *testing.F) {
 		}
 		t.Fatal("reader did not reach EOF")
 	})
+}
+
+// stageIndex is the fuzz targets' stage argument for a stage name.
+func stageIndex(stage string) uint8 {
+	return uint8(slices.Index(Stages, stage))
+}
+
+// empty reports an answer the encoders refuse for having nothing in it.
+func empty(m proto.Message) bool {
+	switch r := m.(type) {
+	case *sealv1.SnapProveResponse:
+		return len(r.Proof) == 0
+	case *sealv1.WinningPoStResponse:
+		return len(r.Proofs) == 0
+	case *sealv1.AddPiecesResponse:
+		return len(r.Pieces) == 0
+	}
+	return false
 }
 
 func jsonEqual(a, b json.RawMessage) bool {

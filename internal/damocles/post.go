@@ -1,7 +1,6 @@
 package damocles
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -27,26 +26,18 @@ var postProofNames = func() []string {
 	return names
 }()
 
-func (p PoStProof) MarshalJSON() ([]byte, error) {
-	if p < 0 || int(p) >= len(postProofNames) {
-		return nil, fmt.Errorf("registered PoSt proof %d has no filecoin-proofs-api name (known: 0..%d)", int64(p), len(postProofNames)-1)
-	}
-	return json.Marshal(postProofNames[p])
-}
+func (p PoStProof) MarshalJSON() ([]byte, error) { return postProofs.marshal(int64(p)) }
 
 func (p *PoStProof) UnmarshalJSON(raw []byte) error {
-	s, ok := stringOf(bytes.TrimSpace(raw))
-	if !ok {
-		return fmt.Errorf("want a PoSt proof name such as \"StackedDrgWindow32GiBV1_2\", got %s", kind(raw))
+	v, err := postProofs.unmarshal(raw)
+	if err == nil {
+		*p = PoStProof(v)
 	}
-	for i, n := range postProofNames {
-		if n == s {
-			*p = PoStProof(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a PoSt proof of filecoin-proofs-api (StackedDrgWinning{size}V1, StackedDrgWindow{size}V1 or V1_2)", shortString(s))
+	return err
 }
+
+var postProofs = variants{names: postProofNames, what: "a PoSt proof", example: "StackedDrgWindow32GiBV1_2",
+	known: "StackedDrgWinning{size}V1, StackedDrgWindow{size}V1 or V1_2"}
 
 // sealProofOf is the seal proof a PoSt request's sectors are taken to have:
 // the damocles task names only the PoSt proof, which fixes the sector size
@@ -103,24 +94,50 @@ func (t *WindowPoStTask) UnmarshalJSON(raw []byte) error {
 	return nil
 }
 
-func decodeWindowPoSt(raw json.RawMessage) (proto.Message, error) {
+// postTask reads a window_post or winning_post task (window: whether
+// its proof type must be a window one) into its sectors.
+func postTask(stage string, raw json.RawMessage, window bool) (WindowPoStTask, []*sealv1.PoStSector, error) {
 	var t WindowPoStTask
 	if err := t.UnmarshalJSON(raw); err != nil {
-		return nil, fmt.Errorf("window_post task: %v", err)
+		return t, nil, fmt.Errorf("%s task: %v", stage, err)
 	}
-	if t.ProofType < 5 {
-		return nil, fmt.Errorf("window_post task: proof_type %s is a winning PoSt proof", postProofNames[t.ProofType])
+	if window && t.ProofType < 5 {
+		return t, nil, fmt.Errorf("%s task: proof_type %s is a winning PoSt proof", stage, postProofNames[t.ProofType])
 	}
-	req := &sealv1.WindowPoStRequest{MinerId: t.MinerID, RegisteredPostProof: int64(t.ProofType), Randomness: t.Seed[:]}
+	if !window && t.ProofType >= 5 {
+		return t, nil, fmt.Errorf("%s task: proof_type %s is a window PoSt proof (want StackedDrgWinning{size}V1)", stage, postProofNames[t.ProofType])
+	}
+	var sectors []*sealv1.PoStSector
 	for _, r := range t.Replicas {
 		c, err := commcid.ReplicaCommitmentV1ToCID(r.CommR[:])
 		if err != nil {
-			return nil, fmt.Errorf("window_post task: sector %d comm_r: %v", r.SectorID, err)
+			return t, nil, fmt.Errorf("%s task: sector %d comm_r: %v", stage, r.SectorID, err)
 		}
-		req.Sectors = append(req.Sectors, &sealv1.PoStSector{RegisteredSealProof: int64(t.ProofType.sealProofOf()), SectorNumber: r.SectorID,
+		sectors = append(sectors, &sealv1.PoStSector{RegisteredSealProof: int64(t.ProofType.sealProofOf()), SectorNumber: r.SectorID,
 			SealedCid: c.String(), CachePath: r.CacheDir, SealedPath: r.SealedFile})
 	}
-	return req, nil
+	return t, sectors, nil
+}
+
+// replicasOf is postTask's inverse for a request's sectors.
+func replicasOf(sectors []*sealv1.PoStSector) ([]PoStReplicaRef, error) {
+	var reps []PoStReplicaRef
+	for i, s := range sectors {
+		c, err := commitmentOf(fmt.Sprintf("sectors[%d].sealed_cid", i), s.GetSealedCid(), commcid.CIDToReplicaCommitmentV1)
+		if err != nil {
+			return nil, err
+		}
+		reps = append(reps, PoStReplicaRef{SectorID: s.GetSectorNumber(), CommR: c, CacheDir: s.GetCachePath(), SealedFile: s.GetSealedPath()})
+	}
+	return reps, nil
+}
+
+func decodeWindowPoSt(raw json.RawMessage) (proto.Message, error) {
+	t, sectors, err := postTask("window_post", raw, true)
+	if err != nil {
+		return nil, err
+	}
+	return &sealv1.WindowPoStRequest{MinerId: t.MinerID, RegisteredPostProof: int64(t.ProofType), Randomness: t.Seed[:], Sectors: sectors}, nil
 }
 
 func encodeWindowPoStOutput(_, resp proto.Message) (json.RawMessage, error) {
@@ -150,12 +167,8 @@ func encodeWindowPoSt(req proto.Message) (json.RawMessage, error) {
 		return nil, fmt.Errorf("window_post: randomness is %d bytes, want 32", len(r.GetRandomness()))
 	}
 	t := WindowPoStTask{MinerID: r.GetMinerId(), ProofType: PoStProof(r.GetRegisteredPostProof()), Seed: Bytes32(r.GetRandomness())}
-	for i, s := range r.GetSectors() {
-		c, err := commitmentOf(fmt.Sprintf("sectors[%d].sealed_cid", i), s.GetSealedCid(), commcid.CIDToReplicaCommitmentV1)
-		if err != nil {
-			return nil, err
-		}
-		t.Replicas = append(t.Replicas, PoStReplicaRef{SectorID: s.GetSectorNumber(), CommR: c, CacheDir: s.GetCachePath(), SealedFile: s.GetSealedPath()})
+	if t.Replicas, err = replicasOf(r.GetSectors()); err != nil {
+		return nil, err
 	}
 	return marshal(t)
 }
@@ -170,6 +183,70 @@ func decodeWindowPoStOutput(req proto.Message, out json.RawMessage) (proto.Messa
 		return nil, fmt.Errorf("window_post output: %v", err)
 	}
 	r := &sealv1.WindowPoStResponse{FaultySectors: o.Faults}
+	for _, p := range o.Proofs {
+		r.Proofs = append(r.Proofs, &sealv1.PoStProof{RegisteredPostProof: q.GetRegisteredPostProof(), Proof: p})
+	}
+	return r, nil
+}
+
+// WinningPoStTask is damocles' winning_post task: window_post's fields,
+// with a StackedDrgWinning proof type.
+type WinningPoStTask = WindowPoStTask
+
+// WinningPoStOutput is the winning_post output: SnarkProofs as base64
+// strings, as window_post's.
+type WinningPoStOutput struct {
+	Proofs [][]byte `json:"proofs"`
+}
+
+func decodeWinningPoSt(raw json.RawMessage) (proto.Message, error) {
+	t, sectors, err := postTask("winning_post", raw, false)
+	if err != nil {
+		return nil, err
+	}
+	return &sealv1.WinningPoStRequest{MinerId: t.MinerID, RegisteredPostProof: int64(t.ProofType), Randomness: t.Seed[:], Sectors: sectors}, nil
+}
+
+func encodeWinningPoStOutput(_, resp proto.Message) (json.RawMessage, error) {
+	r, err := as[*sealv1.WinningPoStResponse](resp)
+	if err != nil {
+		return nil, err
+	}
+	o := WinningPoStOutput{Proofs: [][]byte{}}
+	for _, p := range r.GetProofs() {
+		o.Proofs = append(o.Proofs, p.GetProof())
+	}
+	if len(o.Proofs) == 0 {
+		return nil, fmt.Errorf("winning_post answer has no proofs")
+	}
+	return marshal(o)
+}
+
+func encodeWinningPoSt(req proto.Message) (json.RawMessage, error) {
+	r, err := as[*sealv1.WinningPoStRequest](req)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.GetRandomness()) != 32 {
+		return nil, fmt.Errorf("winning_post: randomness is %d bytes, want 32", len(r.GetRandomness()))
+	}
+	t := WinningPoStTask{MinerID: r.GetMinerId(), ProofType: PoStProof(r.GetRegisteredPostProof()), Seed: Bytes32(r.GetRandomness())}
+	if t.Replicas, err = replicasOf(r.GetSectors()); err != nil {
+		return nil, err
+	}
+	return marshal(t)
+}
+
+func decodeWinningPoStOutput(req proto.Message, out json.RawMessage) (proto.Message, error) {
+	q, err := as[*sealv1.WinningPoStRequest](req)
+	if err != nil {
+		return nil, err
+	}
+	var o WinningPoStOutput
+	if err := json.Unmarshal(out, &o); err != nil {
+		return nil, fmt.Errorf("winning_post output: %v", err)
+	}
+	r := &sealv1.WinningPoStResponse{}
 	for _, p := range o.Proofs {
 		r.Proofs = append(r.Proofs, &sealv1.PoStProof{RegisteredPostProof: q.GetRegisteredPostProof(), Proof: p})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // SealProof is a seal proof type, numbered as go-state-types'
@@ -31,25 +32,44 @@ func (p SealProof) String() string {
 	return fmt.Sprintf("SealProof(%d)", int64(p))
 }
 
-func (p SealProof) MarshalJSON() ([]byte, error) {
-	if p < 0 || int(p) >= len(sealProofNames) {
-		return nil, fmt.Errorf("registered seal proof %d has no filecoin-proofs-api name (known: 0..%d)", int64(p), len(sealProofNames)-1)
-	}
-	return json.Marshal(sealProofNames[p])
-}
+func (p SealProof) MarshalJSON() ([]byte, error) { return sealProofs.marshal(int64(p)) }
 
 func (p *SealProof) UnmarshalJSON(raw []byte) error {
+	v, err := sealProofs.unmarshal(raw)
+	if err == nil {
+		*p = SealProof(v)
+	}
+	return err
+}
+
+var sealProofs = variants{names: sealProofNames, what: "a seal proof", example: "StackedDrg32GiBV1_1",
+	known: "StackedDrg{2KiB,8MiB,512MiB,32GiB,64GiB}{V1,V1_1,V1_1_Feat_SyntheticPoRep,V1_2_Feat_NonInteractivePoRep}"}
+
+// variants is one of filecoin-proofs-api's proof enums, which serde writes
+// by variant name, numbered as go-state-types' abi numbers them.
+type variants struct {
+	names                []string
+	what, example, known string
+}
+
+func (v variants) marshal(n int64) ([]byte, error) {
+	if n < 0 || n >= int64(len(v.names)) {
+		return nil, fmt.Errorf("registered %s %d has no filecoin-proofs-api name (known: 0..%d)", strings.SplitN(v.what, " ", 2)[1], n, len(v.names)-1)
+	}
+	return json.Marshal(v.names[n])
+}
+
+func (v variants) unmarshal(raw []byte) (int64, error) {
 	s, ok := stringOf(bytes.TrimSpace(raw))
 	if !ok {
-		return fmt.Errorf("want a seal proof name such as \"StackedDrg32GiBV1_1\", got %s", kind(raw))
+		return 0, fmt.Errorf("want %s name such as %q, got %s", v.what, v.example, kind(raw))
 	}
-	for i, n := range sealProofNames {
+	for i, n := range v.names {
 		if n == s {
-			*p = SealProof(i)
-			return nil
+			return int64(i), nil
 		}
 	}
-	return fmt.Errorf("%q is not a seal proof of filecoin-proofs-api (StackedDrg{2KiB,8MiB,512MiB,32GiB,64GiB}{V1,V1_1,V1_1_Feat_SyntheticPoRep,V1_2_Feat_NonInteractivePoRep})", shortString(s))
+	return 0, fmt.Errorf("%q is not %s of filecoin-proofs-api (%s)", shortString(s), v.what, v.known)
 }
 
 func shortString(s string) string {

@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 		t.Skip("starts the plugin about 40 times")
 	}
 	proc := built(t, "fakeproc")
-	for _, stage := range damocles.Stages {
+	for _, stage := range damocles.BridgeStages {
 		t.Run(stage, func(t *testing.T) {
 			codec, err := damocles.Lookup(stage)
 			if err != nil {

@@ -44,7 +44,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.Stage, "stage", "", "the damocles stage the processor serves: "+strings.Join(damocles.Stages, ", "))
+	fs.StringVar(&o.Stage, "stage", "", "the damocles stage the processor serves: "+strings.Join(damocles.BridgeStages, ", "))
 	fs.DurationVar(&o.StableWait, "stable-wait", 5*time.Second, "how long the processor may take to print its ready line (damocles' stable_wait)")
 	fs.DurationVar(&o.CancelGrace, "cancel-grace", 5*time.Second, "how long a cancelled call sharing the processor with others waits for its answer before the processor is killed (keep it below the host's 10s cancel grace)")
 	fs.DurationVar(&o.StopGrace, "stop-grace", 5*time.Second, "how long the processor may take to exit after its stdin closes when the plugin stops")
@@ -54,9 +54,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	rest := fs.Args()
 	var errs []error
 	if o.Stage == "" {
-		errs = append(errs, fmt.Errorf("-stage is missing: name the damocles stage the processor serves (%s)", strings.Join(damocles.Stages, ", ")))
-	} else if !slices.Contains(damocles.Stages, o.Stage) {
-		errs = append(errs, fmt.Errorf("-stage %q: want one of %s (damocles runs c1 inside the worker: no processor serves it)", o.Stage, strings.Join(damocles.Stages, ", ")))
+		errs = append(errs, fmt.Errorf("-stage is missing: name the damocles stage the processor serves (%s)", strings.Join(damocles.BridgeStages, ", ")))
+	} else if !slices.Contains(damocles.BridgeStages, o.Stage) {
+		errs = append(errs, fmt.Errorf("-stage %q: want one of %s (damocles runs c1 inside the worker: no processor serves it)", o.Stage, strings.Join(damocles.BridgeStages, ", ")))
 	}
 	if len(rest) == 0 || rest[0] == "" {
 		errs = append(errs, errors.New(`no processor binary: give it after "--", e.g. args = ["-stage", "pc2", "--", "/usr/local/bin/my-pc2", "processor", "pc2"]`))

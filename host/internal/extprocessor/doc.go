@@ -36,4 +36,18 @@
 // marker of its own and refuses a pc2 that follows an unfinished one, with
 // the manual fix in the message, rather than seal over a half-encoded file.
 // Two tasks for one sector's files at once are refused as well.
+//
+// The stages after c2 (snap_encode, snap_prove, winning_post, add_pieces)
+// carry a few values the task API has no field for, and the adapter never
+// guesses one: it answers an err_msg naming it. snap_encode's output needs
+// comm_r_last_new, which SnapEncodeResponse lacks; it is read from the new
+// cache's p_aux, where rust-fil-proofs' encode_into writes it, and a p_aux
+// that is missing (an older proofs library, the mock), of another sector
+// or older than the new replica fails the task with that said. add_pieces
+// takes what sealv1.PieceFile can say — a local file holding the whole
+// piece, or zeros — so a piece at a URL, or a payload shorter than its
+// piece (damocles pads it with zeros), is refused; its answer lists every
+// piece in the staged file, the host's aligning and filling zero pieces
+// included, which is what damocles' pc1 then reads. snap_prove carries its
+// vanilla proofs and names no file, so one without them is refused.
 package extprocessor

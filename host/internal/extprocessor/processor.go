@@ -28,7 +28,7 @@ type Tasks = seal.Host
 
 // Options configure Run.
 type Options struct {
-	// Stage is the damocles stage name (tree_d, pc1, pc2, c2).
+	// Stage is the damocles stage name (damocles.Stages).
 	Stage string
 	Tasks Tasks
 	// Socket is the host's socket, for messages.
@@ -329,6 +329,30 @@ func (p *proc) call(ctx context.Context, task proto.Message) (proto.Message, cli
 		}); ok {
 			return unwrap(u.Unseal(ctx, r))
 		}
+	case *sealv1.SnapEncodeRequest:
+		if u, ok := t.(interface {
+			SnapEncode(context.Context, *sealv1.SnapEncodeRequest) (*sealv1.SnapEncodeResponse, client.Report, error)
+		}); ok {
+			return unwrap(u.SnapEncode(ctx, r))
+		}
+	case *sealv1.SnapProveRequest:
+		if u, ok := t.(interface {
+			SnapProve(context.Context, *sealv1.SnapProveRequest) (*sealv1.SnapProveResponse, client.Report, error)
+		}); ok {
+			return unwrap(u.SnapProve(ctx, r))
+		}
+	case *sealv1.WinningPoStRequest:
+		if w, ok := t.(interface {
+			WinningPoSt(context.Context, *sealv1.WinningPoStRequest) (*sealv1.WinningPoStResponse, client.Report, error)
+		}); ok {
+			return unwrap(w.WinningPoSt(ctx, r))
+		}
+	case *sealv1.AddPiecesRequest:
+		if a, ok := t.(interface {
+			AddPieces(context.Context, *sealv1.AddPiecesRequest) (*sealv1.AddPiecesResponse, client.Report, error)
+		}); ok {
+			return unwrap(a.AddPieces(ctx, r))
+		}
 	}
 	return nil, client.Report{}, fmt.Errorf("no task API call for %T", task)
 }
@@ -467,11 +491,17 @@ func (p *proc) probe(ctx context.Context) {
 }
 
 // sectorKey names the sector files a task writes, so two tasks on one
-// sector do not run at once: its cache dir, or for c2 its sector.
+// sector do not run at once: its cache dir (snap_encode's new one), the
+// staged file add_pieces writes, or for c2 its sector. snap_prove and the
+// PoSts write no sector file.
 func sectorKey(task proto.Message) string {
 	switch r := task.(type) {
 	case interface{ GetCachePath() string }:
 		return r.GetCachePath()
+	case *sealv1.SnapEncodeRequest:
+		return r.GetNewCachePath()
+	case *sealv1.AddPiecesRequest:
+		return r.GetStagedPath()
 	case *sealv1.C2Request:
 		return fmt.Sprintf("sector %d of miner %d", r.GetSector().GetSectorNumber(), r.GetSector().GetMinerId())
 	}

@@ -32,49 +32,60 @@ type Host interface {
 // ClientHost adapts a task API client to Host.
 type ClientHost struct{ C *client.Client }
 
-func (h ClientHost) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.TreeDResponse, client.Report, error) {
+// reported makes one task API call with its report.
+func reported[Req, Resp any](ctx context.Context, req Req, call func(context.Context, Req, ...client.CallOption) (Resp, error)) (Resp, client.Report, error) {
 	var r client.Report
-	resp, err := h.C.TreeD(ctx, req, client.WithReport(&r))
+	resp, err := call(ctx, req, client.WithReport(&r))
 	return resp, r, err
+}
+
+func (h ClientHost) TreeD(ctx context.Context, req *sealv1.TreeDRequest) (*sealv1.TreeDResponse, client.Report, error) {
+	return reported(ctx, req, h.C.TreeD)
 }
 
 func (h ClientHost) PC1(ctx context.Context, req *sealv1.PC1Request) (*sealv1.PC1Response, client.Report, error) {
-	var r client.Report
-	resp, err := h.C.PC1(ctx, req, client.WithReport(&r))
-	return resp, r, err
+	return reported(ctx, req, h.C.PC1)
 }
 
 func (h ClientHost) PC2(ctx context.Context, req *sealv1.PC2Request) (*sealv1.PC2Response, client.Report, error) {
-	var r client.Report
-	resp, err := h.C.PC2(ctx, req, client.WithReport(&r))
-	return resp, r, err
+	return reported(ctx, req, h.C.PC2)
 }
 
 func (h ClientHost) C1(ctx context.Context, req *sealv1.C1Request) (*sealv1.C1Response, client.Report, error) {
-	var r client.Report
-	resp, err := h.C.C1(ctx, req, client.WithReport(&r))
-	return resp, r, err
+	return reported(ctx, req, h.C.C1)
 }
 
 // WindowPoSt is no sealing stage (Host has no such call); `host processor
 // window_post` uses it.
 func (h ClientHost) WindowPoSt(ctx context.Context, req *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, client.Report, error) {
-	var r client.Report
-	resp, err := h.C.WindowPoSt(ctx, req, client.WithReport(&r))
-	return resp, r, err
+	return reported(ctx, req, h.C.WindowPoSt)
+}
+
+// SnapEncode, SnapProve, WinningPoSt and AddPieces are no stages of a
+// sealing run either; `host processor` serves them.
+func (h ClientHost) SnapEncode(ctx context.Context, req *sealv1.SnapEncodeRequest) (*sealv1.SnapEncodeResponse, client.Report, error) {
+	return reported(ctx, req, h.C.SnapEncode)
+}
+
+func (h ClientHost) SnapProve(ctx context.Context, req *sealv1.SnapProveRequest) (*sealv1.SnapProveResponse, client.Report, error) {
+	return reported(ctx, req, h.C.SnapProve)
+}
+
+func (h ClientHost) WinningPoSt(ctx context.Context, req *sealv1.WinningPoStRequest) (*sealv1.WinningPoStResponse, client.Report, error) {
+	return reported(ctx, req, h.C.WinningPoSt)
+}
+
+func (h ClientHost) AddPieces(ctx context.Context, req *sealv1.AddPiecesRequest) (*sealv1.AddPiecesResponse, client.Report, error) {
+	return reported(ctx, req, h.C.AddPieces)
 }
 
 // Unseal is no sealing stage either; `host processor unseal` uses it.
 func (h ClientHost) Unseal(ctx context.Context, req *sealv1.UnsealRequest) (*sealv1.UnsealResponse, client.Report, error) {
-	var r client.Report
-	resp, err := h.C.Unseal(ctx, req, client.WithReport(&r))
-	return resp, r, err
+	return reported(ctx, req, h.C.Unseal)
 }
 
 func (h ClientHost) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, client.Report, error) {
-	var r client.Report
-	resp, err := h.C.C2(ctx, req, client.WithReport(&r))
-	return resp, r, err
+	return reported(ctx, req, h.C.C2)
 }
 
 func (h ClientHost) Status(ctx context.Context) (*taskv1.StatusResponse, error) {
