@@ -9,10 +9,11 @@ import (
 
 // A damocles window_post processor moves to sealhost as `host processor
 // window_post` does serve it: a window_post processor with its locks and
-// limit; a snap_encode one still stays with the worker.
+// limit. So does a built-in snap_encode (to plugins/ffi); one running its
+// own bin stays with the worker, since the bridge does not serve snap.
 func TestWindowPoStImported(t *testing.T) {
 	src := "[processors.limitation.concurrent]\nwindow_post = 1\n\n[processors.ext_locks]\ngpu = 1\n\n" +
-		"[[processors.window_post]]\nlocks = [\"gpu\"]\n\n[[processors.c2]]\nlocks = [\"gpu\"]\n\n[[processors.snap_encode]]\n"
+		"[[processors.window_post]]\nlocks = [\"gpu\"]\n\n[[processors.c2]]\nlocks = [\"gpu\"]\n\n[[processors.snap_encode]]\n\n[[processors.snap_prove]]\nbin = \"/opt/sp\"\n"
 	cfg, diags := translateOK(t, src)
 	var post *config.Processor
 	for i := range cfg.Processors {
@@ -23,12 +24,17 @@ func TestWindowPoStImported(t *testing.T) {
 	if post == nil || strings.Join(post.Locks, ",") != "gpu" || cfg.Limits[config.StageWindowPoSt] != 1 {
 		t.Fatalf("window_post processor %+v, limits %v", post, cfg.Limits)
 	}
+	stages := map[config.Stage]string{}
 	for _, p := range cfg.Processors {
-		if p.Stage == config.StageSnapEncode {
-			t.Error("a snap_encode processor was imported; host processor does not serve it")
-		}
+		stages[p.Stage] = p.Plugin
 	}
-	if !hasDiag(diags, want{CodeUnsupportedStage, Warning, 13}) {
-		t.Errorf("no unsupported-stage warning for snap_encode at line 13: %v", diags)
+	if stages[config.StageSnapEncode] != "ffi" {
+		t.Errorf("built-in snap_encode imported to %q, want plugins/ffi", stages[config.StageSnapEncode])
+	}
+	if _, ok := stages[config.StageSnapProve]; ok {
+		t.Error("a snap_prove processor with its own bin was imported; the bridge does not serve it")
+	}
+	if !hasDiag(diags, want{CodeUnsupportedStage, Warning, 16}) {
+		t.Errorf("no unsupported-stage warning for snap_prove's bin at line 16: %v", diags)
 	}
 }

@@ -18,13 +18,14 @@ var topSections = []string{"worker", "metrics", "sector_manager", "sealing", "se
 var processorsKeys = []string{"limit", "limitation", "ext_locks", "static_tree_d"}
 
 // sealStages are the damocles processor stages sealhost runs, by the same
-// names. c1 has no external processor in damocles: the worker runs it.
-// (window_post and unseal are no sealing stages, but `host processor`
-// serves them.)
-var sealStages = []string{"tree_d", "pc1", "pc2", "c2", "window_post", "unseal"}
+// names: those `host processor` serves (damocles.Stages) that
+// damocles-worker has a [[processors.X]] block for. c1 has no external
+// processor in damocles: the worker runs it; nor has winning_post, a
+// subcommand. (Most are no sealing stages, but served all the same.)
+var sealStages = []string{"add_pieces", "tree_d", "pc1", "pc2", "c2", "snap_encode", "snap_prove", "window_post", "unseal"}
 
 // otherStages are damocles processor stages sealhost has no stage for.
-var otherStages = []string{"add_pieces", "snap_encode", "snap_prove", "transfer", "sealing_daemons"}
+var otherStages = []string{"transfer", "sealing_daemons"}
 
 var limitationKeys = []string{"concurrent", "staggered"}
 

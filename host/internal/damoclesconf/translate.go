@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/sealhost/sealhost/host/internal/plan"
+	"github.com/sealhost/sealhost/internal/damocles"
 	"github.com/sealhost/sealhost/sdk/pluginclient"
 )
 
@@ -611,6 +612,12 @@ func (t *translator) binary(r *rawProc, m map[string]any) bool {
 		if base == "host" && (!hasArgs || len(args) > 0 && args[0] == "processor") {
 			t.add(Warning, CodeBridge, path+".bin", "Already runs sealhost: not translated",
 				"This block runs `host processor %s`, sealhost's own adapter: it is the damocles side of a migration already done, and importing it would make the host call itself. Import the worker's TOML from before the migration.", stage)
+			return false
+		}
+		if !contains(damocles.BridgeStages, string(stage)) {
+			t.add(Warning, CodeUnsupportedStage, path+".bin", "Not translated: the damocles bridge does not serve "+string(stage),
+				"plugins/damocles runs damocles-protocol binaries for %s only, so %q stays with damocles-worker: keep this block in its TOML, or delete bin to run %s on plugins/ffi.",
+				strings.Join(damocles.BridgeStages, ", "), bin, stage)
 			return false
 		}
 		if !hasArgs {
