@@ -105,8 +105,10 @@ type Host struct {
 	draining bool
 	// refuse ends when draining starts: waiting calls give up. abort
 	// ends when the grace period does: running tasks are cancelled.
-	// Contexts, not channels, so that a task registers a callback on them
-	// (context.AfterFunc) instead of parking a goroutine per task.
+	// Both end under mu (refuseLocked, abortLocked), which also ends the
+	// waits and runs of h.tasks: no callback or goroutine per task (a
+	// context.AfterFunc on each was a lock and a map entry on one shared
+	// context per task), and a task checks them under mu as it registers.
 	refuse, abort       context.Context
 	refuseNow, abortNow context.CancelFunc
 	tasks               map[uint64]*task
@@ -158,11 +160,11 @@ type task struct {
 	cancelling time.Time
 	// abandon ends the task's wait for a processor, with the cause.
 	abandon context.CancelCauseFunc
-	// lost is the running task's Assignment.Lost and cancelRun ends its
-	// run; both nil while it waits. pluginExited cancels the runs whose
-	// processor the dispatcher dropped.
-	lost      <-chan struct{}
-	cancelRun context.CancelFunc
+	// lost is the running task's Assignment.Lost and run its attempt;
+	// both nil while it waits. pluginExited cancels the runs whose
+	// processor the dispatcher dropped, abortLocked every run.
+	lost <-chan struct{}
+	run  *attempt
 	// deadline is the caller's (client.WithDeadline; zero: none).
 	// preemptions counts the runs preempted for urgent tasks, each
 	// requeued; preempting is set while such a run's call ends.
@@ -210,9 +212,9 @@ func Start(opts Options) (*Host, error) {
 			// Calls that came while it started are refused now.
 			h.mu.Lock()
 			h.draining = true
+			h.refuseLocked()
+			h.abortLocked()
 			h.mu.Unlock()
-			h.refuseNow()
-			h.abortNow()
 			h.teardown(context.Background())
 		}
 	}()
@@ -399,7 +401,7 @@ func (h *Host) pluginExited(p *proc, owner string) {
 	h.mu.Lock()
 	for _, t := range h.tasks {
 		if t.lost != nil && isClosed(t.lost) {
-			t.cancelRun()
+			t.run.cancelRun()
 		}
 	}
 	h.mu.Unlock()
@@ -467,7 +469,7 @@ func (h *Host) Shutdown(ctx context.Context, grace time.Duration) error {
 				running++
 			}
 		}
-		h.refuseNow()
+		h.refuseLocked()
 		h.mu.Unlock()
 		h.log.Info("draining: refusing new tasks, letting running ones finish", "running", running, "grace", grace)
 
@@ -504,8 +506,29 @@ func (h *Host) cancelRunning() int {
 			h.cancelled++
 		}
 	}
-	h.abortNow()
+	h.abortLocked()
 	return h.cancelled
+}
+
+// refuseLocked starts refusing: tasks still waiting for a processor give
+// up (await). h.mu is held.
+func (h *Host) refuseLocked() {
+	h.refuseNow()
+	for _, t := range h.tasks {
+		if t.started.IsZero() && t.abandon != nil {
+			t.abandon(errDraining)
+		}
+	}
+}
+
+// abortLocked cancels every running task (runOn). h.mu is held.
+func (h *Host) abortLocked() {
+	h.abortNow()
+	for _, t := range h.tasks {
+		if t.run != nil {
+			t.run.cancelledLocked()
+		}
+	}
 }
 
 // CancelledAtShutdown is how many running tasks Shutdown cancelled because

@@ -14,8 +14,8 @@ import (
 // zero when it sent none. A malformed one is refused rather than ignored,
 // since a PoSt ordered as if it had no deadline may miss it.
 func deadlineOf(ctx context.Context) (time.Time, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	v := md.Get(client.HeaderDeadline)
+	// Not FromIncomingContext: it copies every header, per task.
+	v := metadata.ValueFromIncomingContext(ctx, client.HeaderDeadline)
 	switch len(v) {
 	case 0:
 		return time.Time{}, nil

@@ -248,8 +248,8 @@ func FuzzTaskService(f *testing.F) {
 			t.Fatalf("%s passed the checks but failed: %v", k.stage, err)
 		case len(got) != 1 || !proto.Equal(got[0], m):
 			t.Fatalf("%s: the plugin got %v, want the request as sent", k.stage, got)
-		case hostField(got[0].ProtoReflect(), "") != "":
-			t.Fatalf("%s reached the plugin with host-only field %s set", k.stage, hostField(got[0].ProtoReflect(), ""))
+		case hostField(got[0].ProtoReflect(), nil) != "":
+			t.Fatalf("%s reached the plugin with host-only field %s set", k.stage, hostField(got[0].ProtoReflect(), nil))
 		}
 	})
 }

@@ -156,13 +156,17 @@ func (h *Host) await(ctx context.Context, t *task) (*dispatch.Assignment, error)
 	defer cancelWait(nil)
 	h.mu.Lock()
 	t.abandon = cancelWait
+	if h.refuse.Err() != nil {
+		// Draining began before abandon was set: refuseLocked did not
+		// see this task.
+		cancelWait(errDraining)
+	}
 	h.mu.Unlock()
 	// Checked after abandon is set, so a processor failing from here on
 	// finds this task in abandonWaiting.
 	if allFailed(h, h.stages[t.stage]) {
 		return nil, statusError(codes.FailedPrecondition, false, "every %s processor has failed and takes no tasks until one tries again; `host status` says why and when", t.stage)
 	}
-	defer context.AfterFunc(h.refuse, func() { cancelWait(errDraining) })()
 	waiting := h.m.stage(t.stage).waiting
 	waiting.Inc()
 	a, err := h.disp.AcquireDeadline(waitCtx, t.stage, t.deadline)
@@ -182,56 +186,119 @@ func (h *Host) await(ctx context.Context, t *task) (*dispatch.Assignment, error)
 	return nil, statusError(codes.Internal, true, "waiting for a %s processor: %v", t.stage, err)
 }
 
+// attempt is one run of a task on its assigned processor (runOn): what
+// the callbacks of the run share, in one allocation rather than a closure
+// and a variable each.
+type attempt struct {
+	h         *Host
+	t         *task
+	a         *dispatch.Assignment
+	locks     bool
+	cancelRun context.CancelFunc
+	ended     bool // under h.mu: Do returned
+	preempted atomic.Bool
+	called    atomic.Bool
+	// Metrics count a start once the task reaches the plugin (or fails
+	// for good before), so a requeued attempt is not a start.
+	startOnce sync.Once
+	f         func(context.Context, *pluginclient.Client) error
+}
+
+// cancelled ends the run for its caller leaving or the drain's grace
+// ending. Do returns once the plugin's call has ended, not when the gRPC
+// call does; until then the task is cancelling.
+func (r *attempt) cancelled() {
+	r.h.mu.Lock()
+	r.cancelledLocked()
+	r.h.mu.Unlock()
+}
+
+func (r *attempt) cancelledLocked() {
+	r.cancelRun()
+	if !r.ended {
+		r.t.cancelling = time.Now()
+	}
+}
+
+func (r *attempt) markStarted() { r.startOnce.Do(r.countStart) }
+
+func (r *attempt) countStart() { r.h.m.taskStarted(r.t, r.locks) }
+
+// call is Do's f.
+func (r *attempt) call(ctx context.Context, c *pluginclient.Client) error {
+	if isClosed(r.a.Lost()) {
+		// The plugin instance this task was handed to died and its slot
+		// and locks went back: Do may have found the successor before
+		// runCtx's cancel arrived, and a call there would run beside the
+		// task the freed slot went to. (Lost can close only after an
+		// instance's death, and the successor starts after that, so a
+		// call that passes this check holds a live slot.)
+		return errLost
+	}
+	r.called.Store(true)
+	r.markStarted()
+	_ = grpc.SetHeader(ctx, metadata.Pairs(
+		client.HeaderTask, strconv.FormatUint(r.t.id, 10),
+		client.HeaderProcessor, r.a.Processor,
+		client.HeaderWaited, r.t.waited.String(),
+	))
+	return r.f(ctx, c)
+}
+
 // runOn runs t on its assigned processor and releases the assignment.
 // requeue is true when the processor was lost (its plugin died, or failed
 // to start) before the task reached the plugin: it then goes back to
 // waiting, since it never ran.
 func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f func(context.Context, *pluginclient.Client) error) (err error, requeue bool) {
-	defer a.Release()
+	defer func() {
+		if !requeue {
+			// Out of status before its slot and locks go to the next
+			// task: released first, status could show both holding a
+			// lock of capacity 1 (TestSealThroughSocket saw it).
+			h.mu.Lock()
+			delete(h.tasks, t.id)
+			h.mu.Unlock()
+		}
+		a.Release()
+	}()
 	p := h.procs[a.Processor]
 	stage := t.stage
-	locks := len(p.cfg.Locks) > 0
+	r := &attempt{h: h, t: t, a: a, locks: len(p.cfg.Locks) > 0, f: f}
 
-	// The run ends with the caller, when the drain's grace is over, or
-	// when the dispatcher drops the processor: a task still waiting
-	// inside Do for a restarted plugin must not keep running after its
-	// slot and locks were handed to others. Callbacks, not a goroutine
-	// per task: pluginExited cancels the runs on a dropped processor.
+	// The run ends with the caller, when the drain's grace is over
+	// (abortLocked), or when the dispatcher drops the processor: a task
+	// still waiting inside Do for a restarted plugin must not keep
+	// running after its slot and locks were handed to others. Callbacks,
+	// not a goroutine per task: pluginExited cancels the runs on a
+	// dropped processor.
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	var ended bool // under h.mu: Do returned
-	cancelled := func() {
-		cancelRun()
-		// Do returns once the plugin's call has ended, not when the
-		// gRPC call does; until then the task is cancelling.
-		h.mu.Lock()
-		if !ended {
-			t.cancelling = time.Now()
-		}
-		h.mu.Unlock()
-	}
-	defer context.AfterFunc(ctx, cancelled)()
-	defer context.AfterFunc(h.abort, cancelled)()
+	r.cancelRun = cancelRun
+	defer context.AfterFunc(ctx, r.cancelled)()
 
 	h.mu.Lock()
 	t.started, t.processor, t.waited = time.Now(), a.Processor, time.Since(t.requested)
-	t.lost, t.cancelRun = a.Lost(), cancelRun
+	t.lost, t.run = a.Lost(), r
+	if h.abort.Err() != nil {
+		// The grace ended before the run was registered: abortLocked did
+		// not see it.
+		r.cancelledLocked()
+	}
 	h.mu.Unlock()
 	if isClosed(a.Lost()) {
 		// Dropped before the task was registered: pluginExited did not
 		// see it.
 		cancelRun()
 	}
-	var preempted atomic.Bool
 	if h.preempt {
 		// Only with preemption configured: a goroutine per task is what
 		// the hot path avoids otherwise.
 		go func() {
 			select {
 			case <-a.Preempted():
-				preempted.Store(true)
+				r.preempted.Store(true)
 				h.mu.Lock()
-				if !ended {
+				if !r.ended {
 					t.preempting = true
 				}
 				h.mu.Unlock()
@@ -241,38 +308,15 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 			}
 		}()
 	}
-	// Metrics count a start once the task reaches the plugin (or fails
-	// for good before), so a requeued attempt is not a start.
-	var startOnce sync.Once
-	markStarted := func() { startOnce.Do(func() { h.m.taskStarted(t, locks) }) }
 
-	var called atomic.Bool
-	err = p.sp.Do(runCtx, func(ctx context.Context, c *pluginclient.Client) error {
-		if isClosed(a.Lost()) {
-			// The plugin instance this task was handed to died and its
-			// slot and locks went back: Do may have found the successor
-			// before runCtx's cancel arrived, and a call there would run
-			// beside the task the freed slot went to. (Lost can close only
-			// after an instance's death, and the successor starts after
-			// that, so a call that passes this check holds a live slot.)
-			return errLost
-		}
-		called.Store(true)
-		markStarted()
-		_ = grpc.SetHeader(ctx, metadata.Pairs(
-			client.HeaderTask, strconv.FormatUint(t.id, 10),
-			client.HeaderProcessor, a.Processor,
-			client.HeaderWaited, t.waited.String(),
-		))
-		return f(ctx, c)
-	})
+	err = p.sp.Do(runCtx, r.call)
 	h.mu.Lock()
-	ended = true
-	t.lost, t.cancelRun = nil, nil
+	r.ended = true
+	t.lost, t.run = nil, nil
 	h.mu.Unlock()
 	ran := time.Since(t.started)
 
-	if err != nil && !called.Load() && isClosed(a.Lost()) && ctx.Err() == nil && h.refuse.Err() == nil {
+	if err != nil && !r.called.Load() && isClosed(a.Lost()) && ctx.Err() == nil && h.refuse.Err() == nil {
 		h.log.Debug("processor lost before the task reached it: waiting again", "task", t.id, "processor", a.Processor, "error", err)
 		h.mu.Lock()
 		t.started, t.processor, t.cancelling = time.Time{}, "", time.Time{}
@@ -280,8 +324,8 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 		return nil, true
 	}
 
-	if err != nil && preempted.Load() && ctx.Err() == nil && h.refuse.Err() == nil {
-		markStarted()
+	if err != nil && r.preempted.Load() && ctx.Err() == nil && h.refuse.Err() == nil {
+		r.markStarted()
 		h.mu.Lock()
 		t.preemptions++
 		c := h.countsFor(stage)
@@ -289,12 +333,12 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 		c.preemptedWork += ran
 		t.started, t.processor, t.cancelling, t.preempting = time.Time{}, "", time.Time{}, false
 		h.mu.Unlock()
-		h.m.taskPreempted(t, ran, locks, a.Processor)
+		h.m.taskPreempted(t, ran, r.locks, a.Processor)
 		h.log.Info("preempted task back to waiting: its work is lost", "task", t.id, "stage", stage, "processor", a.Processor, "lost", ran.Round(time.Millisecond))
 		return nil, true
 	}
 
-	markStarted()
+	r.markStarted()
 	h.mu.Lock()
 	if err == nil {
 		p.done++
@@ -304,7 +348,7 @@ func (h *Host) runOn(ctx context.Context, t *task, a *dispatch.Assignment, f fun
 		h.countsFor(stage).failed++
 	}
 	h.mu.Unlock()
-	h.m.taskEnded(t, ran, locks, err)
+	h.m.taskEnded(t, ran, r.locks, err)
 	if err != nil {
 		h.log.Debug("task failed", "task", t.id, "stage", stage, "processor", a.Processor, "error", err)
 		return h.taskStatus(ctx, a.Processor, err), false

@@ -2,10 +2,13 @@ package supervise
 
 import "time"
 
-// callRunners are goroutines that run stage calls (Do's f) and stay,
-// parked, for the next one. Do runs f apart from its caller so that a
-// plugin's death answers the task at once, without waiting for a call
-// that may never return; a fresh goroutine per call grew its stack
+// callRunners are goroutines that run the stage calls (Do's f) of
+// in-process plugins (Config.Launch) and stay, parked, for the next one.
+// Do runs such an f apart from its caller so that a plugin's death
+// answers the task at once, without waiting for a call that may never
+// return (a real plugin's gRPC call ends with its context, which Do ends
+// at the death, so it runs on the caller's goroutine); a fresh goroutine
+// per call grew its stack
 // through the gRPC client's frames again on every task (13% of the host's
 // CPU at 256 tasks in flight), while a kept one has the stack already.
 var callRunners = make(chan func())

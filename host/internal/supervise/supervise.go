@@ -151,7 +151,11 @@ type instance struct {
 	client *pluginclient.Client // conn, when it is a real plugin process
 	dead   chan struct{}        // closed once the process is gone
 	err    error                // why it died; set before dead is closed
-	kill   chan string          // asks the watcher to kill it, with the reason
+	// gone ends when dead is closed: Do's calls to a real plugin end
+	// with it.
+	gone    context.Context
+	goneNow context.CancelFunc
+	kill    chan string // asks the watcher to kill it, with the reason
 }
 
 // Processor supervises one plugin process. Its methods are safe for
@@ -342,8 +346,9 @@ func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 // Do runs one task on the plugin: it waits for a running instance (or ctx,
 // or the processor failing), then calls f with the plugin's client and a
 // context that carries the task deadline. It returns f's error, a
-// *DiedError when the plugin died meanwhile (at once, without waiting for
-// f), or a *TimeoutError.
+// *DiedError when the plugin died meanwhile (at once: a real plugin's call
+// is cancelled with its death, and an in-process one's is not waited
+// for), or a *TimeoutError.
 //
 // Do does not limit concurrency: the caller (the dispatcher) hands a
 // processor no more than its `concurrent` tasks.
@@ -372,44 +377,62 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 		callCtx = metadata.AppendToOutgoingContext(callCtx, DeadlineMetadata, strconv.FormatInt(deadline.UnixNano(), 10))
 	}
 
-	callID := fmt.Sprintf("%s/%d", p.cfg.ID, callSeq.Add(1))
+	var idBuf [64]byte // the id's one allocation is the string
+	callID := string(strconv.AppendUint(append(append(idBuf[:0], p.cfg.ID...), '/'), callSeq.Add(1), 10))
 	callCtx = metadata.AppendToOutgoingContext(callCtx, sdk.CallMetadata, callID)
 	callCtx = context.WithValue(callCtx, connKey{}, inst.conn)
 
+	if inst.client != nil {
+		// A real plugin's gRPC call ends as soon as its context does, and
+		// the context ends with the instance: the call runs right here.
+		// Handed to another goroutine (callRunners) and awaited beside
+		// inst.dead, it cost two goroutine switches and a select per task.
+		stop := context.AfterFunc(inst.gone, cancel)
+		err := f(callCtx, inst.client)
+		stop()
+		return p.callEnded(ctx, callCtx, inst, callID, deadline, err)
+	}
+	// An in-process plugin (Config.Launch) may not honour its context:
+	// Do must answer its death without waiting for the call.
 	res := make(chan error, 1)
 	goCall(func() { res <- f(callCtx, inst.client) })
 	select {
 	case err := <-res:
-		graceSpent := !deadline.IsZero() && ctx.Err() == nil && errors.Is(callCtx.Err(), context.DeadlineExceeded)
-		if err != nil && callCtx.Err() != nil && !graceSpent {
-			// Cancelled on our side (the caller left, the host's abort):
-			// the gRPC call returned, the plugin's work may not have. The
-			// caller keeps the slot and locks until it has. (Past the
-			// timeout's grace, below, the plugin is killed at once.)
-			p.awaitCallEnd(inst, callID)
-		}
-		switch {
-		case err == nil:
-			return nil
-		case isDead(inst) || (ctx.Err() == nil && p.diesSoon(inst, err)):
-			return &DiedError{ID: p.cfg.ID, Owner: inst.owner, Cause: inst.err}
-		case !deadline.IsZero() && ctx.Err() == nil && !time.Now().Before(deadline):
-			if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
-				// The grace ran out too: the plugin never answered.
-				p.killInstance(inst, fmt.Sprintf("task exceeded timeout %s and the plugin ignored cancellation for %s", p.cfg.Timeout, p.cfg.CancelGrace))
-				// The slot and locks go back only once the work stopped.
-				select {
-				case <-inst.dead:
-				case <-time.After(10 * time.Second):
-				}
-				return &TimeoutError{ID: p.cfg.ID, Timeout: p.cfg.Timeout, Killed: true}
-			}
-			return &TimeoutError{ID: p.cfg.ID, Timeout: p.cfg.Timeout}
-		}
-		return err
+		return p.callEnded(ctx, callCtx, inst, callID, deadline, err)
 	case <-inst.dead:
 		return &DiedError{ID: p.cfg.ID, Owner: inst.owner, Cause: inst.err}
 	}
+}
+
+// callEnded is Do's answer once f returned err.
+func (p *Processor) callEnded(ctx, callCtx context.Context, inst *instance, callID string, deadline time.Time, err error) error {
+	graceSpent := !deadline.IsZero() && ctx.Err() == nil && errors.Is(callCtx.Err(), context.DeadlineExceeded)
+	if err != nil && callCtx.Err() != nil && !graceSpent && !isDead(inst) {
+		// Cancelled on our side (the caller left, the host's abort):
+		// the gRPC call returned, the plugin's work may not have. The
+		// caller keeps the slot and locks until it has. (Past the
+		// timeout's grace, below, the plugin is killed at once.)
+		p.awaitCallEnd(inst, callID)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case isDead(inst) || (ctx.Err() == nil && p.diesSoon(inst, err)):
+		return &DiedError{ID: p.cfg.ID, Owner: inst.owner, Cause: inst.err}
+	case !deadline.IsZero() && ctx.Err() == nil && !time.Now().Before(deadline):
+		if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
+			// The grace ran out too: the plugin never answered.
+			p.killInstance(inst, fmt.Sprintf("task exceeded timeout %s and the plugin ignored cancellation for %s", p.cfg.Timeout, p.cfg.CancelGrace))
+			// The slot and locks go back only once the work stopped.
+			select {
+			case <-inst.dead:
+			case <-time.After(10 * time.Second):
+			}
+			return &TimeoutError{ID: p.cfg.ID, Timeout: p.cfg.Timeout, Killed: true}
+		}
+		return &TimeoutError{ID: p.cfg.ID, Timeout: p.cfg.Timeout}
+	}
+	return err
 }
 
 type connKey struct{}
@@ -751,6 +774,7 @@ func (p *Processor) runInstance(owner string) error {
 		return err
 	}
 	inst := &instance{owner: owner, conn: c, dead: make(chan struct{}), kill: make(chan string)}
+	inst.gone, inst.goneNow = context.WithCancel(context.Background())
 	inst.client, _ = c.(*pluginclient.Client)
 	p.log.Info("plugin running", "owner", owner, "pid", c.Pid())
 	p.setState(Running, inst, nil)
@@ -775,6 +799,7 @@ func (p *Processor) runInstance(owner string) error {
 	p.killCgroup()
 	inst.err = cause
 	close(inst.dead)
+	inst.goneNow()
 	if p.cfg.OnExit != nil {
 		p.cfg.OnExit(owner)
 	}
