@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,7 +54,16 @@ func TestServesWhileStarting(t *testing.T) {
 		t.Fatalf("test config: %v", diags)
 	}
 	sock := filepath.Join(dir, "s")
+	// Launches wait at the gate until the first status has answered (or
+	// 10 s pass): a host that served only after its plugins started would
+	// answer late with them running, and fail below; without the gate a
+	// loaded machine could run the (instant) launches before this test's
+	// first poll and fail a host that serves at once.
 	var launched atomic.Int64
+	gate := make(chan struct{})
+	var opened sync.Once
+	open := func() { opened.Do(func() { close(gate) }) }
+	defer open()
 	type started struct {
 		h   *Host
 		err error
@@ -69,6 +79,10 @@ func TestServesWhileStarting(t *testing.T) {
 			Backoff:    fastBackoff,
 			launch: func(string) func(context.Context, string) (supervise.Conn, error) {
 				return func(context.Context, string) (supervise.Conn, error) {
+					select {
+					case <-gate:
+					case <-time.After(10 * time.Second):
+					}
 					launched.Add(1)
 					return newEchoPlugin(sealv1.Stage_STAGE_C2), nil
 				}
@@ -125,6 +139,7 @@ func TestServesWhileStarting(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	open()
 	if launchedThen != 0 {
 		t.Errorf("status first answered after %d plugins were launched, want before any", launchedThen)
 	}
