@@ -237,11 +237,12 @@ func (r *attempt) call(ctx context.Context, c *pluginclient.Client) error {
 	}
 	r.called.Store(true)
 	r.markStarted()
-	_ = grpc.SetHeader(ctx, metadata.Pairs(
-		client.HeaderTask, strconv.FormatUint(r.t.id, 10),
-		client.HeaderProcessor, r.a.Processor,
-		client.HeaderWaited, r.t.waited.String(),
-	))
+	// A literal, not metadata.Pairs: the keys are lower case already.
+	_ = grpc.SetHeader(ctx, metadata.MD{
+		client.HeaderTask:      {strconv.FormatUint(r.t.id, 10)},
+		client.HeaderProcessor: {r.a.Processor},
+		client.HeaderWaited:    {r.t.waited.String()},
+	})
 	return r.f(ctx, c)
 }
 

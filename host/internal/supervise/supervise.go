@@ -380,7 +380,6 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 	var idBuf [64]byte // the id's one allocation is the string
 	callID := string(strconv.AppendUint(append(append(idBuf[:0], p.cfg.ID...), '/'), callSeq.Add(1), 10))
 	callCtx = metadata.AppendToOutgoingContext(callCtx, sdk.CallMetadata, callID)
-	callCtx = context.WithValue(callCtx, connKey{}, inst.conn)
 
 	if inst.client != nil {
 		// A real plugin's gRPC call ends as soon as its context does, and
@@ -394,6 +393,7 @@ func (p *Processor) Do(ctx context.Context, f func(ctx context.Context, c *plugi
 	}
 	// An in-process plugin (Config.Launch) may not honour its context:
 	// Do must answer its death without waiting for the call.
+	callCtx = context.WithValue(callCtx, connKey{}, inst.conn)
 	res := make(chan error, 1)
 	goCall(func() { res <- f(callCtx, inst.client) })
 	select {
@@ -439,7 +439,8 @@ type connKey struct{}
 
 // ConnOf is the plugin a call of Do's f was handed to: for an in-process
 // plugin (Config.Launch), whose f gets no *pluginclient.Client, to find the
-// instance the call belongs to rather than its successor.
+// instance the call belongs to rather than its successor. It is nil in a
+// call to a real plugin: f has its client.
 func ConnOf(ctx context.Context) Conn {
 	c, _ := ctx.Value(connKey{}).(Conn)
 	return c
