@@ -40,8 +40,11 @@
 // winning_post_deadline (25s) later. They go through Core.SubmitDeadline
 // to the processors of window_post and winning_post, which must exist:
 // the same dispatcher and arbiter, so the urgent class and its bounds act
-// as in `host run`. Without a post block no PoSt task is simulated, so a
-// sealing-only config's results do not move.
+// as in `host run`. Without a post block, a config with window_post or
+// winning_post processors runs the default workload for the stages it
+// serves (Defaults says so: the GPUs those processors share are not
+// simulated as if they only sealed); a sealing-only config's results do
+// not move.
 //
 // With arbiter.preempt, the dispatcher names running sealing tasks to
 // preempt (Core.OnPreempt); the simulation does what the real host does:

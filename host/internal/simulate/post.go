@@ -82,10 +82,27 @@ const epoch30 = 30 * time.Second
 // the block asks for must have processors, or nothing would run it.
 func (s *sim) buildPoSt() error {
 	cfg := s.req.Config
-	if cfg.Simulation == nil || cfg.Simulation.Post == nil {
-		return nil
+	var pc config.PoSt
+	if cfg.Simulation != nil && cfg.Simulation.Post != nil {
+		pc = *cfg.Simulation.Post
+	} else {
+		// PoSt processors and no post block: simulate what is
+		// configured, with the default workload for the stages served
+		// (said in Defaults), rather than leave GPUs PoSt shares as if
+		// they sealed only.
+		window, winning := s.core.Serves(config.StageWindowPoSt), s.core.Serves(config.StageWinningPoSt)
+		if !window && !winning {
+			return nil
+		}
+		pc = config.DefaultPoSt()
+		if !window {
+			pc.WindowPartitions = 0
+		}
+		if !winning {
+			pc.WinningPerDay = 0
+		}
+		s.res.postImplicit = &pc
 	}
-	pc := *cfg.Simulation.Post
 	// A fixed seed: the same config always wins the same epochs, so runs
 	// compare (and the result is the same byte for byte).
 	w := &postWorkload{cfg: pc, rng: rand.New(rand.NewPCG(13, 2880)), jobs: map[dispatch.TaskID]*postJob{}}
@@ -97,7 +114,7 @@ func (s *sim) buildPoSt() error {
 				pc.Range.String(), stage, stage, stage, off)
 		}
 		st := &step{name: string(stage), mode: Dispatched, stage: stage, capacity: s.core.Capacity(stage)}
-		if d, ok := cfg.Simulation.Durations[stage]; ok {
+		if d, ok := simDuration(cfg, stage); ok {
 			st.duration = d
 		} else if d, ok := table.Durations[stage]; ok && haveTable {
 			st.duration = d
@@ -307,7 +324,7 @@ func (s *sim) summarisePoSt() error {
 }
 
 func postSource(cfg *config.Config, stage config.Stage) string {
-	if _, ok := cfg.Simulation.Durations[stage]; ok {
+	if _, ok := simDuration(cfg, stage); ok {
 		return "simulation block"
 	}
 	t, _ := BuiltinTable(cfg.SectorSize.Name)
@@ -337,16 +354,27 @@ func (s *sim) postJobs(id dispatch.TaskID) *postJob {
 // built-in table gave it.
 func postDefaults(cfg *config.Config, r *Result) []string {
 	var builtin []string
+	var out []string
+	if p := r.postImplicit; p != nil {
+		var what []string
+		if p.WindowPartitions > 0 {
+			what = append(what, fmt.Sprintf("a WindowPoSt of %d partition(s) every %s min, due within %s min", p.WindowPartitions, trimFloat(p.WindowEvery.Minutes()), trimFloat(p.WindowDeadline.Minutes())))
+		}
+		if p.WinningPerDay > 0 {
+			what = append(what, fmt.Sprintf("%s WinningPoSt a day, due within %s s", trimFloat(p.WinningPerDay), trimFloat(p.WinningDeadline.Seconds())))
+		}
+		out = append(out, fmt.Sprintf("PoSt workload: the config has PoSt processors and no post block, so the default one: %s (simulation { post { ... } } sets it; window_post_partitions = 0 or winning_post_per_day = 0 turns one off)", strings.Join(what, "; ")))
+	}
 	for _, name := range r.postStages() {
-		if _, given := cfg.Simulation.Durations[config.Stage(name)]; !given {
+		if _, given := simDuration(cfg, config.Stage(name)); !given {
 			builtin = append(builtin, fmt.Sprintf("%s %s min", name, trimFloat(r.PoSt[name].Minutes)))
 		}
 	}
 	if len(builtin) == 0 {
-		return nil
+		return out
 	}
 	src := strings.TrimPrefix(postSource(cfg, config.Stage(r.postStages()[0])), "built-in table: ")
-	return []string{fmt.Sprintf("PoSt durations from the built-in table (%s): %s", src, strings.Join(builtin, ", "))}
+	return append(out, fmt.Sprintf("PoSt durations from the built-in table (%s): %s", src, strings.Join(builtin, ", ")))
 }
 
 // postPerDay is the PoSt tasks of st the workload submits a day.
@@ -356,4 +384,13 @@ func (s *sim) postPerDay(st *step) float64 {
 		return float64(w.cfg.WindowPartitions) * float64(24*time.Hour) / float64(w.cfg.WindowEvery)
 	}
 	return w.cfg.WinningPerDay
+}
+
+// simDuration is the simulation block's duration for stage, if it has one.
+func simDuration(cfg *config.Config, stage config.Stage) (time.Duration, bool) {
+	if cfg.Simulation == nil {
+		return 0, false
+	}
+	d, ok := cfg.Simulation.Durations[stage]
+	return d, ok
 }

@@ -166,10 +166,14 @@ func TestPoStOneGPUForBoth(t *testing.T) {
 func TestUrgentKeepsFairShares(t *testing.T) {
 	for _, policy := range Policies {
 		t.Run(string(policy), func(t *testing.T) {
+			// PoSt turned off (with no post block the PoSt processors
+			// would run the default workload)
+			off := config.DefaultPoSt()
+			off.WindowPartitions, off.WinningPerDay = 0, 0
 			urgent := loadPoSt(t)
-			urgent.Simulation.Post = nil
+			urgent.Simulation.Post = &off
 			plain := loadPoSt(t)
-			plain.Simulation.Post = nil
+			plain.Simulation.Post = &off
 			plain.Arbiter.Urgent, plain.Arbiter.Preempt = nil, nil
 			req := Request{Policy: policy, For: 10 * 24 * time.Hour}
 			req.Config = urgent
@@ -189,7 +193,7 @@ func TestUrgentKeepsFairShares(t *testing.T) {
 				t.Errorf("finished %d with the urgent class, %d without", a.Finished, b.Finished)
 			}
 			if a.PoSt != nil || a.Preempted != nil {
-				t.Errorf("PoSt results without a post block: %v %v", a.PoSt, a.Preempted)
+				t.Errorf("PoSt results with PoSt turned off: %v %v", a.PoSt, a.Preempted)
 			}
 		})
 	}
@@ -258,4 +262,43 @@ func preemptedText(r *Result) string {
 		return "none"
 	}
 	return strings.Join(out, ", ")
+}
+
+// TestPoStWithoutPostBlock: PoSt processors with no post block simulate
+// the default workload for the stages served, no simulation block needed,
+// and the result says it was assumed.
+func TestPoStWithoutPostBlock(t *testing.T) {
+	const src = `sector_size = "32GiB"
+plugin "ffi" {
+  path = "x"
+}
+lock "gpu" {}
+processor "c2" {
+  plugin = "ffi"
+  locks  = ["gpu"]
+}
+processor "winning_post" {
+  plugin = "ffi"
+  locks  = ["gpu"]
+}
+`
+	cfg, diags := config.Parse([]byte(src), "post.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	r := run(t, Request{Config: cfg, For: 10 * 24 * time.Hour})
+	win := r.PoSt["winning_post"]
+	if win == nil || win.Submitted == 0 || win.PerDay != config.DefaultPoSt().WinningPerDay {
+		t.Fatalf("winning_post workload %+v, want the default's", win)
+	}
+	if _, ok := r.PoSt["window_post"]; ok {
+		t.Errorf("window_post simulated with no window_post processor")
+	}
+	var said bool
+	for _, d := range r.Defaults {
+		said = said || strings.Contains(d, "no post block, so the default one") && strings.Contains(d, "10 WinningPoSt a day") && !strings.Contains(d, "WindowPoSt")
+	}
+	if !said {
+		t.Errorf("defaults do not say the PoSt workload was assumed: %q", r.Defaults)
+	}
 }

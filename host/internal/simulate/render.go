@@ -270,7 +270,11 @@ func writePoSt(b *strings.Builder, r *Result) {
 				work = append(work, fmt.Sprintf("%s %d every %s min, %s min each", name, p.Partitions, trimFloat(p.EveryMinutes), trimFloat(p.Minutes)))
 			}
 		}
-		fmt.Fprintf(b, "PoSt workload (simulation block's post block): %s.\n", strings.Join(work, "; "))
+		from := "simulation block's post block"
+		if r.postImplicit != nil {
+			from = "the default: the config has PoSt processors and no post block"
+		}
+		fmt.Fprintf(b, "PoSt workload (%s): %s.\n", from, strings.Join(work, "; "))
 	}
 	if len(r.Preempted) == 0 {
 		if len(names) > 0 {

@@ -96,6 +96,9 @@ type Result struct {
 	// Preempted is, per stage whose tasks were preempted for urgent work,
 	// how many and the work lost. Absent when none was.
 	Preempted map[string]*Preemption `json:"preempted,omitempty"`
+	// postImplicit is the default PoSt workload run for a config with
+	// PoSt processors and no post block; nil otherwise.
+	postImplicit *config.PoSt
 
 	// Held is, per timeline point after the first, per lock and stage, the
 	// fraction of the lock's capacity-time over the step just ended that the
