@@ -104,10 +104,11 @@ func (a *Arbiter) Preemptions() (victims []Lease, next time.Time) {
 			continue
 		}
 		chose, due := false, false
+		var mine []*request // victims chosen for r: one may free several of its locks
 		for _, i := range r.locks {
 			l := a.locks[i]
 			after, ok := l.preemptBound(r.stage.name)
-			if !ok || l.free > 0 {
+			if !ok || l.free > 0 || slices.ContainsFunc(mine, func(v *request) bool { return slices.Contains(v.locks, i) }) {
 				continue
 			}
 			at := r.requested.Add(after)
@@ -119,6 +120,7 @@ func (a *Arbiter) Preemptions() (victims []Lease, next time.Time) {
 				continue
 			}
 			if v := a.victimFor(i); v != nil {
+				mine = append(mine, v)
 				v.victim = true
 				v.stage.preempted++
 				v.stage.preemptedWork += now.Sub(v.lease.Granted)

@@ -281,3 +281,24 @@ func TestPreemptFor(t *testing.T) {
 		t.Fatalf("preempting for a non-urgent stage: %v", err)
 	}
 }
+
+// One lease holding both locks an urgent request waits for is preempted
+// once, not once per lock.
+func TestPreemptOneVictimForTwoLocks(t *testing.T) {
+	a, clock := urgentArbiter(t, func(c *Config) {
+		c.Locks = map[string]int{"gpu": 1, "scratch": 2}
+		c.Preempt = map[string]time.Duration{"gpu": 0, "scratch": 0}
+	})
+	both := []string{"gpu", "scratch"}
+	_, gs := mustSubmit(t, a, Request{Stage: "c2", Owner: "c2.0", Locks: both})
+	first := gs[0]
+	clock.Advance(time.Second)
+	if _, gs := mustSubmit(t, a, Request{Stage: "add_pieces", Owner: "ap.0", Locks: []string{"scratch"}}); len(gs) != 1 {
+		t.Fatalf("add_pieces not granted scratch's second unit: %v", gs)
+	}
+	mustSubmit(t, a, Request{Stage: "window_post", Owner: "w.0", Locks: both})
+	v, _ := a.Preemptions()
+	if len(v) != 1 || v[0].Token != first.Token {
+		t.Fatalf("victims %v, want only c2's lease %d, which holds both locks", v, first.Token)
+	}
+}
