@@ -150,11 +150,7 @@ func (m *metrics) taskPreempted(t *task, ran time.Duration, locks bool, processo
 	s := m.stage(t.stage)
 	s.running.Dec()
 	if locks {
-		o := s.lockHold
-		if o == nil {
-			o = m.lockHold.WithLabelValues(string(t.stage))
-		}
-		o.Observe(ran.Seconds())
+		m.observeHold(t.stage, s, ran)
 	}
 	m.preempted.WithLabelValues(string(t.stage), processor).Inc()
 	m.preemptedWork.WithLabelValues(string(t.stage)).Add(ran.Seconds())
@@ -199,11 +195,7 @@ func (m *metrics) taskEnded(t *task, ran time.Duration, locks bool, err error) {
 	p := m.proc(t.stage, t.processor)
 	p.duration.Observe(ran.Seconds())
 	if locks {
-		o := s.lockHold
-		if o == nil {
-			o = m.lockHold.WithLabelValues(string(t.stage))
-		}
-		o.Observe(ran.Seconds())
+		m.observeHold(t.stage, s, ran)
 	}
 	if err == nil {
 		p.finished.Inc()
@@ -289,4 +281,13 @@ func (h *Host) serveMetrics(addr string) error {
 		}
 	}()
 	return nil
+}
+
+// observeHold records how long a task held its processor's locks.
+func (m *metrics) observeHold(stage config.Stage, s *stageSeries, held time.Duration) {
+	o := s.lockHold
+	if o == nil {
+		o = m.lockHold.WithLabelValues(string(stage))
+	}
+	o.Observe(held.Seconds())
 }
