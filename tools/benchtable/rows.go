@@ -76,6 +76,17 @@ var baseRows = []row{
 		baseline: "same calls straight to the plugin", den: ref{"daemon.InFlight/inflight=256", "direct-ns/op"}, target: 1.67,
 	},
 	{
+		// The ceiling of the row above: a task API server that only
+		// relays each call to the plugin crosses the same two gRPC hops
+		// as the host and does none of its work.
+		what: "no-op c2 through a bare relay (no host work), 256 in flight", num: ref{"daemon.InFlight/inflight=256", "relay-ns/op"},
+		baseline: "same calls straight to the plugin", den: ref{"daemon.InFlight/inflight=256", "direct-ns/op"},
+	},
+	{
+		what: "the host's own cost: its tasks, 256 in flight", num: ref{"daemon.InFlight/inflight=256", "ns/op"},
+		baseline: "same calls through the bare relay", den: ref{"daemon.InFlight/inflight=256", "relay-ns/op"},
+	},
+	{
 		what: "plugin start (mock, to serving)", num: ref{"startbench.Start/plugin", "ns/op"},
 		baseline: "bare exec of the same binary", den: ref{"startbench.Start/exec", "ns/op"},
 	},
