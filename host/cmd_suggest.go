@@ -27,11 +27,12 @@ func runSuggest(args []string, stdout, stderr io.Writer) int {
 	spare := fs.Int("spare", 4, "`N` cores kept free for operations, spread over the NUMA nodes")
 	gpus := fs.String("gpus", "", "the GPUs to use, a `LIST` of indices in PCI bus order (\"0,1\"; default: every GPU)")
 	durations := fs.String("durations", "", "stage durations overriding the built-in table, `LIST` like \"pc1=320m,pc2=25m,c2=18m\"; written to the config's simulation block")
+	post := fs.String("post", "", "also serve PoSt on the GPUs: `KINDS` window, winning, window,winning or all (none by default); each candidate is simulated proving too and ranks last if it misses a deadline")
 	plugin := fs.String("plugin", "bin/plugins/ffi", "the plugin `PATH` written into the config (relative to the config's folder)")
 	asJSON := fs.Bool("json", false, "write the result as one JSON object")
 	out := fs.String("o", "", "write the best candidate to `FILE` (config.hcl)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: host suggest [-topology PATH] [-sector-size 32GiB] [-spare 4] [-gpus LIST] [-durations LIST] [-plugin PATH] [-json] [-o FILE]")
+		fmt.Fprintln(stderr, "usage: host suggest [-topology PATH] [-sector-size 32GiB] [-spare 4] [-gpus LIST] [-durations LIST] [-post KINDS] [-plugin PATH] [-json] [-o FILE]")
 		fmt.Fprintln(stderr, `
 Designs configs for a machine the way the seed document does: one pc1
 processor per NUMA node over whole L3 groups (producers chosen so multicore
@@ -45,6 +46,11 @@ cpu-overlap, no gpu-shared-without-lock) and simulated for 30 days under
 the fair policy; they are ranked by sectors a day (within 1%, by c2's
 wait), each with its bound and the resource that binds. -o writes the
 best, commented, as a config that host validate accepts.
+
+-post adds PoSt processors to every candidate, on the GPUs behind their
+locks, urgent in the arbiter, preempting sealing only where a deadline
+needs it; candidates are simulated with the default PoSt workload and
+one that misses a deadline ranks below every one that does not.
 
 Assumed, and said in the output: a pc1 task needs 2 × the sector (64 GiB
 for 32GiB) on its node, and a node keeps 2% for the kernel and the parent
@@ -78,6 +84,9 @@ flags:`)
 	}
 	if req.Durations, err = suggest.ParseDurations(*durations); err != nil {
 		return usageErr("-durations: %v", err)
+	}
+	if req.PoSt, err = suggest.ParsePoSt(*post); err != nil {
+		return usageErr("-post: %v", err)
 	}
 	if *spare < 0 {
 		return usageErr("-spare %d: want 0 or more cores", *spare)

@@ -44,6 +44,34 @@
 //     shipped config.hcl. Candidates within 1% of each other in sectors a
 //     day rank by c2's wait.
 //
+// PoSt (-post, post.go). A storage provider proves on the GPUs that seal,
+// so every candidate gets the PoSt processors asked for, each behind its
+// GPU's capacity-1 lock and urgent in the arbiter:
+//
+//   - WindowPoSt (48 partitions a day of 4 min) goes on the GPU with the
+//     least sealing time a sector, so it takes the least from the
+//     bottleneck: on plan-a that is pc2's GPU, which has time to spare.
+//     WinningPoSt goes on another GPU when there is one: urgent work is
+//     never preempted for urgent work, so a WinningPoSt behind a
+//     WindowPoSt misses its 25 s (on one GPU it does, and says so).
+//   - Each takes the cpus of the sealing processors on its GPU. It runs
+//     only while it holds the GPU's lock, when they cannot, so it costs no
+//     sealing core and no spare one, and it gets many cores for its
+//     vanilla proofs and synthesis; the simulation does not model cores.
+//   - Preemption only where the deadline needs it: when the longest sealing
+//     hold on the lock (a 15 min c2) exceeds what the deadline leaves after
+//     the task's own run and the other urgent work there. That is
+//     WinningPoSt's lock (19 s of slack), never WindowPoSt's with the
+//     built-in times (26 min), where preempting would only lose sealing
+//     work; it is written in the per-stage form so the lock is preempted
+//     for that stage only.
+//
+// Candidates are then simulated with the default PoSt workload, written
+// out in the file's simulation block for the operator to edit, and one
+// that misses a deadline ranks below every one that does not (fewer
+// misses first), the reason shown: a missed WindowPoSt is a fault, a
+// missed WinningPoSt a lost block, which no sealing throughput pays for.
+//
 // Every candidate is written as HCL, parsed back by package config, placed
 // by package plan (no error, no cpu-overlap, no gpu-shared-without-lock:
 // else it is dropped and the reason shown), and simulated for 30 days

@@ -1,6 +1,7 @@
 package suggest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,14 +63,27 @@ func TestParseFlags(t *testing.T) {
 }
 
 // FuzzParseFlags: whatever the operator types, the parsers answer with a
-// value or an error, never a panic, and a duration accepted is one the
-// written simulation block reads back the same.
+// value or an error, never a panic, a duration accepted is one the
+// written simulation block reads back the same, and -post's answer is
+// PoSt stages, each once.
 func FuzzParseFlags(f *testing.F) {
 	for _, s := range []string{"", "0,1", "pc1=320m,pc2=25m,c2=18m", "c2=90s", "pc1=1d2h", ",", "=", "pc1==1m", "1,,2", "99999999999999999999"} {
 		f.Add(s)
 	}
+	for _, s := range []string{"all", "none", "window,winning", "winning, window", "window,window", "window_post", "all,window"} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = ParseGPUs(s)
+		if kinds, err := ParsePoSt(s); err == nil {
+			// What -post accepts is PoSt stages, each once, in
+			// config.Stages order: what addPoSt and the ranking rely on.
+			for i, st := range kinds {
+				if !isPoSt(st) || (i > 0 && slices.Index(config.Stages, kinds[i-1]) >= slices.Index(config.Stages, st)) {
+					t.Fatalf("ParsePoSt(%q) = %v", s, kinds)
+				}
+			}
+		}
 		d, err := ParseDurations(s)
 		if err != nil {
 			return
@@ -81,4 +95,73 @@ func FuzzParseFlags(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParsePoSt(t *testing.T) {
+	window, winning := config.StageWindowPoSt, config.StageWinningPoSt
+	for _, tc := range []struct {
+		in   string
+		want []config.Stage
+		err  string
+	}{
+		{in: ""},
+		{in: "none"},
+		{in: " none "},
+		{in: "all", want: []config.Stage{window, winning}},
+		{in: "window", want: []config.Stage{window}},
+		{in: "winning", want: []config.Stage{winning}},
+		{in: "window,winning", want: []config.Stage{window, winning}},
+		{in: "winning, window", want: []config.Stage{window, winning}},
+		{in: "window,window", err: `window is named twice in "window,window"`},
+		{in: "windows", err: `"windows" is not a PoSt kind: give window, winning, window,winning or all (or none)`},
+		{in: "Window", err: `"Window" is not a PoSt kind`},
+		{in: "window_post", err: `"window_post" is the stage's name; -post takes "window"`},
+		{in: "winning_post,window", err: `-post takes "winning"`},
+		{in: "all,window", err: `"all" cannot be combined`},
+		{in: "window,none", err: `"none" cannot be combined`},
+		{in: "window,", err: "has an empty item"},
+		{in: ",", err: "has an empty item"},
+		{in: "true", err: `"true" is not a PoSt kind`},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParsePoSt(tc.in)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("ParsePoSt(%q) = %v, %v; want the error %q", tc.in, got, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("ParsePoSt(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseDurationsNamesEveryStage: -durations takes every stage config
+// knows (window_post and winning_post matter with -post), and the error
+// for one it does not know lists exactly those, so the list cannot fall
+// behind config.Stages again.
+func TestParseDurationsNamesEveryStage(t *testing.T) {
+	_, err := ParseDurations("pc9=1m")
+	if err == nil {
+		t.Fatal("pc9 accepted")
+	}
+	var names []string
+	for _, st := range config.Stages {
+		names = append(names, string(st))
+		t.Run(string(st), func(t *testing.T) {
+			d, err := ParseDurations(string(st) + "=90s")
+			if err != nil || d[st] != 90*time.Second {
+				t.Fatalf("%s=90s: %v, %v", st, d, err)
+			}
+		})
+	}
+	want := `"pc9" is not a stage: use one of ` + strings.Join(names, ", ")
+	if err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
 }

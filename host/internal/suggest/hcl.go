@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/sealhost/sealhost/host/internal/arbiter"
 	"github.com/sealhost/sealhost/host/internal/config"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -58,6 +59,7 @@ func writeHCL(sp *spec, sector string, pluginPath string, head []string, spare s
 				objectAttr(string(config.StageC2), cty.NumberFloatVal(sp.c2Weight)),
 			}))
 		}
+		writeUrgent(ab, sp)
 	}
 	ids := map[config.Stage]int{}
 	for _, p := range sp.procs {
@@ -93,19 +95,90 @@ func writeHCL(sp *spec, sector string, pluginPath string, head []string, spare s
 		body.AppendNewline()
 		comment(body, fmt.Sprintf("Cpus %s stay free for light work (monitoring, ssh, the host itself).", spare))
 	}
-	if len(durations) > 0 {
+	if len(durations) > 0 || sp.post != nil {
 		body.AppendNewline()
-		comment(body, "The stage durations given to `host suggest -durations`, so `host simulate` of this file reproduces its figures.")
+		comment(body, "What `host simulate` of this file runs, so it reproduces the figures above.")
 		sb := body.AppendNewBlock("simulation", nil).Body()
-		var d []hclwrite.ObjectAttrTokens
-		for _, st := range config.Stages {
-			if v, ok := durations[st]; ok {
-				d = append(d, objectAttr(string(st), cty.StringVal(formatDuration(v))))
+		if len(durations) > 0 {
+			comment(sb, "The stage durations given to `host suggest -durations`.")
+			var d []hclwrite.ObjectAttrTokens
+			for _, st := range config.Stages {
+				if v, ok := durations[st]; ok {
+					d = append(d, objectAttr(string(st), cty.StringVal(formatDuration(v))))
+				}
 			}
+			sb.SetAttributeRaw("durations", hclwrite.TokensForObject(d))
 		}
-		sb.SetAttributeRaw("durations", hclwrite.TokensForObject(d))
+		if sp.post != nil {
+			writePost(sb, sp)
+		}
 	}
 	return hclwrite.Format(f.Bytes())
+}
+
+// writeUrgent writes the arbiter's PoSt part: the urgent stages, their
+// burst bound, and the per-stage preemptions with the reasons for them.
+func writeUrgent(ab *hclwrite.Body, sp *spec) {
+	if len(sp.urgent) == 0 {
+		return
+	}
+	comment(ab, "PoSt goes before the fair order, the earliest deadline first: a WindowPoSt that misses its deadline is a fault, a WinningPoSt has seconds. urgent_burst (the default, written so it is seen) is how many urgent tasks in a row may take a GPU while sealing waits for it.")
+	var us []cty.Value
+	for _, st := range sp.urgent {
+		us = append(us, cty.StringVal(string(st)))
+	}
+	ab.SetAttributeValue("urgent", cty.ListVal(us))
+	ab.SetAttributeValue("urgent_burst", cty.NumberIntVal(arbiter.DefaultUrgentBurst))
+	for _, w := range sp.postWhy {
+		comment(ab, w)
+	}
+	if len(sp.preempt) == 0 {
+		return
+	}
+	var locks []hclwrite.ObjectAttrTokens
+	for _, l := range sp.locks {
+		var stages []hclwrite.ObjectAttrTokens
+		for _, p := range sp.preempt {
+			if p.lock == l {
+				stages = append(stages, objectAttr(string(p.stage), cty.StringVal(formatDuration(p.bound))))
+			}
+		}
+		if len(stages) > 0 {
+			locks = append(locks, hclwrite.ObjectAttrTokens{Name: hclwrite.TokensForIdentifier(l), Value: hclwrite.TokensForObject(stages)})
+		}
+	}
+	ab.SetAttributeRaw("preempt", hclwrite.TokensForObject(locks))
+}
+
+// writePost writes the PoSt workload simulated, every value written out
+// so the operator sees and edits it; a stage -post left out is off.
+func writePost(sb *hclwrite.Body, sp *spec) {
+	p := sp.post
+	comment(sb, "The PoSt workload (the defaults): set window_post_partitions to the partitions your deadlines prove, winning_post_per_day to the blocks you expect to win.")
+	pb := sb.AppendNewBlock("post", nil).Body()
+	has := func(st config.Stage) bool {
+		for _, u := range sp.urgent {
+			if u == st {
+				return true
+			}
+		}
+		return false
+	}
+	if has(config.StageWindowPoSt) {
+		pb.SetAttributeValue("window_post_every", cty.StringVal(formatDuration(p.WindowEvery)))
+		pb.SetAttributeValue("window_post_deadline", cty.StringVal(formatDuration(p.WindowDeadline)))
+		pb.SetAttributeValue("window_post_partitions", cty.NumberIntVal(int64(p.WindowPartitions)))
+	} else {
+		comment(pb, "No window_post processor (-post did not ask for it): none simulated.")
+		pb.SetAttributeValue("window_post_partitions", cty.NumberIntVal(0))
+	}
+	if has(config.StageWinningPoSt) {
+		pb.SetAttributeValue("winning_post_per_day", cty.NumberFloatVal(p.WinningPerDay))
+		pb.SetAttributeValue("winning_post_deadline", cty.StringVal(formatDuration(p.WinningDeadline)))
+	} else {
+		comment(pb, "No winning_post processor (-post did not ask for it): none simulated.")
+		pb.SetAttributeValue("winning_post_per_day", cty.NumberIntVal(0))
+	}
 }
 
 // objectAttr is one `name = value` of an object, kept in the order given

@@ -62,6 +62,13 @@ type spec struct {
 	// c2Weight, above 1, is the arbiter weight of c2 (pc2 weighs 1).
 	c2Weight float64
 	why      []string // the strategy's reasoning, for the file's head
+	// urgent are the arbiter's urgent stages, preempt its per-stage
+	// preemptions, post the PoSt workload to simulate (nil: none), and
+	// postWhy the reasoning behind them (-post).
+	urgent  []config.Stage
+	preempt []preemptSpec
+	post    *config.PoSt
+	postWhy []string
 }
 
 // entitlementMargin is how far above its need c2's weighted share of a GPU

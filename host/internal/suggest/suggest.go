@@ -33,17 +33,23 @@ type Request struct {
 	File string
 	// For is the simulated span; 0 means 30 days.
 	For time.Duration
+	// PoSt are the PoSt stages (window_post, winning_post) every
+	// candidate serves on its GPUs too, simulated with the default PoSt
+	// workload; a candidate that misses a deadline ranks last.
+	PoSt []config.Stage
 }
 
 // Result is every candidate, best first, and what they share.
 type Result struct {
-	Machine    string       `json:"machine"`
-	SectorSize string       `json:"sector_size"`
-	SpareCores int          `json:"spare_cores"`
-	GPUs       []int        `json:"gpus"`
-	SimDays    int          `json:"simulated_days"`
-	Layout     *Layout      `json:"layout"`
-	Candidates []*Candidate `json:"candidates"`
+	Machine    string `json:"machine"`
+	SectorSize string `json:"sector_size"`
+	SpareCores int    `json:"spare_cores"`
+	GPUs       []int  `json:"gpus"`
+	// PoSt are the PoSt stages asked for (-post); empty for none.
+	PoSt       []config.Stage `json:"post"`
+	SimDays    int            `json:"simulated_days"`
+	Layout     *Layout        `json:"layout"`
+	Candidates []*Candidate   `json:"candidates"`
 	// Dropped are the strategies that did not apply or failed a check.
 	Dropped []Dropped `json:"dropped"`
 }
@@ -70,6 +76,13 @@ type Candidate struct {
 	// Warnings are the plan's warnings other than the ones that drop a
 	// candidate (none is expected).
 	Warnings []string `json:"warnings"`
+	// With -post: each PoSt stage's simulated figures, the sealing work
+	// preemption cost, the deadlines missed and, when any was, why the
+	// candidate ranks below those that meet them.
+	PoSt        map[string]*simulate.PoStStats  `json:"post,omitempty"`
+	Preempted   map[string]*simulate.Preemption `json:"preempted,omitempty"`
+	PoStMissed  int                             `json:"post_missed"`
+	PoStProblem string                          `json:"post_problem,omitempty"`
 
 	Config *config.Config   `json:"-"`
 	Plan   *plan.Plan       `json:"-"`
@@ -126,7 +139,7 @@ func Run(req Request) (*Result, error) {
 	for st, d := range req.Durations {
 		durations[st] = d
 	}
-	for _, st := range []config.Stage{config.StagePC1, config.StagePC2, config.StageC2} {
+	for _, st := range append([]config.Stage{config.StagePC1, config.StagePC2, config.StageC2}, req.PoSt...) {
 		if durations[st] <= 0 {
 			return nil, fmt.Errorf("suggest: no %s duration for %s sectors: give one with -durations", st, req.SectorSize)
 		}
@@ -147,7 +160,7 @@ func Run(req Request) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("suggest: %v", err)
 	}
-	res := &Result{Machine: req.Machine.Source, SectorSize: req.SectorSize, SpareCores: req.Spare, GPUs: gpus,
+	res := &Result{Machine: req.Machine.Source, SectorSize: req.SectorSize, SpareCores: req.Spare, GPUs: gpus, PoSt: append([]config.Stage{}, req.PoSt...),
 		SimDays: int(req.For / (24 * time.Hour)), Layout: l, Candidates: []*Candidate{}, Dropped: []Dropped{}}
 	if res.GPUs == nil {
 		res.GPUs = []int{}
@@ -155,6 +168,10 @@ func Run(req Request) (*Result, error) {
 	for _, s := range Strategies {
 		sp, why := build(s, l, req.Machine, gpus, durations)
 		if sp == nil {
+			res.Dropped = append(res.Dropped, Dropped{s, why})
+			continue
+		}
+		if why := addPoSt(sp, req.PoSt, durations, config.DefaultPoSt()); why != "" {
 			res.Dropped = append(res.Dropped, Dropped{s, why})
 			continue
 		}
@@ -209,6 +226,12 @@ func evaluate(sp *spec, req Request, l *Layout) (*Candidate, string, error) {
 		return nil, "", fmt.Errorf("suggest: simulating %s: %v", sp.strategy, err)
 	}
 	c.Sim = sim
+	if len(req.PoSt) > 0 {
+		c.PoSt, c.Preempted = sim.PoSt, sim.Preempted
+		if c.PoStMissed, c.PoStProblem, err = postVerdict(sim, req.PoSt); err != nil {
+			return nil, "", err
+		}
+	}
 	c.SectorsPerDay = sim.SectorsPerDay
 	c.Bound = sim.Bound
 	for st, s := range sim.Stages {
@@ -272,6 +295,13 @@ func head(res *Result, c *Candidate, req Request) []string {
 	}
 	sim += ". Wait for a processor p50/p99/max in minutes: " + strings.Join(waits, ", ") + "."
 	out = append(out, sim)
+	if c.PoSt != nil {
+		p := "PoSt (-post, the default workload in the simulation block below): " + postLine(c)
+		if c.PoStProblem != "" {
+			p += " It ranks below every candidate that meets its PoSt deadlines: " + c.PoStProblem + "."
+		}
+		out = append(out, p)
+	}
 	if len(res.Candidates) > 1 {
 		out = append(out, Compare(res))
 	}
@@ -315,7 +345,15 @@ const sameThroughput = 0.01
 // each other, the shorter c2 wait (a sector waiting for c2 has its
 // pre-commit on chain and its prove-commit deadline running; one waiting
 // for pc2 has nothing on chain yet).
+//
+// Before both: a candidate that meets every simulated PoSt deadline ranks
+// above one that misses any, whatever their throughput (a missed
+// WindowPoSt is a fault, a missed WinningPoSt a lost block reward), and
+// among those that miss, the fewer misses first.
 func better(a, b *Candidate) bool {
+	if a.PoStMissed != b.PoStMissed {
+		return a.PoStMissed < b.PoStMissed
+	}
 	hi := max(a.SectorsPerDay, b.SectorsPerDay)
 	if hi > 0 && math.Abs(a.SectorsPerDay-b.SectorsPerDay)/hi >= sameThroughput {
 		return a.SectorsPerDay > b.SectorsPerDay
@@ -333,6 +371,14 @@ func Compare(res *Result) string {
 	a := res.Candidates[0]
 	var out []string
 	for _, b := range res.Candidates[1:] {
+		if b.PoStMissed > a.PoStMissed {
+			if a.PoStMissed == 0 {
+				out = append(out, fmt.Sprintf("%s ranks below %s whatever its throughput (%.1f against %.1f a day): %s.", b.Strategy, a.Strategy, b.SectorsPerDay, a.SectorsPerDay, b.PoStProblem))
+			} else {
+				out = append(out, fmt.Sprintf("%s ranks below %s for more PoSt deadlines missed (%d against %d): %s.", b.Strategy, a.Strategy, b.PoStMissed, a.PoStMissed, b.PoStProblem))
+			}
+			continue
+		}
 		hi := max(a.SectorsPerDay, b.SectorsPerDay)
 		if hi > 0 && math.Abs(a.SectorsPerDay-b.SectorsPerDay)/hi < sameThroughput {
 			out = append(out, fmt.Sprintf("%s and %s finish the same within %.0f%% (%.1f and %.1f a day, both bound by %s); %s ranks first for its waits: c2 p50 %s against %s min, pc2 p50 %s against %s.",

@@ -18,7 +18,15 @@ func WriteText(w io.Writer, res *Result) error {
 	if machine == "" || machine == "live" {
 		machine = "this machine"
 	}
-	fmt.Fprintf(&b, "host suggest for %s: %s sectors, GPUs %s, %d spare core%s.\n\n", machine, res.SectorSize, intList(res.GPUs), res.SpareCores, plural(res.SpareCores))
+	fmt.Fprintf(&b, "host suggest for %s: %s sectors, GPUs %s, %d spare core%s", machine, res.SectorSize, intList(res.GPUs), res.SpareCores, plural(res.SpareCores))
+	if len(res.PoSt) > 0 {
+		var ps []string
+		for _, st := range res.PoSt {
+			ps = append(ps, string(st))
+		}
+		fmt.Fprintf(&b, ", PoSt %s on the GPUs too (-post)", strings.Join(ps, " and "))
+	}
+	b.WriteString(".\n\n")
 	l := res.Layout
 	fmt.Fprintf(&b, "pc1, one processor per NUMA node on whole L3 groups (multicore SDR; a task needs %s, the parent cache %s on each node):\n",
 		config.HumanSize(l.TaskBytes), config.HumanSize(l.ParentCacheBytes))
@@ -37,9 +45,17 @@ func WriteText(w io.Writer, res *Result) error {
 	fmt.Fprintf(&b, "pc2 gets %d cores a processor: with the GPU tree builder it only moves data to the GPU. c2 gets every core left: it synthesises the circuits on the CPU before the GPU proves them.\n\n", pc2Cores)
 
 	if len(res.Candidates) > 0 {
-		fmt.Fprintf(&b, "Ranked by sectors a day, each simulated %d days under the fair policy:\n", res.SimDays)
+		if len(res.PoSt) > 0 {
+			fmt.Fprintf(&b, "Ranked by PoSt deadlines met, then sectors a day, each simulated %d days under the fair policy with the default PoSt workload:\n", res.SimDays)
+		} else {
+			fmt.Fprintf(&b, "Ranked by sectors a day, each simulated %d days under the fair policy:\n", res.SimDays)
+		}
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "RANK\tCANDIDATE\tGPUS\tSECTORS/DAY\tBOUND\tOF BOUND\tBOTTLENECK (BINDING)")
+		head := "RANK\tCANDIDATE\tGPUS\tSECTORS/DAY\tBOUND\tOF BOUND\tBOTTLENECK (BINDING)"
+		for _, st := range res.PoSt {
+			head += fmt.Sprintf("\t%s MISSED\tWAIT P99 (s)", st)
+		}
+		fmt.Fprintln(tw, head)
 		for _, c := range res.Candidates {
 			bound, of, binds := "-", "-", "-"
 			if c.Bound != nil {
@@ -47,11 +63,20 @@ func WriteText(w io.Writer, res *Result) error {
 				of = fmt.Sprintf("%.1f%%", 100*c.Bound.Achieved)
 				binds = strings.Join(c.Bound.Binding, ", ")
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f\t%s\t%s\t%s\n", c.Rank, c.Strategy, c.Describe, c.SectorsPerDay, bound, of, binds)
+			row := fmt.Sprintf("%d\t%s\t%s\t%.1f\t%s\t%s\t%s", c.Rank, c.Strategy, c.Describe, c.SectorsPerDay, bound, of, binds)
+			for _, st := range res.PoSt {
+				if ps := c.PoSt[string(st)]; ps != nil {
+					row += fmt.Sprintf("\t%d of %d\t%s", ps.Missed, ps.Submitted, trim(ps.WaitP99Seconds))
+				}
+			}
+			fmt.Fprintln(tw, row)
 		}
 		tw.Flush()
 		if s := Compare(res); s != "" {
 			b.WriteString("\n" + s + "\n")
+		}
+		if best := res.Candidates[0]; best.PoStProblem != "" {
+			fmt.Fprintf(&b, "No candidate meets every PoSt deadline; the best, %s, misses %d: %s.\n", best.Strategy, best.PoStMissed, best.PoStProblem)
 		}
 		if best := res.Candidates[0]; best.Bound != nil {
 			if next := nextLimit(best.Bound); next != nil {
@@ -84,6 +109,9 @@ func WriteText(w io.Writer, res *Result) error {
 			}
 		}
 		fmt.Fprintf(&b, "  wait for a processor p50/p99/max (min): %s\n", strings.Join(waits, ", "))
+		if c.PoSt != nil {
+			fmt.Fprintf(&b, "  PoSt: %s\n", postLine(c))
+		}
 		for _, wn := range c.Warnings {
 			fmt.Fprintf(&b, "  warning: %s\n", wn)
 		}
