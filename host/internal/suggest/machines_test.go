@@ -129,6 +129,16 @@ func TestEveryMachine(t *testing.T) {
 
 func checkCandidate(t *testing.T, m *topology.Machine, res *Result, c *Candidate, spare cpuset.CPUSet) {
 	t.Helper()
+	checkPlanned(t, m, res, c, spare)
+	if c.Bound == nil || c.Bound.Achieved > 1.001 {
+		t.Errorf("%s: achieved %v of the bound: the bound is not one", c.Strategy, c.Bound)
+	}
+}
+
+// checkPlanned is checkCandidate but for the bound: the written file as
+// host validate and the plan see it.
+func checkPlanned(t *testing.T, m *topology.Machine, res *Result, c *Candidate, spare cpuset.CPUSet) {
+	t.Helper()
 	// What host validate does, from the written file.
 	cfg, diags := config.Parse([]byte(c.HCL), "config.hcl")
 	if diags.HasErrors() {
@@ -170,7 +180,7 @@ func checkCandidate(t *testing.T, m *topology.Machine, res *Result, c *Candidate
 			t.Errorf("%s: node %d: %d pc1 tasks need %.0f bytes, the node has %.0f after the kernel and parent cache", c.Strategy, node, n, need, headroom)
 		}
 	}
-	if c.Bound == nil || c.Bound.Achieved > 1.001 {
-		t.Errorf("%s: achieved %v of the bound: the bound is not one", c.Strategy, c.Bound)
+	if c.Bound == nil {
+		t.Errorf("%s: no bound", c.Strategy)
 	}
 }
