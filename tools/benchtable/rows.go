@@ -217,7 +217,9 @@ var baseRows = []row{
 // x/sync/semaphore per lock, at 1 to 4096 goroutines taking one lock, or
 // two of 4 or 16 at once (target under 3 in every cell); the arbiter's own
 // time at 4096 goroutines against 8 (flat in waiters: under 1.5); and one
-// goroutine alone on one lock (uncontended: under 3).
+// goroutine alone on one lock (uncontended: under 3). Beside them, for
+// reading the flatness rows: the semaphores' own growth, and the event
+// face the host uses, flat or not without goroutine wake-ups.
 func arbiterRows() []row {
 	var out []row
 	cell := func(locks, waiters int) string {
@@ -251,6 +253,22 @@ func arbiterRows() []row {
 		out = append(out, row{
 			what: fmt.Sprintf("arbiter acquire+release, %s, 4096 waiters", what(locks)), num: ref{cell(locks, 4096), "ns/op"},
 			baseline: "the same at 8 waiters", den: ref{cell(locks, 8), "ns/op"}, target: 1.5,
+		})
+		// The same for the semaphores: how much of the growth above is
+		// waking goroutines, which they pay too.
+		out = append(out, row{
+			what: fmt.Sprintf("x/sync semaphores alone, %s, 4096 waiters", what(locks)), num: ref{cell(locks, 4096), "sem-ns/op"},
+			baseline: "the same at 8 waiters", den: ref{cell(locks, 8), "sem-ns/op"},
+		})
+	}
+	// The face the host's dispatcher drives: Submit and Release from one
+	// loop, no goroutine parked in the arbiter, so the arbiter's own work
+	// alone, with 4096 requests waiting against 8.
+	for _, locks := range []int{1, 4, 16} {
+		out = append(out, row{
+			what:     fmt.Sprintf("arbiter release+submit (the dispatcher's face), %s, 4096 waiting", what(locks)),
+			num:      ref{fmt.Sprintf("arbiter.EventFace/locks=%d/waiting=4096", locks), "ns/op"},
+			baseline: "the same at 8 waiting", den: ref{fmt.Sprintf("arbiter.EventFace/locks=%d/waiting=8", locks), "ns/op"}, target: 1.5,
 		})
 	}
 	return out

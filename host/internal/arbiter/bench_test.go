@@ -156,3 +156,85 @@ func BenchmarkScenario30Days(b *testing.B) {
 		w.run(30 * 24 * time.Hour)
 	}
 }
+
+// BenchmarkEventFace measures the face the host's dispatcher drives
+// (Submit and Release from one loop under its own lock, no goroutine
+// parked in the arbiter) with a steady queue: each op releases the oldest
+// lease, which grants the next waiting request, and submits the released
+// request again at the back of the queue. The locks and requests are the
+// grid's of BenchmarkAcquireRelease (capacity 1; one lock, or two
+// neighbouring ones of 4 or 16), half pc2 and half c2, with waiting
+// requests queued behind the locks' holders. ns/op at 4096 waiting over
+// ns/op at 8 is how the arbiter's own work grows with its queue, free of
+// the goroutine wake-ups the grid measures too (issue 14: within 1.5×).
+func BenchmarkEventFace(b *testing.B) {
+	for _, nl := range []int{1, 4, 16} {
+		for _, n := range []int{8, 64, 512, 4096} {
+			b.Run(fmt.Sprintf("locks=%d/waiting=%d", nl, n), func(b *testing.B) {
+				benchEventFace(b, nl, n)
+			})
+		}
+	}
+}
+
+func benchEventFace(b *testing.B, nl, n int) {
+	locks := map[string]int{}
+	names := make([]string, nl)
+	for i := range names {
+		names[i] = fmt.Sprintf("l%02d", i)
+		locks[names[i]] = 1
+	}
+	a, err := New(Config{Locks: locks})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// one request per owner; held in grant order, by the index of its
+	// request
+	reqs := make([]Request, 0, n+nl)
+	held := []Token{}
+	heldReq := map[Token]int{}
+	owner := map[string]int{}
+	note := func(ls []Lease) {
+		for _, l := range ls {
+			held = append(held, l.Token)
+			heldReq[l.Token] = owner[l.Owner]
+		}
+	}
+	for g := 0; len(reqs) < cap(reqs); g++ {
+		stage := []string{"pc2", "c2"}[g%2]
+		r := Request{Stage: stage, Owner: fmt.Sprintf("%s.%d#1", stage, g), Locks: []string{names[g%nl]}}
+		if nl > 1 {
+			r.Locks = append(r.Locks, names[(g+1)%nl])
+		}
+		owner[r.Owner] = g
+		reqs = append(reqs, r)
+		_, ls, err := a.Submit(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		note(ls)
+	}
+	if len(held) == 0 {
+		b.Fatal("nothing granted")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		t := held[0]
+		held = held[1:]
+		g := heldReq[t]
+		delete(heldReq, t)
+		ls, err := a.Release(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		note(ls)
+		_, ls, err = a.Submit(reqs[g])
+		if err != nil {
+			b.Fatal(err)
+		}
+		note(ls)
+		if len(held) == 0 {
+			b.Fatal("the queue ran dry: nothing held")
+		}
+	}
+}
