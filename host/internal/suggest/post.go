@@ -39,9 +39,10 @@ type postPlacement struct {
 // behind that GPU's lock (adding the lock, and putting the GPU's sealing
 // processors behind it, where the strategy had none), marks the stages
 // urgent, and preempts for those whose deadline the longest sealing hold
-// on their lock would break. d are the stage durations, post the workload
-// simulated. It returns why it cannot, or "".
-func addPoSt(sp *spec, kinds []config.Stage, d map[config.Stage]time.Duration, post config.PoSt) string {
+// on their lock would break. d are the stage durations, given those of
+// them the operator gave, post the workload simulated. It returns why it
+// cannot, or "".
+func addPoSt(sp *spec, kinds []config.Stage, d, given map[config.Stage]time.Duration, post config.PoSt) string {
 	if len(kinds) == 0 {
 		return ""
 	}
@@ -104,9 +105,13 @@ func addPoSt(sp *spec, kinds []config.Stage, d map[config.Stage]time.Duration, p
 	}
 	deadline := map[config.Stage]time.Duration{config.StageWindowPoSt: post.WindowDeadline, config.StageWinningPoSt: post.WinningDeadline}
 	for _, pl := range places {
+		from := "the built-in table's (lotus-bench on an RTX 3090 with a whole EPYC 7662): time yours and give it with -durations " + string(pl.stage) + "=..."
+		if _, ok := given[pl.stage]; ok {
+			from = "the one -durations gave"
+		}
 		sp.procs = append(sp.procs, procSpec{stage: pl.stage, cpus: pl.cpus, concurrent: 1, gpu: pl.gpu, env: c2Env(pl.gpu), locks: []string{pl.lock},
-			why: []string{fmt.Sprintf("on GPU %d behind its lock %s, with the cpus of %s (%d): it runs only while it holds the lock, when they are stopped, so it takes no core from sealing or from the spare ones and has all of them for its vanilla proofs and circuit synthesis. The simulation does not model cores; its %s is the built-in table's (lotus-bench on an RTX 3090 with a whole EPYC 7662) unless -durations gave one: time yours and give it with -durations %s=....",
-				pl.gpu, pl.lock, strings.Join(pl.cores, " and "), pl.cpus.Size(), humanDur(d[pl.stage]), pl.stage)}})
+			why: []string{fmt.Sprintf("on GPU %d behind its lock %s, with the cpus of %s (%d): it runs only while it holds the lock, when they are stopped, so it takes no core from sealing or from the spare ones and has all of them for its vanilla proofs and circuit synthesis. The simulation does not model cores; its %s is %s.",
+				pl.gpu, pl.lock, strings.Join(pl.cores, " and "), pl.cpus.Size(), humanDur(d[pl.stage]), from)}})
 		sp.limits[pl.stage] = 1
 	}
 	for _, pl := range places {

@@ -171,7 +171,7 @@ func Run(req Request) (*Result, error) {
 			res.Dropped = append(res.Dropped, Dropped{s, why})
 			continue
 		}
-		if why := addPoSt(sp, req.PoSt, durations, config.DefaultPoSt()); why != "" {
+		if why := addPoSt(sp, req.PoSt, durations, req.Durations, config.DefaultPoSt()); why != "" {
 			res.Dropped = append(res.Dropped, Dropped{s, why})
 			continue
 		}

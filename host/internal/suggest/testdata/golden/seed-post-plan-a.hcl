@@ -141,9 +141,8 @@ processor "c2" {
 # runs only while it holds the lock, when they are stopped, so it takes no
 # core from sealing or from the spare ones and has all of them for its vanilla
 # proofs and circuit synthesis. The simulation does not model cores; its 4 min
-# is the built-in table's (lotus-bench on an RTX 3090 with a whole EPYC 7662)
-# unless -durations gave one: time yours and give it with -durations
-# window_post=....
+# is the built-in table's (lotus-bench on an RTX 3090 with a whole EPYC 7662):
+# time yours and give it with -durations window_post=....
 processor "window_post" {
   plugin = "ffi"
   cpuset = "2,5,8,11,50,53,56,59"
@@ -157,9 +156,8 @@ processor "window_post" {
 # it runs only while it holds the lock, when they are stopped, so it takes no
 # core from sealing or from the spare ones and has all of them for its vanilla
 # proofs and circuit synthesis. The simulation does not model cores; its 6 s
-# is the built-in table's (lotus-bench on an RTX 3090 with a whole EPYC 7662)
-# unless -durations gave one: time yours and give it with -durations
-# winning_post=....
+# is the built-in table's (lotus-bench on an RTX 3090 with a whole EPYC 7662):
+# time yours and give it with -durations winning_post=....
 processor "winning_post" {
   plugin = "ffi"
   cpuset = "14,17,20,23,26,29,32,35,42-47,62,65,68,71,74,77,80,83,90-95"

@@ -176,8 +176,7 @@ processor "c2" {
 # it takes no core from sealing or from the spare ones and has all of them for
 # its vanilla proofs and circuit synthesis. The simulation does not model
 # cores; its 4 min is the built-in table's (lotus-bench on an RTX 3090 with a
-# whole EPYC 7662) unless -durations gave one: time yours and give it with
-# -durations window_post=....
+# whole EPYC 7662): time yours and give it with -durations window_post=....
 processor "window_post" {
   plugin = "ffi"
   cpuset = "2,5,8,11,14,17,20,23,26,29,32,35,42-47"
@@ -192,8 +191,7 @@ processor "window_post" {
 # it takes no core from sealing or from the spare ones and has all of them for
 # its vanilla proofs and circuit synthesis. The simulation does not model
 # cores; its 6 s is the built-in table's (lotus-bench on an RTX 3090 with a
-# whole EPYC 7662) unless -durations gave one: time yours and give it with
-# -durations winning_post=....
+# whole EPYC 7662): time yours and give it with -durations winning_post=....
 processor "winning_post" {
   plugin = "ffi"
   cpuset = "50,53,56,59,62,65,68,71,74,77,80,83,90-95"
