@@ -163,12 +163,39 @@ func encodeWindowPoSt(req proto.Message) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(r.GetRandomness()) != 32 {
-		return nil, fmt.Errorf("window_post: randomness is %d bytes, want 32", len(r.GetRandomness()))
+	return encodePoSt("window_post", true, r.GetMinerId(), r.GetRegisteredPostProof(), r.GetRandomness(), r.GetSectors())
+}
+
+// encodePoSt writes a window_post or winning_post task (window: whether
+// its proof type must be a window one), postTask's inverse. The task
+// names no seal proof, so every sector's must be of the PoSt proof's
+// size.
+func encodePoSt(stage string, window bool, miner uint64, proof int64, randomness []byte, sectors []*sealv1.PoStSector) (json.RawMessage, error) {
+	t := WindowPoStTask{MinerID: miner, ProofType: PoStProof(proof)}
+	if _, err := t.ProofType.MarshalJSON(); err != nil {
+		return nil, fmt.Errorf("%s: %v", stage, err)
 	}
-	t := WindowPoStTask{MinerID: r.GetMinerId(), ProofType: PoStProof(r.GetRegisteredPostProof()), Seed: Bytes32(r.GetRandomness())}
-	if t.Replicas, err = replicasOf(r.GetSectors()); err != nil {
-		return nil, err
+	if window && proof < 5 {
+		return nil, fmt.Errorf("%s: registered_post_proof %s is a winning PoSt proof", stage, postProofNames[proof])
+	}
+	if !window && proof >= 5 {
+		return nil, fmt.Errorf("%s: registered_post_proof %s is a window PoSt proof (want StackedDrgWinning{size}V1)", stage, postProofNames[proof])
+	}
+	if len(randomness) != 32 {
+		return nil, fmt.Errorf("%s: randomness is %d bytes, want 32", stage, len(randomness))
+	}
+	t.Seed = Bytes32(randomness)
+	if len(sectors) == 0 {
+		return nil, fmt.Errorf("%s: no sectors: a PoSt proves at least one", stage)
+	}
+	for i, s := range sectors {
+		if err := sameSize("registered_post_proof "+postProofNames[proof], proof, SealProof(s.GetRegisteredSealProof())); err != nil {
+			return nil, fmt.Errorf("%s: sectors[%d]: %v", stage, i, err)
+		}
+	}
+	var err error
+	if t.Replicas, err = replicasOf(sectors); err != nil {
+		return nil, fmt.Errorf("%s: %v", stage, err)
 	}
 	return marshal(t)
 }
@@ -227,14 +254,7 @@ func encodeWinningPoSt(req proto.Message) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(r.GetRandomness()) != 32 {
-		return nil, fmt.Errorf("winning_post: randomness is %d bytes, want 32", len(r.GetRandomness()))
-	}
-	t := WinningPoStTask{MinerID: r.GetMinerId(), ProofType: PoStProof(r.GetRegisteredPostProof()), Seed: Bytes32(r.GetRandomness())}
-	if t.Replicas, err = replicasOf(r.GetSectors()); err != nil {
-		return nil, err
-	}
-	return marshal(t)
+	return encodePoSt("winning_post", false, r.GetMinerId(), r.GetRegisteredPostProof(), r.GetRandomness(), r.GetSectors())
 }
 
 func decodeWinningPoStOutput(req proto.Message, out json.RawMessage) (proto.Message, error) {

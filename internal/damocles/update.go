@@ -1,6 +1,7 @@
 package damocles
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -38,6 +39,25 @@ var updateProofs = variants{names: updateProofNames, what: "an update proof", ex
 // (what a plugin and filecoin-ffi's update calls read of it); V1_1, what
 // every sector sealed since network 16 uses.
 func (p UpdateProof) sealProofOf() SealProof { return SealProof(5 + int64(p)) }
+
+// sizeIndex is the sector size of a seal, update or PoSt proof, as its
+// place in the 2KiB, 8MiB, 512MiB, 32GiB, 64GiB order every proof
+// family is numbered in.
+func sizeIndex(proof int64) int64 { return proof % 5 }
+
+// sameSize refuses a sector whose seal proof is for another sector size
+// than the proof (update or PoSt) a damocles task names instead of it:
+// the task cannot carry the sector's own, so the processor would take
+// the other size.
+func sameSize(what string, named int64, sector SealProof) error {
+	if _, err := sector.MarshalJSON(); err != nil {
+		return fmt.Errorf("sector: %v", err)
+	}
+	if sizeIndex(int64(sector)) != sizeIndex(named) {
+		return fmt.Errorf("the sector's registered_seal_proof %v is not of the size of %s: the damocles task names only the latter", sector, what)
+	}
+	return nil
+}
 
 // SnapEncodeTask is damocles' snap_encode task. sector_path and
 // sector_cache_path are the sector key's (the CC sector's sealed file and
@@ -119,6 +139,9 @@ func (t *SnapProveTask) UnmarshalJSON(raw []byte) error {
 	for i, p := range proofs {
 		if err := t.VanillaProofs[i].UnmarshalJSON(p); err != nil {
 			return fmt.Errorf("vannilla_proofs[%d]: %v", i, err)
+		}
+		if len(t.VanillaProofs[i]) == 0 {
+			return fmt.Errorf("vannilla_proofs[%d] is empty: a partition's vanilla proof is GenerateUpdateVanillaProofs' bytes", i)
 		}
 	}
 	return nil
@@ -221,7 +244,11 @@ func encodeSnapEncode(req proto.Message) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := SnapEncodeTask{RegisteredProof: UpdateProof(r.GetRegisteredUpdateProof()), NewReplicaPath: r.GetNewReplicaPath(), NewCachePath: r.GetNewCachePath(),
+	up := UpdateProof(r.GetRegisteredUpdateProof())
+	if err := checkUpdate(up, r.GetSector()); err != nil {
+		return nil, fmt.Errorf("snap_encode: %v", err)
+	}
+	t := SnapEncodeTask{RegisteredProof: up, NewReplicaPath: r.GetNewReplicaPath(), NewCachePath: r.GetNewCachePath(),
 		SectorPath: r.GetSectorKeyPath(), SectorCachePath: r.GetSectorKeyCachePath(), StagedDataPath: r.GetStagedPath(), PieceInfos: []PieceInfo{}}
 	for i, p := range r.GetPieces() {
 		dp, err := damoclesPiece(i, p)
@@ -233,10 +260,35 @@ func encodeSnapEncode(req proto.Message) (json.RawMessage, error) {
 	return marshal(t)
 }
 
-func decodeSnapEncodeOutput(_ proto.Message, out json.RawMessage) (proto.Message, error) {
+// checkUpdate refuses an update proof damocles has no name for, or one
+// for another sector size than the sector's.
+func checkUpdate(up UpdateProof, sector *sealv1.Sector) error {
+	name, err := up.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	return sameSize("registered_update_proof "+string(bytes.Trim(name, `"`)), int64(up), SealProof(sector.GetRegisteredSealProof()))
+}
+
+// decodeSnapEncodeOutput keeps comm_r_new and comm_d_new; comm_r_last_new
+// has no field in SnapEncodeResponse, and a consumer of it (`host
+// processor`) reads it back from the new cache's p_aux (CommRLastNew).
+// So when the processor wrote a p_aux there, as rust-fil-proofs'
+// encode_into does, the answer must agree with it. (A processor that
+// writes none is not refused here: it is the next reader of p_aux that
+// needs it, and that one says so.)
+func decodeSnapEncodeOutput(req proto.Message, out json.RawMessage) (proto.Message, error) {
+	q, err := as[*sealv1.SnapEncodeRequest](req)
+	if err != nil {
+		return nil, err
+	}
 	var o SnapEncodeOutput
 	if err := json.Unmarshal(out, &o); err != nil {
 		return nil, fmt.Errorf("snap_encode output: %v", err)
+	}
+	if _, last, _, err := readPAux(q.GetNewCachePath()); err == nil && last != o.CommRLastNew {
+		return nil, fmt.Errorf("snap_encode output: comm_r_last_new is %v, but the processor's own %s says %v",
+			[]byte(o.CommRLastNew[:]), filepath.Join(q.GetNewCachePath(), PAuxFile), []byte(last[:]))
 	}
 	r, d, err := cidsOf("snap_encode output", "comm_r_new", "comm_d_new", o.CommRNew, o.CommDNew)
 	if err != nil {
@@ -289,9 +341,20 @@ func encodeSnapProve(req proto.Message) (json.RawMessage, error) {
 		return nil, err
 	}
 	if len(r.GetVanillaProofs()) == 0 {
-		return nil, fmt.Errorf("snap_prove: the request has no vanilla_proofs, and a damocles snap_prove task carries only those, no file to make them from")
+		return nil, fmt.Errorf("snap_prove: the request has no vanilla_proofs, and a damocles snap_prove task carries only those, no file to make them from: make them where the new replica is (GenerateUpdateVanillaProofs, as damocles-worker does) and pass them, or serve snap_prove with plugins/ffi, which makes them from the request's files")
+	}
+	if len(r.GetVanillaProofs()) > maxPartitions {
+		return nil, fmt.Errorf("snap_prove: %d vanilla_proofs, at most %d are taken (an update has at most 16 partitions)", len(r.GetVanillaProofs()), maxPartitions)
+	}
+	for i, p := range r.GetVanillaProofs() {
+		if len(p) == 0 {
+			return nil, fmt.Errorf("snap_prove: vanilla_proofs[%d] is empty: pass GenerateUpdateVanillaProofs' output unchanged", i)
+		}
 	}
 	t := SnapProveTask{RegisteredProof: UpdateProof(r.GetRegisteredUpdateProof())}
+	if err := checkUpdate(t.RegisteredProof, r.GetSector()); err != nil {
+		return nil, fmt.Errorf("snap_prove: %v", err)
+	}
 	for _, c := range []struct {
 		field, v string
 		to       *Bytes32
