@@ -62,7 +62,27 @@ var kindRank = map[string]int{"gpu": 0, "memory": 1, "lock": 2, "stage": 3, "thr
 // computeBound works out the bound of the simulated layout. p, the plan of
 // the config on its machine, adds the GPU and memory limits; nil leaves
 // them out.
+//
+// A split within splitTolerance of the concurrency's is read as that one,
+// for round figures. Where the run beat the bound so found, it is worked
+// out again with every stage as the simulation split it: a few percent
+// moved off a lock that also carries PoSt onto its idle twin make the
+// difference (the seed's Plan B with WindowPoSt on one GPU ran 99.1 a day
+// against a bound of 92.4 read at the even split, 99.5 at the run's).
 func (s *sim) computeBound(p *plan.Plan) *Bound {
+	b := s.boundAt(p, splitTolerance)
+	if b != nil && s.res.SectorsPerDay > b.SectorsPerDay {
+		if exact := s.boundAt(p, 0); exact != nil {
+			b = exact
+		}
+	}
+	return b
+}
+
+// boundAt is computeBound taking a stage's split from the simulation when
+// a processor's share of its tasks strays more than tolerance from its
+// concurrency's.
+func (s *sim) boundAt(p *plan.Plan, tolerance float64) *Bound {
 	cfg := s.req.Config
 	b := &Bound{Assumes: assumesSplit}
 	if p == nil {
@@ -91,7 +111,7 @@ func (s *sim) computeBound(p *plan.Plan) *Bound {
 	for _, pr := range cfg.Processors {
 		if n := stageStarts[pr.Stage]; n > 0 {
 			real := float64(s.starts[pr.ID]) / float64(n)
-			if math.Abs(real-float64(conc[pr.ID])/float64(stageConc[pr.Stage])) > splitTolerance {
+			if math.Abs(real-float64(conc[pr.ID])/float64(stageConc[pr.Stage])) > tolerance {
 				simulated[pr.Stage] = true
 			}
 		}

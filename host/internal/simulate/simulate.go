@@ -302,7 +302,7 @@ type sim struct {
 	started []dispatch.Start
 	tasks   map[dispatch.TaskID]*sector // waiting for a processor
 	holders map[dispatch.TaskID]*hold   // running
-	starts  map[string]int              // tasks started, per processor
+	starts  map[string]int              // tasks started and not preempted, per processor
 	arb     *arbiter.Arbiter
 	locker  *dispatch.ArbiterLocker
 

@@ -19,13 +19,13 @@
 # preemption: c2 317 tasks, 2438.9 min.
 #
 # plan-b-c2-first and plan-b finish the same within 1% (96.3 and 96.1 a day,
-# both bound by GPU 1, lock gpu2); plan-b-c2-first ranks first for its waits:
+# both bound by GPU 0, lock gpu1); plan-b-c2-first ranks first for its waits:
 # c2 p50 7 against 283.63 min, pc2 p50 286.13 against 6.13.
 # plan-b-c2-first finishes 6.4 sectors a day more than plan-a (+7.2%): plan-a
 # is bound by GPU 1, lock gpu2, c2 slots at 95.9 ((1440 min − 1 min of PoSt a
-# day) ÷ 15 min of GPU work a sector (c2.0 15 min)), plan-b-c2-first by GPU 1,
-# lock gpu2 at 97.8 ((1440 min − 1 min of PoSt a day) ÷ 14.72 min of GPU work
-# a sector (pc2.1 12 min × 1/2 + c2.1 15 min × 0.581)).
+# day) ÷ 15 min of GPU work a sector (c2.0 15 min)), plan-b-c2-first by GPU 0,
+# lock gpu1 at 98.4 ((1440 min − 192 min of PoSt a day) ÷ 12.68 min of GPU
+# work a sector (pc2.0 12 min × 1/2 + c2.0 15 min × 0.445)).
 #
 # Check it against the machine: host validate -config config.hcl -topology
 # testdata/machines/seed.json

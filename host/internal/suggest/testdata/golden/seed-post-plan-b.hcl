@@ -8,10 +8,10 @@
 # cores.
 #
 # Simulated (`host simulate`, 30 days, fair policy, the real dispatcher and
-# arbiter): 96.1 sectors a day, 97.2% of the bound 98.9 set by GPU 0, lock
-# gpu1 ((1440 min − 192 min of PoSt a day) ÷ 12.62 min of GPU work a sector
-# (pc2.0 12 min × 1/2 + c2.0 15 min × 0.442)). Past it the next limit is GPU 1
-# at 100.1 a day. Wait for a processor p50/p99/max in minutes: pc1 0/0/177,
+# arbiter): 96.1 sectors a day, 99.2% of the bound 96.9 set by GPU 0, lock
+# gpu1 ((1440 min − 192 min of PoSt a day) ÷ 12.88 min of GPU work a sector
+# (pc2.0 12 min × 0.489 + c2.0 15 min × 0.468)). Past it the next limit is GPU
+# 1 at 101.9 a day. Wait for a processor p50/p99/max in minutes: pc1 0/0/177,
 # pc2 6.13/138.13/249.63, c2 283.63/324/338.97.
 #
 # PoSt (-post, the default workload in the simulation block below):
@@ -21,13 +21,13 @@
 # preemption: pc2 148 tasks, 843.3 min; c2 170 tasks, 1262.5 min.
 #
 # plan-b-c2-first and plan-b finish the same within 1% (96.3 and 96.1 a day,
-# both bound by GPU 1, lock gpu2); plan-b-c2-first ranks first for its waits:
+# both bound by GPU 0, lock gpu1); plan-b-c2-first ranks first for its waits:
 # c2 p50 7 against 283.63 min, pc2 p50 286.13 against 6.13.
 # plan-b-c2-first finishes 6.4 sectors a day more than plan-a (+7.2%): plan-a
 # is bound by GPU 1, lock gpu2, c2 slots at 95.9 ((1440 min − 1 min of PoSt a
-# day) ÷ 15 min of GPU work a sector (c2.0 15 min)), plan-b-c2-first by GPU 1,
-# lock gpu2 at 97.8 ((1440 min − 1 min of PoSt a day) ÷ 14.72 min of GPU work
-# a sector (pc2.1 12 min × 1/2 + c2.1 15 min × 0.581)).
+# day) ÷ 15 min of GPU work a sector (c2.0 15 min)), plan-b-c2-first by GPU 0,
+# lock gpu1 at 98.4 ((1440 min − 192 min of PoSt a day) ÷ 12.68 min of GPU
+# work a sector (pc2.0 12 min × 1/2 + c2.0 15 min × 0.445)).
 #
 # Check it against the machine: host validate -config config.hcl -topology
 # testdata/machines/seed.json
