@@ -79,8 +79,11 @@
 // an upper one). A lock or GPU serves some of a stage's processors, so the time a sector
 // needs from it depends on how the stage's tasks split over them: by
 // concurrency, as the least-loaded dispatcher splits alike processors,
-// unless the run split them otherwise (then the run's split), so a run
-// never beats its bound — except where pc1 runs more tasks than its
+// unless the run split them otherwise by more than 5% (then the run's
+// split, counting tasks that were not preempted), and at the run's split
+// for every stage when the run beat the bound read so (PoSt on one of
+// alike GPUs moves a few percent of sealing off it), so a run never beats
+// its bound — except where pc1 runs more tasks than its
 // multicore SDR units: the simulator runs those at full speed, the bound
 // counts only the units, and an achieved fraction above 1 says the run is
 // optimistic. The lowest limit is the bound, those within 0.1%
