@@ -42,8 +42,10 @@ type Codec struct {
 var Stages = []string{"add_pieces", "tree_d", "pc1", "pc2", "c2", "snap_encode", "snap_prove", "window_post", "winning_post", "unseal"}
 
 // BridgeStages are the Stages the plugins/damocles bridge serves (it runs
-// a damocles processor for one of them); `host processor` serves them all.
-var BridgeStages = []string{"tree_d", "pc1", "pc2", "c2", "window_post", "unseal"}
+// a damocles processor for one of them): all of them, as `host processor`
+// does. A list of its own all the same: `host import` moves a damocles
+// processor with its own binary to the bridge only for these.
+var BridgeStages = []string{"add_pieces", "tree_d", "pc1", "pc2", "c2", "snap_encode", "snap_prove", "window_post", "winning_post", "unseal"}
 
 var codecs = map[string]*Codec{
 	"tree_d": {Stage: "tree_d", SealStage: sealv1.Stage_STAGE_TREE_D, DecodeTask: decodeTreeD, EncodeOutput: encodeTreeDOutput, EncodeTask: encodeTreeD, DecodeOutput: decodeTreeDOutput},

@@ -37,5 +37,10 @@
 // the other way round, the codec says so in an error rather than making
 // one up: snap_encode's comm_r_last_new is read from the file
 // rust-fil-proofs keeps it in (CommRLastNew), add_pieces refuses pieces at
-// URLs and payloads shorter than their piece (update.go, pieces.go).
+// URLs and payloads shorter than their piece (update.go, pieces.go). The
+// producer's side says what damocles' tasks leave unsaid: an add_pieces
+// task lists every piece of the staged file, the zero pieces sealhost
+// aligns and fills with as pledge pieces (Layout), since a damocles
+// processor writes pieces back to back; its answer is checked piece by
+// piece against that list.
 package damocles

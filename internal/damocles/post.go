@@ -1,6 +1,8 @@
 package damocles
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 
@@ -66,6 +68,48 @@ type PoStReplicaRef struct {
 type WindowPoStOutput struct {
 	Proofs [][]byte `json:"proofs"`
 	Faults []uint64 `json:"faults"`
+}
+
+func (o *WindowPoStOutput) UnmarshalJSON(raw []byte) error {
+	f, err := object(raw)
+	if err != nil {
+		return err
+	}
+	if o.Proofs, err = snarkProofs(f); err != nil {
+		return err
+	}
+	return f.get("faults", &o.Faults)
+}
+
+func (o *WinningPoStOutput) UnmarshalJSON(raw []byte) error {
+	f, err := object(raw)
+	if err != nil {
+		return err
+	}
+	o.Proofs, err = snarkProofs(f)
+	return err
+}
+
+// snarkProofs reads a PoSt output's proofs: serde writes each SnarkProof
+// as a base64 string, and refuses anything else (encoding/json would take
+// an array of integers too).
+func snarkProofs(f fields) ([][]byte, error) {
+	var list []json.RawMessage
+	if err := f.get("proofs", &list); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(list))
+	for i, r := range list {
+		s, ok := stringOf(bytes.TrimSpace(r))
+		if ok {
+			var err error
+			if out[i], err = base64.StdEncoding.DecodeString(s); err == nil {
+				continue
+			}
+		}
+		return nil, fmt.Errorf("proofs[%d]: want a SnarkProof, a base64 string, got %s", i, shortText(r))
+	}
+	return out, nil
 }
 
 func (t *WindowPoStTask) UnmarshalJSON(raw []byte) error {
@@ -209,6 +253,9 @@ func decodeWindowPoStOutput(req proto.Message, out json.RawMessage) (proto.Messa
 	if err := json.Unmarshal(out, &o); err != nil {
 		return nil, fmt.Errorf("window_post output: %v", err)
 	}
+	if len(o.Proofs) == 0 && len(o.Faults) == 0 {
+		return nil, fmt.Errorf("window_post output has neither proofs nor faults")
+	}
 	r := &sealv1.WindowPoStResponse{FaultySectors: o.Faults}
 	for _, p := range o.Proofs {
 		r.Proofs = append(r.Proofs, &sealv1.PoStProof{RegisteredPostProof: q.GetRegisteredPostProof(), Proof: p})
@@ -265,6 +312,9 @@ func decodeWinningPoStOutput(req proto.Message, out json.RawMessage) (proto.Mess
 	var o WinningPoStOutput
 	if err := json.Unmarshal(out, &o); err != nil {
 		return nil, fmt.Errorf("winning_post output: %v", err)
+	}
+	if len(o.Proofs) == 0 {
+		return nil, fmt.Errorf("winning_post output has no proofs")
 	}
 	r := &sealv1.WinningPoStResponse{}
 	for _, p := range o.Proofs {

@@ -120,14 +120,8 @@ func TestAddPiecesOutputChecked(t *testing.T) {
 				tc.change(req)
 			}
 			resp, err := c.DecodeOutput(req, json.RawMessage(tc.out))
-			if tc.want != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.want) {
-					t.Fatalf("err = %v, want %q", err, tc.want)
-				}
+			if !accepted(t, err, tc.want) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			r := resp.(*sealv1.AddPiecesResponse)
 			if len(r.Pieces) != 2 || r.Pieces[0].GetSize() != 1024 || r.Pieces[1].GetPieceCid() != zeroCID(1024) {
@@ -168,14 +162,8 @@ func TestSnapEncodeOutputAgainstPAux(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := snapDirs(t, tc.written)
 			resp, err := c.DecodeOutput(req, json.RawMessage(tc.out))
-			if tc.want != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.want) {
-					t.Fatalf("err = %v, want %q", err, tc.want)
-				}
+			if !accepted(t, err, tc.want) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if r := resp.(*sealv1.SnapEncodeResponse); !strings.HasPrefix(r.GetSealedCid(), "bagboea4b5abc") || !strings.HasPrefix(r.GetUnsealedCid(), "baga6ea4seaq") {
 				t.Fatalf("response %v", r)
@@ -234,4 +222,43 @@ func pieceCIDOf(t *testing.T, conv func([]byte) (cid.Cid, error)) string {
 		t.Fatal(err)
 	}
 	return c.String()
+}
+
+// TestPoStOutputShapes: a PoSt output is read as serde writes it, and one
+// that proves nothing is an error, not an empty success.
+func TestPoStOutputShapes(t *testing.T) {
+	for _, tc := range []struct {
+		stage, out, want string
+	}{
+		{"window_post", windowPoStOut, ""},
+		{"window_post", `{"proofs":[],"faults":[7]}`, ""},
+		{"window_post", `{}`, "proofs is missing"},
+		{"window_post", `{"proofs":["AAEC"]}`, "faults is missing"},
+		{"window_post", `{"proofs":[],"faults":[]}`, "neither proofs nor faults"},
+		{"window_post", `{"proofs":[[0,1,2]],"faults":[]}`, "proofs[0]: want a SnarkProof, a base64 string"},
+		{"winning_post", winningPoStOut, ""},
+		{"winning_post", `{"proofs":[]}`, "winning_post output has no proofs"},
+		{"winning_post", `{"proofs":["not base64!"]}`, "proofs[0]: want a SnarkProof"},
+		{"winning_post", `{"proof":["AAEC"]}`, "proofs is missing"},
+	} {
+		t.Run(tc.stage+" "+tc.out, func(t *testing.T) {
+			c, _ := Lookup(tc.stage)
+			req := map[string]proto.Message{"window_post": &sealv1.WindowPoStRequest{RegisteredPostProof: 10}, "winning_post": &sealv1.WinningPoStRequest{}}[tc.stage]
+			_, err := c.DecodeOutput(req, json.RawMessage(tc.out))
+			accepted(t, err, tc.want)
+		})
+	}
+}
+
+// accepted checks err against a table's want: "" is success (true, to
+// check the answer), else an error containing want (false).
+func accepted(t *testing.T, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatal(err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	return want == ""
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // Task bodies and outputs, field for field as vc-processors' builtin
-// tasks (tree_d, pc1, pc2, c2). Field order is serde's.
+// tasks (tree_d, pc1, pc2, c2; the later stages' are in update.go,
+// post.go, unseal.go, pieces.go). Field order is serde's.
 
 // TreeDTask is the tree_d task; its output is the JSON true (the worker
 // reads comm_d from the tree file itself).

@@ -22,7 +22,7 @@ import (
 // childSpec is what a child is started from; it does not change across
 // respawns.
 type childSpec struct {
-	Stage      string // damocles' wire name: tree_d, pc1, pc2, c2
+	Stage      string // damocles' wire name: one of damocles.BridgeStages
 	Bin        string
 	Args       []string
 	Env        []string
@@ -333,6 +333,10 @@ func (c *child) dispatch(line []byte) {
 	}
 	if err != nil {
 		ch <- result{err: sdk.Errorf("%s answered request %d with a line that is no response: %v", c.spec.describe(), id, err)}
+		return
+	}
+	if resp.ErrMsg != nil {
+		ch <- result{err: failed(c.spec, *resp.ErrMsg)}
 		return
 	}
 	out, err := resp.Result()

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/sealhost/sealhost/internal/damocles"
@@ -50,13 +53,22 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// inputs are the kit's, with a C2 input that names its proof type, as
-// every C1 output does: damocles' c2 task reads registered_proof from it.
+// inputs are the kit's, with what damocles' tasks need and the kit's
+// defaults leave out: a C2 input that names its proof type, as every C1
+// output does (damocles' c2 task reads registered_proof from it); vanilla
+// proofs for snap_prove (its damocles task carries only those: the worker
+// makes them where the replica is); and the sector key's p_aux, whose
+// comm_c snap_encode keeps (fakeproc reads it, as encode_into does).
 func inputs(dir string) (*plugintest.Inputs, error) {
 	in, err := plugintest.DefaultInputs(dir)
 	if err != nil {
 		return nil, err
 	}
 	in.C2.Phase1Output = []byte(`{"_plugintest":"placeholder C1 output","registered_proof":"StackedDrg2KiBV1_1"}`)
+	in.SnapProve.VanillaProofs = [][]byte{[]byte("FAKE: placeholder vanilla proof from plugins/damocles' conformance test")}
+	pAux := bytes.Repeat([]byte{7}, 64) // comm_c, comm_r_last: 7s, field elements
+	if err := os.WriteFile(filepath.Join(in.SnapEncode.GetSectorKeyCachePath(), damocles.PAuxFile), pAux, 0o644); err != nil {
+		return nil, err
+	}
 	return in, nil
 }

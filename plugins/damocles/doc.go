@@ -42,7 +42,10 @@
 // calls are in flight at once over the one child (the processor block's
 // concurrent), and answers are matched by id in whatever order they come.
 // An answer with err_msg fails its call, not retryable (damocles' protocol
-// has no retry flag). A stdout line that answers no request in flight
+// has no retry flag), quoting the message after the stage and binary, and
+// with a fix when the message names a cause this plugin knows (a missing
+// path, permissions, a full disk, the GPU; failed.go). An output of the
+// wrong shape fails the call saying what is wrong with it. A stdout line that answers no request in flight
 // (not JSON, no readable id, an id nobody waits for) is logged and
 // skipped, as damocles-worker does; a line with the id of a call in flight
 // that cannot be read otherwise fails that call, so it does not wait for
@@ -73,9 +76,25 @@
 // reason in its status. The child runs in its own process group, killed
 // whole, and gets SIGKILL when the plugin dies.
 //
-// C2 proofs come back unverified: the protocol says nothing about
-// verification, and this plugin has no verifier; C2Response.verification
-// says so, naming the binary.
+// Proofs (c2, snap_prove, window_post, winning_post) come back
+// unverified: the protocol says nothing about verification, and this
+// plugin has no verifier; the responses' verification says so, naming
+// the binary.
+//
+// Where a damocles task says less than sealhost's request, the plugin
+// makes up the difference or refuses, never guesses. add_pieces: a damocles
+// processor writes its pieces back to back, so the zero pieces sealhost's
+// add_pieces aligns and fills with are sent as pledge pieces, and the
+// answer must hold one piece per piece sent (zero pieces with the zero
+// commitment, a piece with a piece_cid that CID) and leave the staged file
+// the sector size. snap_encode: the processor's comm_r_last_new has no
+// field in the answer; `host processor` reads it from the new cache's
+// p_aux, so it must agree with the p_aux the processor wrote. snap_prove:
+// the task carries only vanilla proofs, so a request without them is
+// refused with what to do, and one naming files that are not there is
+// refused too (its proofs are of those). The proof type a snap or PoSt
+// task names stands for its sectors' seal proofs, which must be of its
+// size.
 //
 // testdata/fakeproc is a damocles processor with FAKE results and knobs
 // to misbehave, which the tests run this plugin against.

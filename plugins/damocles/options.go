@@ -29,8 +29,8 @@ const usage = `damocles: a sealhost plugin running a damocles-protocol processor
 
 runs BIN ARGS... (exactly those: damocles' default args "processor STAGE"
 are not assumed) inside the plugin's own cgroup, waits for its ready line
-"STAGE processor ready", and serves the sealhost stage STAGE (tree_d, pc1,
-pc2 or c2) through it. The processor's environment is the plugin's (the
+"STAGE processor ready", and serves the sealhost stage STAGE (any damocles
+stage with an external processor: see -stage) through it. The processor's environment is the plugin's (the
 processor block's env and inherit_env), without go-plugin's variables and
 without VC_CG_* and VENUS_WORKER_NUMA_PREFERRED: the host confines.
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sealhost/sealhost/internal/damocles"
 	"github.com/sealhost/sealhost/sdk"
@@ -50,6 +51,13 @@ func run[Resp proto.Message](ctx context.Context, s *stages, req proto.Message) 
 	if !ok {
 		return zero, fmt.Errorf("damocles codec for %s answered a %T (a bug in internal/damocles)", s.codec.Stage, resp)
 	}
+	// A proof (c2, snap_prove, the PoSts) comes back unverified: the
+	// damocles protocol says nothing about verification, and this plugin
+	// has no verifier of its own (that would need filecoin-ffi).
+	if f := r.ProtoReflect().Descriptor().Fields().ByName("verification"); f != nil {
+		r.ProtoReflect().Set(f, protoreflect.ValueOfString(fmt.Sprintf(
+			"not verified by sealhost: damocles %s processor %s answered it; the damocles protocol carries no verification", s.codec.Stage, s.bin)))
+	}
 	return r, nil
 }
 
@@ -59,8 +67,9 @@ func run[Resp proto.Message](ctx context.Context, s *stages, req proto.Message) 
 // their own (the processor reads it from pc1out or c1out), so without
 // this a wrong sector would go unnoticed.
 func checkProof(req proto.Message) error {
-	if w, ok := req.(*sealv1.WindowPoStRequest); ok {
-		// A PoSt names no sector, only its proof type.
+	if w, ok := req.(interface{ GetRegisteredPostProof() int64 }); ok {
+		// A PoSt names no sector, only its proof type (the encoder checks
+		// its sectors against it).
 		if _, err := damocles.PoStProof(w.GetRegisteredPostProof()).MarshalJSON(); err != nil {
 			return sdk.Errorf("%v", err)
 		}
@@ -156,13 +165,48 @@ func workerRestores(cacheDir string) bool {
 }
 
 func (s *stages) WindowPoSt(ctx context.Context, req *sealv1.WindowPoStRequest) (*sealv1.WindowPoStResponse, error) {
-	r, err := run[*sealv1.WindowPoStResponse](ctx, s, req)
-	if err != nil {
-		return nil, err
+	return run[*sealv1.WindowPoStResponse](ctx, s, req)
+}
+
+func (s *stages) WinningPoSt(ctx context.Context, req *sealv1.WinningPoStRequest) (*sealv1.WinningPoStResponse, error) {
+	return run[*sealv1.WinningPoStResponse](ctx, s, req)
+}
+
+func (s *stages) SnapEncode(ctx context.Context, req *sealv1.SnapEncodeRequest) (*sealv1.SnapEncodeResponse, error) {
+	return run[*sealv1.SnapEncodeResponse](ctx, s, req)
+}
+
+// SnapProve sends only the vanilla proofs: damocles' snap_prove task
+// carries those and no file (damocles-worker makes them where the replica
+// is). The files the request names anyway are what the proofs are of, so
+// one that is not there makes the request wrong; it is refused before the
+// processor spends a SNARK on it.
+func (s *stages) SnapProve(ctx context.Context, req *sealv1.SnapProveRequest) (*sealv1.SnapProveResponse, error) {
+	for _, f := range []struct {
+		field, path string
+		dir         bool
+	}{{"new_replica_path", req.GetNewReplicaPath(), false}, {"new_cache_path", req.GetNewCachePath(), true},
+		{"sector_key_path", req.GetSectorKeyPath(), false}, {"sector_key_cache_path", req.GetSectorKeyCachePath(), true}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil || st.IsDir() != f.dir {
+			return nil, sdk.Errorf("snap_prove: %s %s is not there (%v): the request's vanilla proofs are of that update, whose files are missing; "+
+				"a damocles snap_prove task carries only the proofs, so name no files or the update's own", f.field, f.path, or(err, "not a "+map[bool]string{true: "folder", false: "file"}[f.dir]))
+		}
 	}
-	r.Verified = false
-	r.Verification = fmt.Sprintf("not verified by sealhost: damocles window_post processor %s answered the proofs; the damocles protocol carries no verification", s.bin)
-	return r, nil
+	return run[*sealv1.SnapProveResponse](ctx, s, req)
+}
+
+func (s *stages) AddPieces(ctx context.Context, req *sealv1.AddPiecesRequest) (*sealv1.AddPiecesResponse, error) {
+	return run[*sealv1.AddPiecesResponse](ctx, s, req)
+}
+
+func or(err error, alt string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return alt
 }
 
 func (s *stages) Unseal(ctx context.Context, req *sealv1.UnsealRequest) (*sealv1.UnsealResponse, error) {
@@ -170,15 +214,7 @@ func (s *stages) Unseal(ctx context.Context, req *sealv1.UnsealRequest) (*sealv1
 }
 
 func (s *stages) C2(ctx context.Context, req *sealv1.C2Request) (*sealv1.C2Response, error) {
-	r, err := run[*sealv1.C2Response](ctx, s, req)
-	if err != nil {
-		return nil, err
-	}
-	// The damocles protocol answers a proof and nothing about it; this
-	// plugin has no verifier of its own (that would need filecoin-ffi).
-	r.Verified = false
-	r.Verification = fmt.Sprintf("not verified by sealhost: damocles c2 processor %s answered the proof; the damocles protocol carries no verification", s.bin)
-	return r, nil
+	return run[*sealv1.C2Response](ctx, s, req)
 }
 
 // plugin is the sdk.Plugin serving exactly the configured stage.
@@ -201,6 +237,14 @@ func (s *stages) plugin() sdk.Plugin {
 		p.WindowPoSt = s
 	case sealv1.Stage_STAGE_UNSEAL:
 		p.Unseal = s
+	case sealv1.Stage_STAGE_SNAP_ENCODE:
+		p.SnapEncode = s
+	case sealv1.Stage_STAGE_SNAP_PROVE:
+		p.SnapProve = s
+	case sealv1.Stage_STAGE_WINNING_POST:
+		p.WinningPoSt = s
+	case sealv1.Stage_STAGE_ADD_PIECES:
+		p.AddPieces = s
 	}
 	return p
 }

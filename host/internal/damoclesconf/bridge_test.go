@@ -21,7 +21,10 @@ func TestBridgeAcceptsWrittenArgs(t *testing.T) {
 	}
 	src := "[[processors.pc2]]\nbin = \"/opt/pc2\"\nstable_wait = \"45s\"\nconcurrent = 1\n\n" +
 		"[[processors.c2]]\nbin = \"/opt/c2\"\nargs = [\"--gpu\", \"--\", \"-x\"]\nconcurrent = 1\n\n" +
-		"[[processors.tree_d]]\nbin = \"/opt/treed\"\nstable_wait = \"1500ms\"\nconcurrent = 1\n"
+		"[[processors.tree_d]]\nbin = \"/opt/treed\"\nstable_wait = \"1500ms\"\nconcurrent = 1\n\n" +
+		"[[processors.add_pieces]]\nbin = \"/opt/ap\"\nconcurrent = 1\n\n" +
+		"[[processors.snap_encode]]\nbin = \"/opt/snap\"\nconcurrent = 1\n\n" +
+		"[[processors.snap_prove]]\nbin = \"/opt/snap\"\nargs = [\"processor\", \"snap_prove\"]\nconcurrent = 1\n"
 	res := Translate([]byte(src), Options{SectorSize: "32GiB"})
 	if res.Diagnostics.HasErrors() {
 		t.Fatal(diagText(res.Diagnostics, "w.toml", []byte(src)))
@@ -30,8 +33,8 @@ func TestBridgeAcceptsWrittenArgs(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	if len(cfg.Plugins) != 3 {
-		t.Fatalf("plugins %+v, want 3 bridges", cfg.Plugins)
+	if len(cfg.Plugins) != 6 {
+		t.Fatalf("plugins %+v, want 6 bridges", cfg.Plugins)
 	}
 	for _, p := range cfg.Plugins {
 		t.Run(p.Name, func(t *testing.T) {

@@ -324,10 +324,18 @@ func (t *translator) processors(procs map[string]any) {
 		if stages := holderStages(l.holders); len(stages) > 1 {
 			t.add(Warning, CodeSharedLock, l.path, "Lock shared by stages: sealhost shares it fairly",
 				"%q is held by %s (%s). Under damocles the processor that releases it, if it has more work, in effect takes it again, so one stage can keep it while the other's sectors pile up (the seed document's warning about Plan B). sealhost's arbiter shares it between stages by weight (policy \"fair\", equal weights) and never leaves it idle while a task waits. `host simulate` shows the difference; add arbiter { policy = \"greedy\" } to the config for damocles' behaviour.",
-				name, strings.Join(stages, " and "), strings.Join(l.holders, ", "))
+				name, andList(stages), strings.Join(l.holders, ", "))
 		}
 		t.m.locks = append(t.m.locks, *l)
 	}
+}
+
+// andList is "a", "a and b", "a, b and c".
+func andList(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 // holderStages returns the distinct stages of processor ids, in order.

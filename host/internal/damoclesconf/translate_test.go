@@ -216,9 +216,9 @@ func TestRules(t *testing.T) {
 			},
 		},
 		{
-			name:  "stages sealhost or its bridge does not run stay with damocles",
-			toml:  "[[processors.snap_encode]]\nbin = \"/opt/snap\"\n\n[[processors.transfer]]\nbin = \"/opt/t\"\n",
-			diags: []want{{CodeUnsupportedStage, Warning, 2}, {CodeUnsupportedStage, Warning, 4}},
+			name:  "stages sealhost does not run stay with damocles",
+			toml:  "[[processors.sealing_daemons]]\nbin = \"/opt/d\"\n\n[[processors.transfer]]\nbin = \"/opt/t\"\n",
+			diags: []want{{CodeUnsupportedStage, Warning, 1}, {CodeUnsupportedStage, Warning, 4}},
 			check: func(t *testing.T, cfg *config.Config) {
 				if len(cfg.Processors) != 0 {
 					t.Errorf("processors %+v, want none", cfg.Processors)

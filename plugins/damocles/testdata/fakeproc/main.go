@@ -1,9 +1,14 @@
 // Command fakeproc is a damocles-protocol external processor with FAKE
 // results, for testing plugins/damocles: it speaks the protocol as a
 // damocles-worker child does (ready line, JSON lines, concurrent requests,
-// exit on stdin EOF) for tree_d, pc1, pc2, c2, window_post and unseal, and its knobs make it
-// misbehave the ways real processors do. Nothing it produces proves
-// anything: its pc1 output says so in "_fake", and it says so on stderr.
+// exit on stdin EOF) for tree_d, pc1, pc2, c2, window_post, unseal,
+// snap_encode, snap_prove, winning_post and add_pieces, and its knobs make
+// it misbehave the ways real processors do. Nothing it produces proves
+// anything, and it says so: every output object carries "_fake", every
+// proof starts with the same note in ASCII, the new replica snap_encode
+// writes is that note repeated, and it says so on stderr. (tree_d's tree
+// and comm_d are real; add_pieces' commitments are real for zero pieces
+// only, its other pieces are written unpadded.)
 //
 //	fakeproc [processor] STAGE
 //
@@ -21,6 +26,7 @@
 //	FAKEPROC_ERR=text           answer every request with this err_msg
 //	FAKEPROC_OUTPUT_SIZE=bytes  pad pc1 outputs to at least this size
 //	FAKEPROC_SPIN=1             while delayed, burn a cpu
+//	FAKEPROC_OUTPUT=json        answer every request with this output, whatever the stage
 package main
 
 import (
@@ -57,6 +63,7 @@ type knobs struct {
 	errMsg     *string
 	outputSize int
 	spin       bool
+	output     json.RawMessage
 }
 
 func readKnobs() (knobs, error) {
@@ -94,6 +101,12 @@ func readKnobs() (knobs, error) {
 	k.delayFor = os.Getenv("FAKEPROC_DELAY_FOR")
 	k.once = os.Getenv("FAKEPROC_ONCE")
 	k.spin = os.Getenv("FAKEPROC_SPIN") == "1"
+	if v, ok := os.LookupEnv("FAKEPROC_OUTPUT"); ok {
+		if !json.Valid([]byte(v)) {
+			errs = append(errs, fmt.Errorf("FAKEPROC_OUTPUT=%q: not JSON", v))
+		}
+		k.output = json.RawMessage(v)
+	}
 	return k, errors.Join(errs...)
 }
 
@@ -103,13 +116,13 @@ func main() {
 		args = args[1:]
 	}
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: fakeproc [processor] tree_d|pc1|pc2|c2|window_post|unseal")
+		fmt.Fprintln(os.Stderr, "usage: fakeproc [processor] STAGE (a damocles stage but c1 and transfer)")
 		os.Exit(2)
 	}
 	stage := args[0]
 	work, ok := stages[stage]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "fakeproc: no stage %q (tree_d, pc1, pc2, c2, window_post, unseal)\n", stage)
+		fmt.Fprintf(os.Stderr, "fakeproc: no stage %q (%s)\n", stage, strings.Join(damocles.Stages, ", "))
 		os.Exit(2)
 	}
 	k, err := readKnobs()
@@ -208,6 +221,9 @@ func (p *proc) handle(req damocles.Request) damocles.Response {
 	if p.k.errMsg != nil {
 		return damocles.Failure(req.ID, "%s", *p.k.errMsg)
 	}
+	if p.k.output != nil {
+		return damocles.OK(req.ID, p.k.output)
+	}
 	out, err := p.work(req.Task, p.k)
 	if err != nil {
 		return damocles.Failure(req.ID, "%v", err)
@@ -279,6 +295,11 @@ var stages = map[string]func(json.RawMessage, knobs) (any, error){
 
 	"window_post": windowPoSt,
 	"unseal":      unseal,
+
+	"snap_encode":  snapEncode,
+	"snap_prove":   snapProve,
+	"winning_post": winningPoSt,
+	"add_pieces":   addPieces,
 }
 
 // treeDFile is where damocles (and lotus) read comm_d from: the last 32
@@ -442,7 +463,7 @@ func pc2(raw json.RawMessage, _ knobs) (any, error) {
 		return nil, fmt.Errorf("pc1out: want registered_proof and a 32-byte comm_d: %v", err)
 	}
 	r := digest([]byte("comm_r"), in.CommD[:], bytes.TrimSpace(t.PC1Out))
-	return damocles.PC2Output{RegisteredProof: in.RegisteredProof, CommR: r, CommD: in.CommD}, nil
+	return faked(damocles.PC2Output{RegisteredProof: in.RegisteredProof, CommR: r, CommD: in.CommD})
 }
 
 func c2(raw json.RawMessage, _ knobs) (any, error) {
@@ -464,12 +485,7 @@ func c2(raw json.RawMessage, _ knobs) (any, error) {
 		partitions = 10
 	}
 	seed := digest([]byte("proof"), binary.LittleEndian.AppendUint64(nil, t.SectorID), binary.LittleEndian.AppendUint64(nil, t.MinerID), t.C1Out)
-	proof := make([]byte, 0, 192*partitions)
-	for i := uint64(0); len(proof) < 192*partitions; i++ {
-		sum := sha256.Sum256(binary.LittleEndian.AppendUint64(seed[:], i))
-		proof = append(proof, sum[:]...)
-	}
-	return damocles.C2Output{Proof: proof[:192*partitions]}, nil
+	return faked(damocles.C2Output{Proof: fakeProof(seed, 192*partitions)})
 }
 
 // windowPoSt answers the sectors whose files are missing as faults, else
@@ -488,10 +504,9 @@ func windowPoSt(raw json.RawMessage, _ knobs) (any, error) {
 		seed = append(seed, r.CommR[:]...)
 	}
 	if len(out.Faults) == 0 {
-		d := digest(seed, t.Seed[:])
-		out.Proofs = append(out.Proofs, append(append(append(append(append(append([]byte{}, d[:]...), d[:]...), d[:]...), d[:]...), d[:]...), d[:]...))
+		out.Proofs = append(out.Proofs, fakeProof(digest(seed, t.Seed[:]), 192))
 	}
-	return out, nil
+	return faked(out)
 }
 
 // unseal writes num_bytes zeros to unsealed_output (a CC sector's data).

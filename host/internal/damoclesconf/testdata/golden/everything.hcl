@@ -28,6 +28,12 @@ plugin "damocles-unseal-unseal" {
   args = ["-stage", "unseal", "--", "/opt/vendor/bin/unseal", "processor", "unseal"]
 }
 
+# /opt/vendor/bin/snap-prove under the damocles bridge (plugins/damocles)
+plugin "damocles-snap_prove-snap-prove" {
+  path = "bin/plugins/damocles"
+  args = ["-stage", "snap_prove", "--", "/opt/vendor/bin/snap-prove", "processor", "snap_prove"]
+}
+
 # processors.limitation.concurrent: most tasks of a stage at once
 limits {
   tree_d = 2
@@ -99,6 +105,12 @@ processor "c2" {
   env = {
     CUDA_VISIBLE_DEVICES = "0"
   }
+}
+
+# snap_prove.0: [[processors.snap_prove]] at everything.toml:92
+processor "snap_prove" {
+  plugin = "damocles-snap_prove-snap-prove"
+  locks  = ["gpu"]
 }
 
 # pc2.1: [[processors.pc2]] at everything.toml:71
