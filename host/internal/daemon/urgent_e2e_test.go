@@ -173,3 +173,57 @@ func TestUrgentWinningPoSt(t *testing.T) {
 		})
 	}
 }
+
+// TestPreemptingUntilTheCallEnds: a victim whose plugin ignores the
+// cancel (the mock's c2 hangs) keeps its lock, shown "preempting" in
+// status, until the host has killed the plugin after CancelGrace (1 s
+// here); only then does the winning_post get the GPU. A unit handed over
+// at the cancel would run the PoSt beside a c2 still on the GPU.
+func TestPreemptingUntilTheCallEnds(t *testing.T) {
+	h := startHost(t, "-duration winning_post=200ms -hang c2", urgentConfig(`preempt = { gpu0 = "100ms" }`), hostOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	in := inputs(t, 2)
+
+	c2Ctx, stopC2 := context.WithCancel(ctx)
+	defer stopC2()
+	go h.c.C2(c2Ctx, in.C2) // hangs, preempted, requeued, hangs again: ended by stopC2
+	waitFor(t, 10*time.Second, "c2 holding gpu0", func() bool {
+		s, _ := holderOf(h.status(t))
+		return s == sealv1.Stage_STAGE_C2
+	})
+	var rep client.Report
+	wp := make(chan error, 1)
+	go func() {
+		_, err := h.c.WinningPoSt(ctx, in.WinningPoSt, client.WithReport(&rep), client.WithDeadline(time.Now().Add(25*time.Second)))
+		wp <- err
+	}()
+	preempting := 0
+	for {
+		select {
+		case err := <-wp:
+			if err != nil {
+				t.Fatalf("winning_post: %v", err)
+			}
+			if preempting == 0 {
+				t.Fatal("status never showed c2 as preempting while its call went on")
+			}
+			// The kill comes CancelGrace after the cancel, and the lock
+			// only after the kill.
+			if rep.Waited < time.Second {
+				t.Fatalf("winning_post got gpu0 after %v, before the victim's plugin was killed (CancelGrace 1s)", rep.Waited)
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+			st, hld := holderOf(h.status(t))
+			if hld.GetPreempting() {
+				if st != sealv1.Stage_STAGE_C2 {
+					t.Fatalf("%v shown preempting, want the c2", st)
+				}
+				preempting++
+			}
+		case <-ctx.Done():
+			t.Fatal("the winning_post never ran")
+		}
+	}
+}
