@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sealhost/sealhost/internal/damocles"
-	"github.com/sealhost/sealhost/sdk/client"
 )
 
 // TestHostProcessorChain runs the stages besides sealing the whole way a
@@ -61,19 +59,8 @@ func TestHostProcessorChain(t *testing.T) {
 		run.Wait()
 	}()
 	waitFor(t, "host run serving the four processors", 60*time.Second, func() bool {
-		c, err := client.Dial(socket)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		st, err := c.Status(ctx)
-		if err != nil {
-			return false
-		}
 		n := 0
-		for _, p := range st.GetProcessors() {
+		for _, p := range hostStatus(socket).GetProcessors() {
 			if p.GetState() == "running" {
 				n++
 			}

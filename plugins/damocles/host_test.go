@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sealhost/sealhost/sdk/client"
+	"github.com/sealhost/sealhost/sdk/proto/taskv1"
 )
 
 // hostConfig is a 2KiB config whose stages in damoclesStages run through
@@ -143,18 +144,7 @@ func TestHostConfines(t *testing.T) {
 	var pluginPid int
 	var cgroup string
 	waitFor(t, "host run serving a running pc2.0", 60*time.Second, func() bool {
-		c, err := client.Dial(socket)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		st, err := c.Status(ctx)
-		if err != nil {
-			return false
-		}
-		for _, p := range st.GetProcessors() {
+		for _, p := range hostStatus(socket).GetProcessors() {
 			if p.GetId() == "pc2.0" && p.GetState() == "running" {
 				pluginPid, cgroup = int(p.GetPid()), p.GetCgroup()
 				return true
@@ -206,6 +196,20 @@ func TestHostConfines(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	waitFor(t, "plugin and damocles processor gone with the host", 10*time.Second, func() bool { return !alive(pluginPid) && !alive(kid) })
+}
+
+// hostStatus is the status of the host on socket, nil while it does not
+// answer.
+func hostStatus(socket string) *taskv1.StatusResponse {
+	c, err := client.Dial(socket)
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, _ := c.Status(ctx)
+	return st
 }
 
 // children lists the pids whose parent is pid.
