@@ -126,11 +126,32 @@ func hostProcessor(t *testing.T, driver, host, socket, stage string, tasks []any
 // drive is hostProcessor for tasks that must all succeed.
 func drive(t *testing.T, driver, host, socket, stage string, tasks []any) []result {
 	t.Helper()
+	res, _ := driveLogged(t, driver, host, socket, stage, tasks)
+	return res
+}
+
+func driveLogged(t *testing.T, driver, host, socket, stage string, tasks []any) ([]result, string) {
+	t.Helper()
 	res, stderr := hostProcessor(t, driver, host, socket, stage, tasks)
 	for i, r := range res {
 		if r.Err != "" || len(r.Output) == 0 {
 			t.Fatalf("%s task %d: %s\nprocessor stderr:\n%s", stage, i, r.Err, stderr)
 		}
+	}
+	return res, stderr
+}
+
+// fakeNote is what host processor logs for each of the mock's proofs:
+// damocles' outputs have no field to say a proof is FAKE, so the line the
+// worker shows from the child's stderr says it.
+const fakeNote = "the proof was not verified: FAKE proof from plugins/mock"
+
+// driveProofs is drive for a stage that answers proofs.
+func driveProofs(t *testing.T, driver, host, socket, stage string, tasks []any) []result {
+	t.Helper()
+	res, stderr := driveLogged(t, driver, host, socket, stage, tasks)
+	if n := strings.Count(stderr, fakeNote); n != len(tasks) {
+		t.Errorf("%s: host processor said %q for %d of the %d answers\nstderr:\n%s", stage, fakeNote, n, len(tasks), stderr)
 	}
 	return res
 }
@@ -364,7 +385,7 @@ func seal(t *testing.T, ctx context.Context, c *client.Client, driver, host, soc
 		}
 		tasks = append(tasks, map[string]any{"c1out": json.RawMessage(c1.GetPhase1Output()), "prover_id": proverID(miner), "sector_id": s.number, "miner_id": miner})
 	}
-	for i, r := range drive(t, driver, host, socket, "c2", tasks) {
+	for i, r := range driveProofs(t, driver, host, socket, "c2", tasks) {
 		var out struct{ Proof ints }
 		if err := json.Unmarshal(r.Output, &out); err != nil || len(out.Proof) == 0 {
 			t.Fatalf("c2 %d output %s: %v", i, r.Output, err)
@@ -528,7 +549,7 @@ func snapProve(t *testing.T, ctx context.Context, c *client.Client, driver, host
 	for _, s := range sectors {
 		tasks = append(tasks, snapProveTask(s, vanilla, s.commRNew, s.commDNew))
 	}
-	for i, r := range drive(t, driver, host, socket, "snap_prove", tasks) {
+	for i, r := range driveProofs(t, driver, host, socket, "snap_prove", tasks) {
 		s := sectors[i]
 		var proof ints
 		if err := json.Unmarshal(r.Output, &proof); err != nil || len(proof) != 192 {
@@ -601,7 +622,7 @@ func windowPoSt(t *testing.T, ctx context.Context, c *client.Client, driver, hos
 	gone := replica{SectorID: 199, CommR: sectors[0].commR, CacheDir: sectors[0].cache + ".gone", SealedFile: sectors[0].sealed + ".gone"}
 	tasks := []any{postTask("StackedDrgWindow2KiBV1", seed, sealed), postTask("StackedDrgWindow2KiBV1", seed, updated),
 		postTask("StackedDrgWindow2KiBV1", seed, []replica{sealed[1], gone})}
-	res := drive(t, driver, host, socket, "window_post", tasks)
+	res := driveProofs(t, driver, host, socket, "window_post", tasks)
 	outs := make([]struct {
 		Proofs [][]byte `json:"proofs"` // SnarkProofs: base64 strings
 		Faults []uint64 `json:"faults"`
@@ -641,7 +662,7 @@ func winningPoSt(t *testing.T, ctx context.Context, c *client.Client, driver, ho
 	seed := [32]byte{0x88, 2}
 	reps := [][]replica{{sealedReplica(sectors[0])}, {updatedReplica(sectors[1])}}
 	tasks := []any{postTask("StackedDrgWinning2KiBV1", seed, reps[0]), postTask("StackedDrgWinning2KiBV1", seed, reps[1])}
-	for i, r := range drive(t, driver, host, socket, "winning_post", tasks) {
+	for i, r := range driveProofs(t, driver, host, socket, "winning_post", tasks) {
 		var out struct {
 			Proofs [][]byte `json:"proofs"`
 		}

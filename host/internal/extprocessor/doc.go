@@ -21,7 +21,10 @@
 // err_msg that says "retryable"; so does one that hangs (stopped,
 // wedged), once the client's keepalive ping (`host processor -keepalive`)
 // goes unanswered. stdin's end (the worker dropping us) cancels every call
-// in flight and exits.
+// in flight and exits. damocles' outputs cannot say that a proof (c2,
+// snap_prove, the PoSts) went unverified, or that it is the mock's FAKE
+// one: the log line of its answer, on the stderr the worker shows, says
+// so with the plugin's note.
 //
 // pc2 retries (damocles#837). pc2 encodes the sealed file in place, so a
 // pc2 cut short leaves it half-encoded, and a retry over it computes a

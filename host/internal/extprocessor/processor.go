@@ -300,8 +300,25 @@ func (p *proc) run(ctx context.Context, id uint64, task proto.Message) damocles.
 		p.log.Printf("request %d: %v", id, err)
 		return damocles.Failure(id, "request %d: the host answered, but %v", id, err)
 	}
-	p.log.Printf("request %d: done on %s (waited %s, ran %s)", id, rep.Processor, rep.Waited.Round(time.Millisecond), rep.Ran.Round(time.Millisecond))
+	p.log.Printf("request %d: done on %s (waited %s, ran %s)%s", id, rep.Processor, rep.Waited.Round(time.Millisecond), rep.Ran.Round(time.Millisecond), unverified(resp))
 	return damocles.OK(id, out)
+}
+
+// unverified is what the log adds for a proof the host's plugin did not
+// verify: its note (the mock's says FAKE). damocles' outputs have no field
+// for it, and the worker shows the child's stderr, so it is said there.
+func unverified(resp proto.Message) string {
+	r, ok := resp.(interface {
+		GetVerified() bool
+		GetVerification() string
+	})
+	if !ok || r.GetVerified() {
+		return ""
+	}
+	if r.GetVerification() == "" {
+		return "; the proof was not verified"
+	}
+	return "; the proof was not verified: " + r.GetVerification()
 }
 
 func (p *proc) call(ctx context.Context, task proto.Message) (proto.Message, client.Report, error) {
