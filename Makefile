@@ -31,9 +31,10 @@ test-ffi:
 	cd plugins/ffi && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # `host processor` driven by damocles' own producer, the Rust crate
-# vc-processors (tools/vcinterop): cargo builds the driver (about 20 s the
-# first time, its target folder cached outside the clone), then four
-# sectors seal through it on plugins/mock.
+# vc-processors (tools/vcinterop): cargo builds the driver (about 35 s the
+# first time, its target folder cached outside the clone), then, on
+# plugins/mock, four sectors seal through it, and their updates and PoSts
+# go through it too (tools/vcinterop/doc.go).
 VCINTEROP_TARGET = $${SEALHOST_CACHE:-/var/cache/sealhost}/vcinterop/target
 test-interop: build
 	CARGO_TARGET_DIR=$(VCINTEROP_TARGET) cargo build --locked --quiet --manifest-path tools/vcinterop/Cargo.toml
