@@ -3,8 +3,8 @@ package simulate
 import (
 	"bytes"
 	"math"
-	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -297,8 +297,8 @@ func TestBoundSDRUnits(t *testing.T) {
 	}
 }
 
-// TestBoundNotBeatenWithPoStOnOneGPU: Plan B with c2 weighted 1.5 and
-// WindowPoSt, urgent, on GPU 0 (what `host suggest -post window` writes
+// TestBoundNotBeatenWithPoStOnOneGPU: loadPoSt's Plan B with c2 weighted 1.5,
+// no WinningPoSt and WindowPoSt, urgent, on GPU 0 (what `host suggest -post window` writes
 // for the seed machine). WindowPoSt takes 192 min a day of GPU 0 and the
 // dispatcher moves a few percent of pc2 and c2 to GPU 1, too few to leave
 // the even split's tolerance. Read at the even split, GPU 0 allows
@@ -306,32 +306,18 @@ func TestBoundSDRUnits(t *testing.T) {
 // run's own split the bound is about the GPUs' pooled (2 × 1440 − 192) ÷
 // 27 = 99.6.
 func TestBoundNotBeatenWithPoStOnOneGPU(t *testing.T) {
-	src, err := os.ReadFile("testdata/plan-b.hcl")
-	if err != nil {
-		t.Fatal(err)
+	cfg := loadPoSt(t)
+	cfg.Processors = slices.DeleteFunc(cfg.Processors, func(p config.Processor) bool { return p.Stage == config.StageWinningPoSt })
+	for i := range cfg.Processors {
+		if cfg.Processors[i].Stage == config.StageWindowPoSt {
+			cfg.Processors[i].Locks = []string{"gpu1"}
+			cfg.Processors[i].Env["CUDA_VISIBLE_DEVICES"] = "0"
+		}
 	}
-	const arbiter = "arbiter {\n  policy = \"fair\"\n}\n"
-	if !bytes.Contains(src, []byte(arbiter)) {
-		t.Fatalf("plan-b.hcl has no %q to replace", arbiter)
-	}
-	src = bytes.Replace(src, []byte(arbiter), []byte(`arbiter {
-  policy  = "fair"
-  weights = { c2 = 1.5 }
-  urgent  = ["window_post"]
-}
-processor "window_post" {
-  plugin = "ffi"
-  cpuset = "2,5,8,11,14,17,20,23"
-  locks  = ["gpu1"]
-  env = {
-    CUDA_VISIBLE_DEVICES = "0"
-  }
-}
-`), 1)
-	cfg, diags := config.Parse(src, "plan-b-window-post.hcl")
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	cfg.Arbiter.Urgent = []config.Stage{config.StageWindowPoSt}
+	cfg.Arbiter.Preempt = nil
+	cfg.Arbiter.Weights = map[config.Stage]float64{config.StageC2: 1.5}
+	cfg.Simulation.Post.WinningPerDay = 0
 	r := run(t, Request{Config: cfg, Plan: seedPlan(t, cfg)})
 	b := r.Bound
 	if b == nil {
